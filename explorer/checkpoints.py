@@ -1,0 +1,312 @@
+"""Checkpoints: safetensors weights, JSON metadata, and the precomputed latent codes and maps.
+
+One folder per model, named ``<dataset>-<kind>-<arch>-z<latent_dim>``:
+  weights.safetensors  the model's tensors (nothing is ever unpickled)
+  meta.json            everything that rebuilds and describes the model (see ``save_checkpoint``)
+  codes.safetensors    latent codes (VAE: means) of a fixed sample of test images, their
+                       labels and indices, and their 2-D maps (raw / PCA / t-SNE)
+Loading verifies the SHA-256 of both tensor files against the metadata and that the config
+matches the tensors' shapes; anything wrong raises ``CheckpointError`` with a message that
+says what is wrong and what to do.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.numpy import load_file as load_numpy, save_file as save_numpy
+from safetensors.torch import load_file as load_torch, save_file as save_torch
+
+from .io import sha256_file, write_json
+from .models import Autoencoder, ModelConfig, build_model
+
+FORMAT_VERSION = 1
+WEIGHTS = "weights.safetensors"
+META = "meta.json"
+CODES = "codes.safetensors"
+FILES = (WEIGHTS, META, CODES)
+WEIGHT_DTYPES = ("float32", "float16", "int8")
+DEFAULT_DTYPE = "int8"
+SCALE_SUFFIX = ".__scale"
+PICKLE_SUFFIXES = (".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".bin")
+RETRAIN_HINT = "retrain it with `python train.py` (see the README) or restore it with `git checkout checkpoints/`"
+
+# field -> accepted type(s); checked before anything else is read.
+REQUIRED = {
+    "format_version": int, "id": str, "kind": str, "arch": str, "latent_dim": int,
+    "model_config": dict, "dataset": dict, "train_config": dict, "history": list,
+    "test_metrics": dict, "weights_sha256": str, "codes_sha256": str, "weights_dtype": str,
+}
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, damaged or inconsistent. The message says what and how to fix."""
+
+
+def checkpoint_id(dataset: str, kind: str, arch: str, latent_dim: int) -> str:
+    return f"{dataset}-{kind}-{arch}-z{latent_dim}"
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint: the model (eval mode, float32) and its metadata."""
+
+    path: Path
+    model: Autoencoder
+    meta: dict
+    _codes: dict | None = field(default=None, repr=False)
+
+    @property
+    def id(self) -> str:
+        return self.meta["id"]
+
+    def codes(self) -> dict[str, np.ndarray]:
+        """The precomputed codes and maps (loaded, and verified, on first use)."""
+        if self._codes is None:
+            self._codes = load_codes(self.path, self.meta)
+        return self._codes
+
+
+@dataclass
+class CatalogEntry:
+    """One item found in a checkpoint folder: good (``meta``) or broken (``problem``)."""
+
+    id: str
+    path: Path
+    meta: dict | None = None
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+# --------------------------------------------------------------------------- saving
+
+def save_checkpoint(folder: Path, model: Autoencoder, meta: dict, codes: dict[str, np.ndarray],
+                    *, dtype: str = DEFAULT_DTYPE) -> Path:
+    """Write a checkpoint folder atomically (built beside it, then swapped in).
+
+    ``meta`` is completed here with the format version, config, parameter count,
+    library versions and the SHA-256 of both tensor files.
+    """
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".new", dir=folder.parent))
+    os.chmod(staging, 0o755)
+    try:
+        tensors = encode_weights(model.state_dict(), dtype)
+        save_torch(tensors, str(staging / WEIGHTS))
+        save_numpy({k: np.ascontiguousarray(v) for k, v in codes.items()}, str(staging / CODES))
+        full_meta = {
+            **meta,
+            "format_version": FORMAT_VERSION,
+            "kind": model.cfg.kind, "arch": model.cfg.arch, "latent_dim": model.cfg.latent_dim,
+            "model_config": model.cfg.to_dict(),
+            "parameter_count": sum(p.numel() for p in model.parameters()),
+            "weights_dtype": dtype,
+            "weights_sha256": sha256_file(staging / WEIGHTS),
+            "codes_sha256": sha256_file(staging / CODES),
+            "versions": library_versions(),
+        }
+        write_json(staging / META, full_meta)
+        _swap_in(staging, folder)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return folder
+
+
+def _swap_in(staging: Path, folder: Path) -> None:
+    """Replace ``folder`` by ``staging``; the old folder is removed only once the new one is in."""
+    old = None
+    if folder.exists():
+        old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+        os.replace(folder, old)
+    os.replace(staging, folder)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def library_versions() -> dict:
+    import numpy
+    import safetensors
+
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "numpy": numpy.__version__, "safetensors": safetensors.__version__}
+
+
+def encode_weights(state: dict[str, torch.Tensor], dtype: str = DEFAULT_DTYPE) -> dict[str, torch.Tensor]:
+    """A state dict as stored: float32, float16, or int8 with one float32 scale per output row.
+
+    int8 (symmetric, per row: w ≈ q * scale) applies to matrices and kernels; biases stay
+    float32. It keeps the 30 shipped checkpoints under the repository's 40 MB budget; the
+    metrics in each checkpoint's metadata are computed from the stored weights.
+    """
+    if dtype not in WEIGHT_DTYPES:
+        raise ValueError(f"unknown weights dtype {dtype!r}; choose one of {', '.join(WEIGHT_DTYPES)}")
+    out = {}
+    for k, v in state.items():
+        v = v.detach().to("cpu").contiguous()
+        if not v.is_floating_point():
+            out[k] = v
+        elif dtype == "int8" and v.ndim >= 2:
+            rows = v.reshape(v.shape[0], -1).float()
+            scale = rows.abs().amax(1).clamp_min(1e-12) / 127.0          # (out,)
+            out[k] = torch.round(rows / scale[:, None]).to(torch.int8).reshape(v.shape)
+            out[k + SCALE_SUFFIX] = scale
+        elif dtype == "float16":
+            out[k] = v.half()
+        else:
+            out[k] = v.float()
+    return out
+
+
+def decode_weights(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Inverse of ``encode_weights``: float32 tensors keyed like the model's state dict."""
+    out = {}
+    for k, v in tensors.items():
+        if k.endswith(SCALE_SUFFIX):
+            continue
+        if v.dtype == torch.int8 and k + SCALE_SUFFIX in tensors:
+            scale = tensors[k + SCALE_SUFFIX].float()
+            shape = (-1,) + (1,) * (v.ndim - 1)
+            out[k] = v.float() * scale.reshape(shape)
+        else:
+            out[k] = v.float() if v.is_floating_point() else v
+    return out
+
+
+def rounded_like_saved(model: Autoencoder, dtype: str = DEFAULT_DTYPE) -> None:
+    """Replace the weights in place by what ``save_checkpoint`` stores, so metrics computed
+    afterwards are exactly those of the saved checkpoint."""
+    model.load_state_dict(decode_weights(encode_weights(model.state_dict(), dtype)))
+
+
+# --------------------------------------------------------------------------- loading
+
+def read_meta(path: Path) -> dict:
+    """Read and check ``meta.json`` of the checkpoint folder ``path``."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such checkpoint folder")
+    if not path.is_dir():
+        raise CheckpointError(f"{path}: is a file, not a checkpoint folder")
+    meta_path = path / META
+    if not meta_path.is_file():
+        raise CheckpointError(f"{path.name}: {META} is missing (weights without metadata); {RETRAIN_HINT}")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{path.name}: {META} is not valid JSON ({e}); {RETRAIN_HINT}") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path.name}: {META} must hold a JSON object, found {type(meta).__name__}")
+    missing = [k for k in REQUIRED if k not in meta]
+    if missing:
+        raise CheckpointError(f"{path.name}: {META} lacks the field(s) {', '.join(missing)}; {RETRAIN_HINT}")
+    for k, t in REQUIRED.items():
+        if not isinstance(meta[k], t) or (t is int and isinstance(meta[k], bool)):
+            raise CheckpointError(f"{path.name}: {META} field {k!r} should be {t.__name__}, "
+                                  f"found {type(meta[k]).__name__}")
+    if meta["format_version"] > FORMAT_VERSION:
+        raise CheckpointError(f"{path.name}: format version {meta['format_version']} is newer than this "
+                              f"program reads ({FORMAT_VERSION}); update Latent Explorer")
+    try:
+        cfg = ModelConfig.from_dict(meta["model_config"])
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{path.name}: bad model_config: {e}") from None
+    if (cfg.kind, cfg.arch, cfg.latent_dim) != (meta["kind"], meta["arch"], meta["latent_dim"]):
+        raise CheckpointError(f"{path.name}: kind/arch/latent_dim disagree with model_config")
+    return meta
+
+
+def _check_tensor_file(path: Path, name: str, expected_sha: str) -> Path:
+    f = path / name
+    if not f.is_file():
+        raise CheckpointError(f"{path.name}: {name} is missing (metadata without weights); {RETRAIN_HINT}")
+    got = sha256_file(f)
+    if got != expected_sha:
+        raise CheckpointError(f"{path.name}: {name} is damaged or was changed: its SHA-256 is {got[:12]}…, "
+                              f"the metadata expects {expected_sha[:12]}…; {RETRAIN_HINT}")
+    return f
+
+
+def load_checkpoint(path: str | Path, *, device: str = "cpu") -> Checkpoint:
+    """Load a checkpoint folder: a model in eval mode (float32) and its metadata.
+
+    Never unpickles. Raises ``CheckpointError`` when the folder, metadata or weights are
+    missing, damaged, from a newer format, or do not match each other.
+    """
+    path = Path(path)
+    meta = read_meta(path)
+    wfile = _check_tensor_file(path, WEIGHTS, meta["weights_sha256"])
+    try:
+        tensors = load_torch(str(wfile))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{path.name}: {WEIGHTS} cannot be read ({e}); {RETRAIN_HINT}") from None
+    model = build_model(ModelConfig.from_dict(meta["model_config"]))
+    expected = model.state_dict()
+    tensors = decode_weights(tensors)
+    problems = [f"missing {k}" for k in expected if k not in tensors]
+    problems += [f"unexpected {k}" for k in tensors if k not in expected]
+    problems += [f"{k}: config gives {tuple(v.shape)}, file has {tuple(tensors[k].shape)}"
+                 for k, v in expected.items() if k in tensors and tensors[k].shape != v.shape]
+    if problems:
+        raise CheckpointError(f"{path.name}: the config does not match the tensors ({'; '.join(problems[:4])}"
+                              f"{'; …' if len(problems) > 4 else ''}); {RETRAIN_HINT}")
+    model.load_state_dict(tensors)
+    model.to(device).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return Checkpoint(path=path, model=model, meta=meta)
+
+
+def load_codes(path: str | Path, meta: dict | None = None) -> dict[str, np.ndarray]:
+    """The codes file of a checkpoint, verified against the metadata's SHA-256."""
+    path = Path(path)
+    meta = meta or read_meta(path)
+    f = _check_tensor_file(path, CODES, meta["codes_sha256"])
+    try:
+        return load_numpy(str(f))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{path.name}: {CODES} cannot be read ({e}); {RETRAIN_HINT}") from None
+
+
+def list_checkpoints(folder: str | Path = "checkpoints") -> list[CatalogEntry]:
+    """What ``folder`` holds: every checkpoint, good or broken, sorted by id.
+
+    Never raises for a broken entry: its ``problem`` says what is wrong. A missing folder
+    gives one entry whose problem says so; stray pickled files (``.pt`` …) are listed as
+    refused, never opened.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return [CatalogEntry(id=folder.name or str(folder), path=folder,
+                             problem=f"{folder}: no such folder; train models with `python train.py`")]
+    entries = []
+    for child in sorted(folder.iterdir()):
+        if child.name.startswith("."):
+            continue  # staging folders of a write in progress
+        if child.is_file():
+            if child.suffix.lower() in PICKLE_SUFFIXES:
+                entries.append(CatalogEntry(child.stem, child, problem=(
+                    f"{child.name}: a pickled PyTorch file; it is never loaded, because unpickling can run "
+                    "arbitrary code. Convert it to a checkpoint folder (safetensors + meta.json) or remove it")))
+            continue
+        try:
+            meta = read_meta(child)
+            _check_tensor_file(child, WEIGHTS, meta["weights_sha256"])
+            _check_tensor_file(child, CODES, meta["codes_sha256"])
+            entries.append(CatalogEntry(meta["id"], child, meta=meta))
+        except CheckpointError as e:
+            entries.append(CatalogEntry(child.name, child, problem=str(e)))
+    return entries

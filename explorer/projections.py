@@ -1,0 +1,58 @@
+"""2-D maps of latent codes: PCA and t-SNE.
+
+Functions take codes (N, latent_dim) and return float32 (N, 2). t-SNE uses openTSNE
+(Poličar et al. 2019) with a fixed seed; it was measured faster than scikit-learn's here
+(``python -m explorer.bench`` prints both), so the sweep uses it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def pca_fit(codes: np.ndarray, n_components: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Mean (d,) and the top ``n_components`` principal directions (k, d), sign-fixed."""
+    codes = np.asarray(codes, dtype=np.float64)
+    mean = codes.mean(0)
+    _, _, vt = np.linalg.svd(codes - mean, full_matrices=False)
+    comps = vt[:n_components]
+    # Fix each direction's sign (largest |loading| positive) so the same codes give the same map.
+    signs = np.sign(comps[np.arange(len(comps)), np.abs(comps).argmax(1)])
+    comps = comps * np.where(signs == 0, 1, signs)[:, None]
+    if comps.shape[0] < n_components:  # latent_dim 1: pad with a zero direction
+        comps = np.vstack([comps, np.zeros((n_components - comps.shape[0], codes.shape[1]))])
+    return mean, comps
+
+
+def pca_2d(codes: np.ndarray) -> np.ndarray:
+    mean, comps = pca_fit(codes, 2)
+    return ((np.asarray(codes, np.float64) - mean) @ comps.T).astype(np.float32)
+
+
+def tsne_2d(codes: np.ndarray, seed: int = 0, *, n_jobs: int = 2) -> np.ndarray:
+    """openTSNE embedding of ``codes`` (N, d) -> (N, 2), deterministic for a seed."""
+    from openTSNE import TSNE
+
+    codes = np.asarray(codes, dtype=np.float64)
+    perplexity = float(min(30.0, max(2.0, (len(codes) - 1) / 3.0)))
+    emb = TSNE(perplexity=perplexity, n_jobs=n_jobs, random_state=seed, initialization="pca",
+               negative_gradient_method="bh",
+               neighbors="exact" if len(codes) < 1000 else "annoy", verbose=False).fit(codes)
+    return np.asarray(emb, dtype=np.float32)
+
+
+def tsne_2d_sklearn(codes: np.ndarray, seed: int = 0) -> np.ndarray:
+    """scikit-learn's t-SNE, kept for the benchmark's comparison."""
+    from sklearn.manifold import TSNE
+
+    codes = np.asarray(codes, dtype=np.float32)
+    perplexity = float(min(30.0, max(2.0, (len(codes) - 1) / 3.0)))
+    return TSNE(perplexity=perplexity, random_state=seed, init="pca").fit_transform(codes).astype(np.float32)
+
+
+def maps_for(codes: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
+    """Every precomputed map of a checkpoint: raw (latent size 2 only), pca, tsne."""
+    out = {"pca": pca_2d(codes), "tsne": tsne_2d(codes, seed)}
+    if codes.shape[1] == 2:
+        out["raw"] = np.asarray(codes, dtype=np.float32)
+    return out

@@ -1,0 +1,282 @@
+"""The training loop. It does not know which model it trains: every model returns the same
+loss parts (``recon`` and ``kl``, nats per image) and the loop weighs them.
+
+Data stay in memory as uint8 tensors; a batch is an index slice turned into floats, with
+no per-item Python work. A ``torch.Generator`` seeded from ``TrainConfig.seed`` drives the
+shuffling, the augmentation, the DAE's corruption and the VAE's sampling, and its state is
+saved with every epoch, so a resumed run continues exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from .io import atomic_path
+from .losses import bernoulli_nll, gaussian_kl, mse_per_pixel, mean_psnr_of_mse
+from .models import Autoencoder, VAE
+from .noise import NoiseConfig, corrupt
+
+EVAL_SEED = 1234  # the VAE's test ELBO uses one sample of z, drawn from this fixed seed
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 1e-3
+    lr_final_fraction: float = 0.1   # cosine decay from lr to lr * this over the epochs
+    weight_decay: float = 0.0
+    beta: float = 1.0                # VAE: weight of the KL term
+    kl_warmup_epochs: int = 0        # VAE: beta ramps linearly from 0 over these epochs
+    shift_pixels: int = 0            # augmentation: random shifts of up to this many pixels
+    val_fraction: float = 0.0        # > 0: hold out this share of train to pick the best epoch
+    noise: NoiseConfig | None = None # DAE: how inputs are corrupted
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["noise"] = self.noise.to_dict() if self.noise else None
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        d = dict(d)
+        if d.get("noise"):
+            d["noise"] = NoiseConfig.from_dict(d["noise"])
+        return cls(**d)
+
+    def lr_at(self, epoch: int) -> float:
+        """Learning rate for 0-based ``epoch`` (cosine from lr to lr * lr_final_fraction)."""
+        if self.epochs <= 1:
+            return self.lr
+        t = epoch / (self.epochs - 1)
+        lo = self.lr * self.lr_final_fraction
+        return lo + (self.lr - lo) * 0.5 * (1 + math.cos(math.pi * t))
+
+    def beta_at(self, epoch: int) -> float:
+        if self.kl_warmup_epochs <= 0:
+            return self.beta
+        return self.beta * min(1.0, (epoch + 1) / (self.kl_warmup_epochs + 1))
+
+
+@dataclass
+class TrainResult:
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int = 0
+    seconds: float = 0.0
+    completed: bool = False
+
+
+# --------------------------------------------------------------------------- helpers
+
+def to_floats(images_u8: torch.Tensor) -> torch.Tensor:
+    """uint8 (N, 28, 28) -> float32 (N, 1, 28, 28) in [0, 1]."""
+    return images_u8.unsqueeze(1).float().div_(255.0)
+
+
+def random_shift(x: torch.Tensor, max_shift: int, gen: torch.Generator) -> torch.Tensor:
+    """Shift each image by its own random integer offset in [-max_shift, max_shift]²."""
+    n = x.shape[0]
+    s = max_shift
+    padded = torch.nn.functional.pad(x, (s, s, s, s))  # (N, 1, 28+2s, 28+2s)
+    dy = torch.randint(0, 2 * s + 1, (n,), generator=gen)
+    dx = torch.randint(0, 2 * s + 1, (n,), generator=gen)
+    ar = torch.arange(28)
+    rows = (dy[:, None] + ar[None, :])[:, :, None]   # (N, 28, 1)
+    cols = (dx[:, None] + ar[None, :])[:, None, :]   # (N, 1, 28)
+    return padded[torch.arange(n)[:, None, None], 0, rows, cols].unsqueeze(1)
+
+
+def split_validation(n: int, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices (train, val) of a fixed random split of ``n`` items."""
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed + 7919))
+    n_val = int(round(n * fraction))
+    return perm[n_val:], perm[:n_val]
+
+
+@torch.inference_mode()
+def evaluate(model: Autoencoder, images_u8: torch.Tensor, *, batch_size: int = 1000,
+             device: str | torch.device = "cpu") -> dict:
+    """Test metrics of ``model`` on uint8 images, averaged per image.
+
+    recon, kl, loss (= recon + kl, the negative ELBO for a VAE) in nats; mse per pixel
+    and psnr (dB) of the deterministic reconstruction.
+    """
+    model.eval()
+    gen = torch.Generator(device="cpu").manual_seed(EVAL_SEED)
+    sums = {"recon": 0.0, "kl": 0.0, "mse": 0.0}
+    n = images_u8.shape[0]
+    for i in range(0, n, batch_size):
+        x = to_floats(images_u8[i: i + batch_size]).to(device)
+        if isinstance(model, VAE):
+            mu, logvar = model.encode(x)
+            eps = torch.randn(mu.shape, generator=gen).to(device)
+            z = mu + eps * torch.exp(0.5 * logvar)
+            sums["recon"] += bernoulli_nll(model.decode(z), x).sum().item()
+            sums["kl"] += gaussian_kl(mu, logvar).sum().item()
+            recon_img = torch.sigmoid(model.decode(mu))
+        else:
+            logits = model.decode(model.encode(x))
+            sums["recon"] += bernoulli_nll(logits, x).sum().item()
+            recon_img = torch.sigmoid(logits)
+        sums["mse"] += mse_per_pixel(recon_img, x).sum().item()
+    out = {k: v / n for k, v in sums.items()}
+    out["loss"] = out["recon"] + out["kl"]
+    out["psnr"] = mean_psnr_of_mse(out["mse"])
+    return out
+
+
+# --------------------------------------------------------------------------- resume state
+
+def _flatten_optimizer(opt: torch.optim.Optimizer) -> tuple[dict, dict]:
+    sd = opt.state_dict()
+    tensors = {}
+    for pid, st in sd["state"].items():
+        for k, v in st.items():
+            tensors[f"opt.{pid}.{k}"] = v if torch.is_tensor(v) else torch.tensor(v)
+    return tensors, {"param_groups": sd["param_groups"]}
+
+
+def _unflatten_optimizer(tensors: dict, meta: dict) -> dict:
+    state: dict[int, dict] = {}
+    for name, v in tensors.items():
+        if name.startswith("opt."):
+            _, pid, k = name.split(".", 2)
+            state.setdefault(int(pid), {})[k] = v
+    return {"state": state, "param_groups": meta["param_groups"]}
+
+
+def save_state(path: Path, model, best_state: dict, opt, gen: torch.Generator, info: dict) -> None:
+    """One file per run holds everything ``--resume`` needs; written atomically."""
+    tensors = {f"model.{k}": v.detach().clone().contiguous() for k, v in model.state_dict().items()}
+    tensors.update({f"best.{k}": v.detach().clone().contiguous() for k, v in best_state.items()})
+    opt_tensors, opt_meta = _flatten_optimizer(opt)
+    tensors.update(opt_tensors)
+    tensors["gen_state"] = gen.get_state()
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={"info": json.dumps({**info, "optimizer": opt_meta})})
+
+
+def load_state(path: Path) -> tuple[dict, dict]:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        info = json.loads(f.metadata()["info"])
+    return load_file(str(path)), info
+
+
+# --------------------------------------------------------------------------- the loop
+
+def fit(model: Autoencoder, train_images: torch.Tensor, test_images: torch.Tensor, cfg: TrainConfig, *,
+        device: str | torch.device = "cpu", state_path: Path | None = None, resume: bool = False,
+        progress: Callable[..., object] | None = None, log: Callable[[str], None] = print,
+        label: str = "") -> TrainResult:
+    """Train ``model`` on uint8 images (N, 28, 28); returns the per-epoch history.
+
+    When ``cfg.val_fraction`` > 0 the model keeps the weights of its best validation
+    epoch; otherwise those of the last. With ``state_path``, the full training state is
+    saved after every epoch, and ``resume=True`` continues from it.
+    """
+    gen = torch.Generator().manual_seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    is_vae = isinstance(model, VAE)
+    train_idx, val_idx = split_validation(train_images.shape[0], cfg.val_fraction, cfg.seed)
+    train_u8 = train_images[train_idx].to(device)
+    val_u8 = train_images[val_idx].to(device)
+    model.to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
+                           fused=(torch.device(device).type in ("cpu", "cuda")))
+    result = TrainResult()
+    best_score = math.inf
+    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    start_epoch = 0
+
+    if resume and state_path is not None and state_path.is_file():
+        tensors, info = load_state(state_path)
+        if info.get("train_config") != cfg.to_dict():
+            raise ValueError(f"{state_path}: saved with different training settings; "
+                             "rerun without --resume to start over")
+        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        best_state = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
+        opt.load_state_dict(_unflatten_optimizer(tensors, info["optimizer"]))
+        gen.set_state(tensors["gen_state"])
+        result.history = info["history"]
+        result.best_epoch = info["best_epoch"]
+        result.seconds = info["seconds"]
+        best_score = info["best_score"]
+        start_epoch = len(result.history)
+        log(f"{label}resumed after epoch {start_epoch}")
+
+    n = train_u8.shape[0]
+    steps = math.ceil(n / cfg.batch_size)
+    for epoch in range(start_epoch, cfg.epochs):
+        t0 = time.perf_counter()
+        model.train()
+        for group in opt.param_groups:
+            group["lr"] = cfg.lr_at(epoch)
+        beta = cfg.beta_at(epoch) if is_vae else 0.0
+        perm = torch.randperm(n, generator=gen).to(device)
+        run_recon = run_kl = 0.0
+        bar = progress(total=steps, desc=f"{label}epoch {epoch + 1}/{cfg.epochs}", leave=False) if progress else None
+        for step in range(steps):
+            x = to_floats(train_u8[perm[step * cfg.batch_size: (step + 1) * cfg.batch_size]])
+            if cfg.shift_pixels:
+                x = random_shift(x, cfg.shift_pixels, gen)
+            x_in = corrupt(x, cfg.noise, gen) if cfg.noise is not None else x
+            parts = model.loss_parts(x_in, x, gen)
+            recon, kl = parts["recon"].mean(), parts["kl"].mean()
+            loss = recon + beta * kl
+            if not torch.isfinite(loss):
+                raise TrainingDiverged(f"{label}the loss became {loss.item()} in epoch {epoch + 1} "
+                                       f"(batch {step + 1}); the last good checkpoint was kept. "
+                                       "Try a lower --lr.")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            run_recon += recon.item()
+            run_kl += kl.item()
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{(run_recon + run_kl) / (step + 1):.2f}")
+        if bar is not None:
+            bar.close()
+        train_seconds = time.perf_counter() - t0
+        test = evaluate(model, test_images, device=device)
+        row = {"epoch": epoch + 1, "train_recon": run_recon / steps, "train_kl": run_kl / steps,
+               "train_loss": (run_recon + run_kl) / steps, "beta": beta, "lr": cfg.lr_at(epoch),
+               "seconds": train_seconds, **{f"test_{k}": v for k, v in test.items()}}
+        if val_u8.shape[0]:
+            val = evaluate(model, val_u8, device=device)
+            row.update({f"val_{k}": v for k, v in val.items()})
+            score = val["loss"]
+        else:
+            score = -epoch  # no validation: the last epoch is the one kept
+        if score < best_score:
+            best_score = score
+            result.best_epoch = epoch + 1
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        result.history.append(row)
+        result.seconds += train_seconds
+        log(f"{label}epoch {epoch + 1}/{cfg.epochs}  train {row['train_loss']:.2f}  "
+            f"test {test['loss']:.2f} (recon {test['recon']:.2f} + kl {test['kl']:.2f})  "
+            f"psnr {test['psnr']:.2f} dB  {train_seconds:.1f}s")
+        if state_path is not None:
+            save_state(state_path, model, best_state, opt, gen, {
+                "train_config": cfg.to_dict(), "history": result.history, "best_epoch": result.best_epoch,
+                "best_score": best_score, "seconds": result.seconds})
+    model.load_state_dict(best_state)
+    model.eval()
+    result.completed = True
+    return result

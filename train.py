@@ -1,0 +1,178 @@
+"""Train autoencoders (AE, DAE, VAE) on MNIST and Fashion-MNIST and write checkpoints.
+
+With no flags this reproduces the shipped set in checkpoints/: {mnist, fashion} x
+{ae, dae, vae} x latent {2, 4, 8, 16, 32}, MLP architecture. Examples:
+
+  python train.py --dataset fashion --kind vae --latent-dims 2 8 --epochs 10 --out runs/
+  python train.py --resume            # continue an interrupted sweep where it stopped
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="train.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dataset", choices=["mnist", "fashion", "all"], default="all",
+                   help="dataset to train on (default: all = mnist and fashion)")
+    p.add_argument("--kind", choices=["ae", "dae", "vae", "all"], default="all",
+                   help="model kind: autoencoder, denoising autoencoder, variational autoencoder (default: all)")
+    p.add_argument("--latent-dims", type=positive_int, nargs="+", default=[2, 4, 8, 16, 32], metavar="Z",
+                   help="latent sizes to train (default: 2 4 8 16 32)")
+    p.add_argument("--arch", choices=["mlp", "conv", "all"], default="mlp",
+                   help="architecture: mlp (784-512-256-z) or conv (conv encoder, conv-transpose decoder) (default: mlp)")
+    p.add_argument("--hidden", type=positive_int, nargs="+", default=None, metavar="H",
+                   help="mlp hidden widths, encoder order (default: 512 256)")
+    p.add_argument("--epochs", type=positive_int, default=None,
+                   help="epochs per model (default: the shipped recipe's, per dataset and kind: "
+                        "Fashion-MNIST VAE 30, AE/DAE 12; MNIST subset VAE 150, AE/DAE 100, best epoch kept)")
+    p.add_argument("--batch-size", type=positive_int, default=None, help="batch size (default: 128)")
+    p.add_argument("--lr", type=positive_float, default=None,
+                   help="Adam learning rate, decayed by a cosine to a tenth (default: 0.001)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="random seed; same seed, same result on one machine (default: 0)")
+    p.add_argument("--device", default="auto",
+                   help="auto (CUDA or MPS when present, else CPU), cpu, cuda, cuda:N or mps (default: auto)")
+    p.add_argument("--out", type=Path, default=Path("checkpoints"), help="output folder (default: checkpoints)")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="folder holding the IDX .gz files (default: $LATENT_EXPLORER_DATA, data/<dataset>/, "
+                        "/usr/share/datasets/fashion-mnist, then the download cache)")
+    p.add_argument("--download", action="store_true",
+                   help="download missing datasets from the canonical mirrors into the cache (needs internet)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue interrupted runs from their last completed epoch and skip finished checkpoints "
+                        "(default: off: every run starts over)")
+    p.add_argument("--dry-run", action="store_true", help="list the runs that would be trained and exit")
+    p.add_argument("--quiet", action="store_true", help="no progress bars (one line per epoch is still printed)")
+    return p
+
+
+def pick_device(name: str) -> str:
+    import torch
+
+    if name == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise SystemExit(f"train.py: error: --device {name}: CUDA is not available on this machine; use --device cpu")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise SystemExit("train.py: error: --device mps: MPS is not available on this machine; use --device cpu")
+    if name != "cpu" and not name.startswith("cuda") and name != "mps":
+        raise SystemExit(f"train.py: error: --device {name!r}: choose auto, cpu, cuda, cuda:N or mps")
+    return name
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+
+    from tqdm.auto import tqdm
+
+    from explorer.checkpoints import CheckpointError, read_meta
+    from explorer.data import DataError, load_dataset
+    from explorer.sweep import DATASETS, KINDS, plan, run
+    from explorer.training import TrainingDiverged
+
+    datasets = DATASETS if args.dataset == "all" else (args.dataset,)
+    kinds = KINDS if args.kind == "all" else (args.kind,)
+    archs = ("mlp", "conv") if args.arch == "all" else (args.arch,)
+    device = pick_device(args.device)
+
+    try:
+        data = {ds: (load_dataset(ds, "train", data_dir=args.data_dir, download_missing=args.download),
+                     load_dataset(ds, "test", data_dir=args.data_dir, download_missing=args.download))
+                for ds in datasets}
+    except DataError as e:
+        print(f"train.py: {e}", file=sys.stderr)
+        return 2
+    for ds, (tr, te) in data.items():
+        note = "" if tr.full else "  (offline subset: the full set is not on this machine)"
+        print(f"{ds}: {len(tr)} train / {len(te)} test images from {tr.source}{note}")
+
+    overrides = {k: v for k, v in {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
+                                   "seed": args.seed}.items() if v is not None}
+    specs = plan(datasets, kinds, args.latent_dims, archs, full_data={ds: tr.full for ds, (tr, _) in data.items()},
+                 overrides=overrides, hidden=tuple(args.hidden) if args.hidden else None)
+    if args.dry_run:
+        for s in specs:
+            print(f"{s.id}: {s.train.epochs} epochs, batch {s.train.batch_size}, lr {s.train.lr}")
+        return 0
+
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+        probe = args.out / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        print(f"train.py: cannot write to {args.out}: {e.strerror or e}. Choose another --out.", file=sys.stderr)
+        return 2
+
+    t0 = time.perf_counter()
+    failures = 0
+    for i, spec in enumerate(specs, 1):
+        if args.resume and (args.out / spec.id).is_dir():
+            try:
+                meta = read_meta(args.out / spec.id)
+                if meta.get("train_config") == spec.train.to_dict():
+                    print(f"[{i}/{len(specs)}] {spec.id}: already trained, skipped (--resume)")
+                    continue
+            except CheckpointError:
+                pass  # broken: train it again
+        print(f"[{i}/{len(specs)}] {spec.id}")
+        tr, te = data[spec.dataset]
+        try:
+            run(spec, tr, te, args.out, device=device, resume=args.resume,
+                progress=None if args.quiet else tqdm, log=lambda m: tqdm.write(m))
+        except TrainingDiverged as e:
+            print(f"train.py: {e}", file=sys.stderr)
+            failures += 1
+        except KeyboardInterrupt:
+            print(f"\ntrain.py: interrupted. Finished checkpoints are intact; continue with the same command "
+                  f"and --resume.", file=sys.stderr)
+            return 130
+        except OSError as e:
+            print(f"train.py: could not write {spec.id} to {args.out}: {e.strerror or e}. "
+                  "Nothing half-written was left; free some space or choose another --out.", file=sys.stderr)
+            return 1
+    print(f"done: {len(specs) - failures}/{len(specs)} models in {time.perf_counter() - t0:.0f}s -> {args.out}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
