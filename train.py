@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="mlp hidden widths, encoder order (default: 512 256)")
     p.add_argument("--epochs", type=positive_int, default=None,
                    help="epochs per model (default: the shipped recipe's, per dataset and kind: "
-                        "Fashion-MNIST VAE 30, AE/DAE 12; MNIST subset VAE 150, AE/DAE 100, best epoch kept)")
+                        "Fashion-MNIST VAE 22, AE/DAE 8; MNIST subset VAE 120, AE/DAE 60, best epoch kept)")
     p.add_argument("--batch-size", type=positive_int, default=None, help="batch size (default: 128)")
     p.add_argument("--lr", type=positive_float, default=None,
                    help="Adam learning rate, decayed by a cosine to a tenth (default: 0.001)")
@@ -101,6 +101,7 @@ def pick_device(name: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    t0 = time.perf_counter()  # the sweep's wall time includes loading the data
 
     from tqdm.auto import tqdm
 
@@ -143,8 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"train.py: cannot write to {args.out}: {e.strerror or e}. Choose another --out.", file=sys.stderr)
         return 2
 
-    t0 = time.perf_counter()
     failures = 0
+    timings = []
     for i, spec in enumerate(specs, 1):
         if args.resume and (args.out / spec.id).is_dir():
             try:
@@ -157,8 +158,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{i}/{len(specs)}] {spec.id}")
         tr, te = data[spec.dataset]
         try:
-            run(spec, tr, te, args.out, device=device, resume=args.resume,
-                progress=None if args.quiet else tqdm, log=lambda m: tqdm.write(m))
+            t_run = time.perf_counter()
+            meta = run(spec, tr, te, args.out, device=device, resume=args.resume,
+                       progress=None if args.quiet else tqdm, log=lambda m: tqdm.write(m))
+            timings.append({"id": spec.id, "wall_seconds": time.perf_counter() - t_run,
+                            "train_seconds": meta["train_seconds"], "projection_seconds": meta["projection_seconds"]})
         except TrainingDiverged as e:
             print(f"train.py: {e}", file=sys.stderr)
             failures += 1
@@ -170,8 +174,28 @@ def main(argv: list[str] | None = None) -> int:
             print(f"train.py: could not write {spec.id} to {args.out}: {e.strerror or e}. "
                   "Nothing half-written was left; free some space or choose another --out.", file=sys.stderr)
             return 1
-    print(f"done: {len(specs) - failures}/{len(specs)} models in {time.perf_counter() - t0:.0f}s -> {args.out}")
+    wall = time.perf_counter() - t0
+    print(f"done: {len(specs) - failures}/{len(specs)} models in {wall:.0f}s -> {args.out}")
+    if not failures and timings:
+        record_sweep(args.out, argv, wall, timings, device)
     return 1 if failures else 0
+
+
+def record_sweep(out: Path, argv: list[str] | None, wall: float, timings: list[dict], device: str) -> None:
+    """Keep how long this sweep took (the report quotes it) in ``<out>/sweep.json``."""
+    import os
+    import platform
+
+    import torch
+
+    from explorer.io import write_json
+
+    write_json(out / "sweep.json", {
+        "command": "python train.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "wall_seconds": wall, "models": timings, "device": device,
+        "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+        "machine": platform.machine(), "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    })
 
 
 if __name__ == "__main__":

@@ -228,20 +228,21 @@ def _sha256_file(path: Path, *, decompress: bool = False) -> str:
     return h.hexdigest()
 
 
-def verify_file(path: Path, remote: Remote) -> None:
+def verify_file(path: Path, remote: Remote, name: str | None = None) -> None:
     """Raise DataError when ``path`` does not match the published checksum."""
+    name = name or path.name
     if remote.sha256_gz is not None:
         got, want, what = _sha256_file(path), remote.sha256_gz, "SHA-256"
     elif remote.sha256_raw is not None:
         try:
             got = _sha256_file(path, decompress=True)
         except (OSError, EOFError) as e:
-            raise DataError(f"{path.name}: downloaded file is not valid gzip ({e})") from None
+            raise DataError(f"{name}: downloaded file is not valid gzip ({e}); the download was refused") from None
         want, what = remote.sha256_raw, "SHA-256 of the decompressed data"
     else:
         return
     if got != want:
-        raise DataError(f"{path.name}: {what} mismatch (got {got[:16]}…, expected {want[:16]}…); the download was refused")
+        raise DataError(f"{name}: {what} mismatch (got {got[:16]}…, expected {want[:16]}…); the download was refused")
 
 
 def download_file(remote: Remote, dest: Path, *, progress: bool = True, timeout: float = 30.0) -> Path:
@@ -266,7 +267,7 @@ def download_file(remote: Remote, dest: Path, *, progress: bool = True, timeout:
                             bar.update(len(block))
             except (urllib.error.URLError, OSError, TimeoutError) as e:
                 raise DataError(f"could not download {remote.url}: {e}") from None
-        verify_file(tmp, remote)
+        verify_file(tmp, remote, dest.name)
         os.chmod(tmp, 0o644)
         os.replace(tmp, dest)
     finally:

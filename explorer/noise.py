@@ -64,7 +64,9 @@ class NoiseConfig:
     mix: tuple[float, float, float] = (0.6, 0.25, 0.15)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        d["mix"] = list(self.mix)  # JSON form, so a saved config compares equal to a fresh one
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "NoiseConfig":

@@ -1,0 +1,117 @@
+"""The training loop: the loss falls, seeds repeat, NaN stops, resume continues exactly."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from explorer.models import ModelConfig, build_model
+from explorer.noise import NoiseConfig
+from explorer.training import TrainConfig, TrainingDiverged, fit, random_shift
+from tests.conftest import make_idx_folder
+from explorer.data import load_dataset
+
+SMALL = {"hidden": (64,)}
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    folder = make_idx_folder(tmp_path_factory.mktemp("d"), n_train=256, n_test=64)
+    return load_dataset("fashion", "train", data_dir=folder), load_dataset("fashion", "test", data_dir=folder)
+
+
+def quiet(_):
+    pass
+
+
+@pytest.mark.parametrize("kind", ["ae", "dae", "vae"])
+def test_loss_falls(tiny, kind):
+    tr, te = tiny
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(kind=kind, latent_dim=2, **SMALL))
+    cfg = TrainConfig(epochs=4, batch_size=32, lr=3e-3, noise=NoiseConfig() if kind == "dae" else None)
+    result = fit(model, tr.images, te.images, cfg, log=quiet)
+    losses = [r["test_loss"] for r in result.history]
+    assert losses[-1] < losses[0] and all(math.isfinite(v) for v in losses)
+    assert {"train_recon", "train_kl", "test_recon", "test_kl", "test_psnr"} <= set(result.history[0])
+
+
+def test_same_seed_same_result(tiny):
+    tr, te = tiny
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        model = build_model(ModelConfig(kind="vae", latent_dim=2, **SMALL))
+        fit(model, tr.images, te.images, TrainConfig(epochs=2, batch_size=32, shift_pixels=1, seed=5), log=quiet)
+        runs.append(model.state_dict())
+    assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
+
+
+def test_validation_keeps_best_epoch(tiny):
+    tr, te = tiny
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(kind="ae", latent_dim=2, **SMALL))
+    result = fit(model, tr.images, te.images, TrainConfig(epochs=3, batch_size=32, val_fraction=0.25), log=quiet)
+    vals = [r["val_loss"] for r in result.history]
+    assert result.best_epoch == 1 + vals.index(min(vals))
+
+
+def test_nan_stops_with_epoch_named(tiny):
+    tr, te = tiny
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(kind="vae", latent_dim=2, **SMALL))
+    with torch.no_grad():
+        model.encoder[1].weight.fill_(float("nan"))
+    with pytest.raises(TrainingDiverged, match="epoch 1"):
+        fit(model, tr.images, te.images, TrainConfig(epochs=2, batch_size=32), log=quiet)
+
+
+def test_resume_equals_uninterrupted(tiny, tmp_path):
+    tr, te = tiny
+    cfg = TrainConfig(epochs=4, batch_size=32, seed=3, noise=NoiseConfig())
+    torch.manual_seed(0)
+    full = build_model(ModelConfig(kind="dae", latent_dim=2, **SMALL))
+    ref = fit(full, tr.images, te.images, cfg, log=quiet)
+
+    # stop after 2 epochs (what Ctrl-C leaves: the state file of the last completed epoch)
+    state = tmp_path / "state.safetensors"
+    torch.manual_seed(0)
+    part = build_model(ModelConfig(kind="dae", latent_dim=2, **SMALL))
+    calls = {"n": 0}
+
+    def stop_after_two(msg):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(part, tr.images, te.images, cfg, state_path=state, log=stop_after_two)
+    assert state.is_file()
+    torch.manual_seed(123)  # a fresh process: different global RNG, fresh weights
+    resumed = build_model(ModelConfig(kind="dae", latent_dim=2, **SMALL))
+    out = fit(resumed, tr.images, te.images, cfg, state_path=state, resume=True, log=quiet)
+    assert len(out.history) == 4
+    # log raised before the epoch-2 state was written: the resumed run redid epoch 2 onward
+    for a, b in zip(ref.history, out.history):
+        assert a["test_loss"] == pytest.approx(b["test_loss"], rel=1e-6)
+    for k, v in full.state_dict().items():
+        assert torch.allclose(v, resumed.state_dict()[k], atol=1e-6)
+
+
+def test_resume_refuses_other_settings(tiny, tmp_path):
+    tr, te = tiny
+    state = tmp_path / "s.safetensors"
+    model = build_model(ModelConfig(kind="ae", latent_dim=2, **SMALL))
+    fit(model, tr.images, te.images, TrainConfig(epochs=1, batch_size=32), state_path=state, log=quiet)
+    with pytest.raises(ValueError, match="different training settings"):
+        fit(model, tr.images, te.images, TrainConfig(epochs=2, batch_size=64), state_path=state, resume=True, log=quiet)
+
+
+def test_random_shift_moves_content():
+    x = torch.zeros(64, 1, 28, 28)
+    x[:, :, 10:18, 10:18] = 1
+    y = random_shift(x, 2, torch.Generator().manual_seed(0))
+    assert y.shape == x.shape and torch.equal(y.sum((1, 2, 3)), x.sum((1, 2, 3)))
+    assert (y != x).any(dim=(1, 2, 3)).float().mean() > 0.5
