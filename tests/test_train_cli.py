@@ -1,0 +1,149 @@
+"""train.py end to end: a run writes a loadable checkpoint whose metadata matches its weights."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from explorer import list_checkpoints, load_checkpoint, load_dataset
+from explorer.checkpoints import FILES
+from explorer.data import find_idx_dir
+from explorer.projections import maps_for
+from explorer.sweep import encode_all, map_indices
+from explorer.training import evaluate
+from tests.conftest import make_idx_folder
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def train(*args, env=None, check=True):
+    proc = subprocess.run([sys.executable, str(ROOT / "train.py"), "--quiet", *map(str, args)],
+                          capture_output=True, text=True, cwd=ROOT, env={**os.environ, **(env or {})}, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(proc.stdout + proc.stderr)
+    return proc
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    data = make_idx_folder(root / "data", n_train=200, n_test=60)
+    out = root / "out"
+    train("--dataset", "fashion", "--kind", "all", "--latent-dims", 2, 3, "--epochs", 2, "--batch-size", 50,
+          "--hidden", 32, "--out", out, "--data-dir", data)
+    return data, out
+
+
+def test_writes_every_checkpoint_and_sweep_record(tiny_run):
+    data, out = tiny_run
+    entries = list_checkpoints(out)
+    assert sorted(e.id for e in entries) == sorted(f"fashion-{k}-mlp-z{z}" for k in ("ae", "dae", "vae") for z in (2, 3))
+    assert all(e.ok for e in entries)
+    for e in entries:
+        assert sorted(p.name for p in e.path.iterdir()) == sorted(FILES)
+    assert not (out / ".resume").exists()
+    sweep = json.loads((out / "sweep.json").read_text())
+    assert len(sweep["models"]) == 6 and sweep["wall_seconds"] > 0
+
+
+def test_metadata_matches_recomputed_metrics_and_maps(tiny_run):
+    data, out = tiny_run
+    te = load_dataset("fashion", "test", data_dir=data)
+    for z in (2, 3):
+        ck = load_checkpoint(out / f"fashion-vae-mlp-z{z}")
+        m = evaluate(ck.model, te.images)
+        for k in ("loss", "recon", "kl", "mse"):
+            assert m[k] == pytest.approx(ck.meta["test_metrics"][k], rel=1e-5)
+        meta = ck.meta
+        assert meta["dataset"]["source"] == f"idx:{data}" and meta["dataset"]["train_count"] == 200
+        assert meta["epochs"] == 2 and len(meta["history"]) == 2 and meta["seed"] == 0
+        assert {"test_recon", "test_kl", "train_loss"} <= set(meta["history"][0])
+        codes = ck.codes()
+        idx = map_indices(len(te))
+        np.testing.assert_array_equal(codes["indices"], idx)
+        np.testing.assert_allclose(codes["codes"], encode_all(ck.model, te.images[idx]), atol=1e-5)
+        again = maps_for(codes["codes"], seed=0)  # the same seed gives the same map
+        np.testing.assert_allclose(codes["map_tsne"], again["tsne"], atol=1e-4)
+        np.testing.assert_allclose(codes["map_pca"], again["pca"], atol=1e-5)
+        assert ("map_raw" in codes) == (z == 2)
+
+
+def test_same_seed_same_checkpoint(tiny_run, tmp_path):
+    data, out = tiny_run
+    train("--dataset", "fashion", "--kind", "dae", "--latent-dims", 2, "--epochs", 2, "--batch-size", 50,
+          "--hidden", 32, "--out", tmp_path, "--data-dir", data)
+    a = json.loads((out / "fashion-dae-mlp-z2" / "meta.json").read_text())
+    b = json.loads((tmp_path / "fashion-dae-mlp-z2" / "meta.json").read_text())
+    assert a["weights_sha256"] == b["weights_sha256"]
+
+
+def test_resume_skips_finished(tiny_run):
+    data, out = tiny_run
+    proc = train("--dataset", "fashion", "--kind", "vae", "--latent-dims", 2, "--epochs", 2, "--batch-size", 50,
+                 "--hidden", 32, "--out", out, "--data-dir", data, "--resume")
+    assert "already trained, skipped" in proc.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--latent-dims", "0"], "must be at least 1"),
+    (["--epochs", "-3"], "must be at least 1"),
+    (["--dataset", "cifar"], "invalid choice: 'cifar'"),
+    (["--lr", "nan"], "must be a positive number"),
+    (["--device", "tpu"], "choose auto, cpu"),
+])
+def test_bad_flags_refused(args, message, tmp_path):
+    proc = train(*args, "--out", tmp_path, "--dry-run", check=False)
+    assert proc.returncode != 0 and message in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_help_states_defaults():
+    proc = subprocess.run([sys.executable, str(ROOT / "train.py"), "--help"], capture_output=True, text=True, cwd=ROOT)
+    for flag in ("--dataset", "--kind", "--latent-dims", "--arch", "--epochs", "--batch-size", "--lr", "--seed",
+                 "--device", "--out", "--data-dir", "--resume"):
+        assert flag in proc.stdout
+    assert proc.stdout.count("default") >= 12
+
+
+def test_no_data_is_one_clear_message(tmp_path):
+    env = {"LATENT_EXPLORER_CACHE": str(tmp_path / "cache")}
+    proc = train("--dataset", "fashion", "--data-dir", tmp_path / "empty", "--out", tmp_path, env=env, check=False)
+    if find_idx_dir("fashion") is not None:
+        assert proc.returncode == 0 or "No Fashion-MNIST data found" not in proc.stderr  # found the installed copy
+    else:
+        assert proc.returncode == 2 and "No Fashion-MNIST data found" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_unwritable_output(tiny_run, tmp_path):
+    data, _ = tiny_run
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    proc = train("--dataset", "fashion", "--kind", "ae", "--latent-dims", 2, "--epochs", 1, "--data-dir", data,
+                 "--out", blocker / "sub", check=False)
+    assert proc.returncode == 2 and "cannot write to" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_corrupt_dataset_named(tmp_path):
+    data = make_idx_folder(tmp_path / "d", n_train=20, n_test=10)
+    f = data / "train-labels-idx1-ubyte.gz"
+    f.write_bytes(f.read_bytes()[:-6])
+    proc = train("--dataset", "fashion", "--data-dir", data, "--out", tmp_path / "o", check=False)
+    assert proc.returncode == 2 and "train-labels-idx1-ubyte.gz" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_real_fashion_one_epoch(tmp_path):
+    """The engine issue's acceptance run, on the real Fashion-MNIST."""
+    if find_idx_dir("fashion") is None:
+        pytest.skip("Fashion-MNIST is not installed (apt-get install -y dataset-fashion-mnist)")
+    train("--dataset", "fashion", "--kind", "vae", "--latent-dims", 2, "--epochs", 1, "--out", tmp_path)
+    ck = load_checkpoint(tmp_path / "fashion-vae-mlp-z2")
+    m = evaluate(ck.model, load_dataset("fashion", "test").images)
+    assert m["loss"] == pytest.approx(ck.meta["test_metrics"]["loss"], rel=1e-5)
+    assert ck.meta["dataset"]["train_count"] == 60_000 and m["loss"] < 300
