@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from tqdm.auto import tqdm
 
-    from explorer.checkpoints import CheckpointError, read_meta
+    from explorer.checkpoints import CheckpointError, read_meta, recover_interrupted
     from explorer.data import DataError, load_dataset
     from explorer.sweep import DATASETS, KINDS, plan, run
     from explorer.training import TrainingDiverged
@@ -144,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"train.py: cannot write to {args.out}: {e.strerror or e}. Choose another --out.", file=sys.stderr)
         return 2
 
+    for line in recover_interrupted(args.out):
+        print(f"{args.out}: {line}")
     failures = 0
     timings = []
     for i, spec in enumerate(specs, 1):

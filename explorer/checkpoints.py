@@ -127,7 +127,11 @@ def save_checkpoint(folder: Path, model: Autoencoder, meta: dict, codes: dict[st
 
 
 def _swap_in(staging: Path, folder: Path) -> None:
-    """Replace ``folder`` by ``staging``; the old folder is removed only once the new one is in."""
+    """Replace ``folder`` by ``staging``; the old folder is removed only once the new one is in.
+
+    A crash between the two renames leaves the complete new folder as ``.<name>.*.new`` and
+    the old one as ``.<name>.old-<pid>``; ``recover_interrupted`` puts one of them back.
+    """
     old = None
     if folder.exists():
         old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
@@ -135,6 +139,41 @@ def _swap_in(staging: Path, folder: Path) -> None:
     os.replace(staging, folder)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def recover_interrupted(parent: Path) -> list[str]:
+    """Undo what a write killed between its two renames left behind in ``parent``.
+
+    Where ``<name>`` is missing, the newest complete staged copy (all files present and its
+    metadata's checksums matching) or else the old copy is moved back; leftovers of finished
+    or abandoned writes are removed. Returns what was done, for the log.
+    """
+    parent = Path(parent)
+    done = []
+    if not parent.is_dir():
+        return done
+    leftovers = sorted((p for p in parent.iterdir() if p.is_dir() and p.name.startswith(".")
+                        and (p.name.endswith(".new") or ".old-" in p.name)),
+                       key=lambda p: p.stat().st_mtime, reverse=True)
+    for p in leftovers:
+        name = p.name[1:].split(".")[0] if p.name.endswith(".new") else p.name[1:].rsplit(".old-", 1)[0]
+        target = parent / name
+        if not target.exists() and _complete(p):
+            os.replace(p, target)
+            done.append(f"restored {name} from an interrupted write")
+        else:
+            shutil.rmtree(p, ignore_errors=True)
+    return done
+
+
+def _complete(folder: Path) -> bool:
+    try:
+        meta = read_meta(folder)
+        _check_tensor_file(folder, WEIGHTS, meta["weights_sha256"])
+        _check_tensor_file(folder, CODES, meta["codes_sha256"])
+        return True
+    except CheckpointError:
+        return False
 
 
 def library_versions() -> dict:

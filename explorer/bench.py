@@ -1,0 +1,334 @@
+"""The benchmark: speed figures with their targets, printed and written to docs/BENCHMARKS.md.
+
+    python -m explorer.bench [--quick] [--skip-browser] [--out docs]
+
+Machines here are noisy, so every comparison is a ratio taken within one run, and every
+timing is the median of repeated runs. Figures:
+  1. training throughput: the project's loop against the pytorch/examples VAE loop
+  2. the conv VAE's seconds per epoch against its arithmetic ceiling
+  3. the full default sweep (from checkpoints/sweep.json, written by train.py)
+  4./5./7. app start, click-to-image latency and server memory, in a real browser
+  6. decode and encode cost
+  8. t-SNE: openTSNE against scikit-learn
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import load_dataset
+from .models import ModelConfig, build_model
+from .training import TrainConfig, evaluate, fit
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def median_time(fn, repeats: int) -> tuple[float, list[float]]:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), times
+
+
+# --------------------------------------------------------------------------- 1. the reference loop
+
+class ReferenceVAE(nn.Module):
+    """pytorch/examples vae/main.py, as written there (784-400-20, sigmoid output)."""
+
+    def __init__(self, z: int = 20):
+        super().__init__()
+        self.fc1 = nn.Linear(784, 400)
+        self.fc21 = nn.Linear(400, z)
+        self.fc22 = nn.Linear(400, z)
+        self.fc3 = nn.Linear(z, 400)
+        self.fc4 = nn.Linear(400, 784)
+
+    def encode(self, x):
+        h1 = F.relu(self.fc1(x))
+        return self.fc21(h1), self.fc22(h1)
+
+    def reparameterize(self, mu, logvar):
+        std = torch.exp(0.5 * logvar)
+        return mu + torch.randn_like(std) * std
+
+    def decode(self, z):
+        return torch.sigmoid(self.fc4(F.relu(self.fc3(z))))
+
+    def forward(self, x):
+        mu, logvar = self.encode(x.view(-1, 784))
+        z = self.reparameterize(mu, logvar)
+        return self.decode(z), mu, logvar
+
+
+class _ItemDataset(torch.utils.data.Dataset):
+    """One float tensor per item, as torchvision's MNIST + ToTensor() hands them out."""
+
+    def __init__(self, images_u8: torch.Tensor):
+        self.images = images_u8
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, i):
+        return self.images[i].unsqueeze(0).float() / 255.0
+
+
+def reference_epoch(train_u8: torch.Tensor, seed: int) -> ReferenceVAE:
+    torch.manual_seed(seed)
+    model = ReferenceVAE()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loader = torch.utils.data.DataLoader(_ItemDataset(train_u8), batch_size=128, shuffle=True)
+    model.train()
+    for data in loader:
+        opt.zero_grad()
+        recon, mu, logvar = model(data)
+        bce = F.binary_cross_entropy(recon, data.view(-1, 784), reduction="sum")
+        kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+        (bce + kld).backward()
+        opt.step()
+    return model
+
+
+@torch.inference_mode()
+def reference_test_loss(model: ReferenceVAE, test_u8: torch.Tensor) -> float:
+    torch.manual_seed(1234)
+    x = test_u8.reshape(-1, 784).float() / 255.0
+    recon, mu, logvar = model(x)
+    bce = F.binary_cross_entropy(recon, x, reduction="sum")
+    kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+    return float((bce + kld) / len(x))
+
+
+def project_epoch(train_u8, test_u8, seed: int, batch_size: int, lr: float):
+    torch.manual_seed(seed)
+    model = build_model(ModelConfig(kind="vae", latent_dim=20, hidden=(400,)))
+    cfg = TrainConfig(epochs=1, batch_size=batch_size, lr=lr, lr_final_fraction=1.0, seed=seed)
+    fit(model, train_u8, test_u8, cfg, log=lambda m: None)
+    return model
+
+
+def bench_training(repeats: int) -> dict:
+    tr, te = load_dataset("fashion", "train"), load_dataset("fashion", "test")
+    ref_t, ref_loss, proj_t, proj_loss = [], [], [], []
+    for r in range(repeats):  # alternate, so drift in machine speed hits both alike
+        t0 = time.perf_counter()
+        m = reference_epoch(tr.images, seed=r)
+        ref_t.append(time.perf_counter() - t0)
+        ref_loss.append(reference_test_loss(m, te.images))
+        t0 = time.perf_counter()
+        m = project_epoch(tr.images, te.images, seed=r, batch_size=128, lr=1e-3)
+        proj_t.append(time.perf_counter() - t0 - _eval_seconds(m, te.images))
+        proj_loss.append(evaluate(m, te.images)["loss"])
+    ref, proj = statistics.median(ref_t), statistics.median(proj_t)
+    rl, pl = statistics.median(ref_loss), statistics.median(proj_loss)
+    return {"reference_s": ref, "project_s": proj, "ratio": proj / ref, "reference_loss": rl,
+            "project_loss": pl, "loss_change": (pl - rl) / rl}
+
+
+def _eval_seconds(model, test_u8) -> float:
+    """fit() evaluates the test set after each epoch; the reference loop does not: subtract it."""
+    t0 = time.perf_counter()
+    evaluate(model, test_u8)
+    return time.perf_counter() - t0
+
+
+# --------------------------------------------------------------------------- 2. conv
+
+def machine_gflops(n: int = 1024, repeats: int = 10) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    t, _ = median_time(lambda: a @ b, repeats)
+    return 2 * n ** 3 / t / 1e9
+
+
+def conv_flops_per_image(model) -> float:
+    """Multiply-adds ×2 of one forward pass, counted from the layers' shapes."""
+    flops = 0.0
+    hooks = []
+
+    def count(mod, inp, out):
+        nonlocal flops
+        if isinstance(mod, nn.Linear):
+            flops += 2 * mod.in_features * mod.out_features
+        elif isinstance(mod, nn.Conv2d):
+            flops += 2 * out[0].numel() * mod.in_channels * mod.kernel_size[0] * mod.kernel_size[1]
+        elif isinstance(mod, nn.ConvTranspose2d):
+            flops += 2 * inp[0][0].numel() * mod.out_channels * mod.kernel_size[0] * mod.kernel_size[1]
+
+    for m in model.modules():
+        hooks.append(m.register_forward_hook(count))
+    with torch.inference_mode():
+        model.encode(torch.rand(1, 1, 28, 28))
+        model.decode(torch.zeros(1, model.cfg.latent_dim))
+    for h in hooks:
+        h.remove()
+    return flops
+
+
+def bench_conv(gflops: float, epochs_images: int = 60_000) -> dict:
+    tr, te = load_dataset("fashion", "train"), load_dataset("fashion", "test")
+    model = build_model(ModelConfig(kind="vae", arch="conv", latent_dim=8))
+    n = 12_000  # a fifth of an epoch, scaled up
+    cfg = TrainConfig(epochs=1, batch_size=128, lr=1e-3, lr_final_fraction=1.0)
+    t0 = time.perf_counter()
+    fit(model, tr.images[:n], te.images[:500], cfg, log=lambda m: None)
+    seconds = (time.perf_counter() - t0) * epochs_images / n
+    per_image = conv_flops_per_image(model) * 3  # forward + backward ≈ 3 forward passes
+    ceiling = per_image * epochs_images / (gflops * 1e9)
+    return {"seconds_per_epoch": seconds, "ceiling_s": ceiling, "ratio": seconds / ceiling}
+
+
+# --------------------------------------------------------------------------- 6. decode / encode
+
+def bench_decode(checkpoints: Path, repeats: int) -> dict:
+    from .checkpoints import load_checkpoint
+    from .report import decode_grid_image
+
+    ck = load_checkpoint(checkpoints / "fashion-vae-mlp-z2")
+    te = load_dataset("fashion", "test")
+    decode_s, _ = median_time(lambda: decode_grid_image(ck.model, 25, 3.0), repeats)
+
+    from .sweep import encode_all
+
+    encode_s, _ = median_time(lambda: encode_all(ck.model, te.images), repeats)
+    return {"decode_grid_25_ms": decode_s * 1000, "encode_10k_ms": encode_s * 1000}
+
+
+# --------------------------------------------------------------------------- 8. t-SNE
+
+def bench_tsne(checkpoints: Path, repeats: int) -> dict:
+    from .checkpoints import load_checkpoint
+    from .projections import tsne_2d, tsne_2d_sklearn
+
+    codes = load_checkpoint(checkpoints / "fashion-vae-mlp-z8").codes()["codes"]
+    ot, _ = median_time(lambda: tsne_2d(codes, 0), repeats)
+    sk, _ = median_time(lambda: tsne_2d_sklearn(codes, 0), max(1, repeats // 2))
+    return {"n": len(codes), "opentsne_s": ot, "sklearn_s": sk}
+
+
+# --------------------------------------------------------------------------- table
+
+def rows_from(results: dict) -> list[tuple[str, str, str, str]]:
+    """(figure, value, target, verdict) rows."""
+    out = []
+
+    def verdict(ok):
+        return "met" if ok else "NOT met"
+
+    if "training" in results:
+        t = results["training"]
+        out.append(("1. VAE 784-400-20, one Fashion-MNIST epoch: project / reference time",
+                    f"{t['project_s']:.2f} s / {t['reference_s']:.2f} s = {t['ratio']:.2f}×", "≤ 0.50×",
+                    verdict(t["ratio"] <= 0.5)))
+        out.append(("1. test loss after that epoch: project vs reference",
+                    f"{t['project_loss']:.2f} vs {t['reference_loss']:.2f} nats ({100 * t['loss_change']:+.2f} %)",
+                    "within ±1 % (lower is fine)", verdict(t["loss_change"] <= 0.01)))
+    if "conv" in results:
+        c = results["conv"]
+        out.append(("2. conv VAE (z=8), seconds per Fashion-MNIST epoch vs arithmetic ceiling",
+                    f"{c['seconds_per_epoch']:.1f} s vs {c['ceiling_s']:.1f} s = {c['ratio']:.2f}×", "≤ 1.5×",
+                    verdict(c["ratio"] <= 1.5)))
+    if "gflops" in results:
+        out.append(("   machine: fp32 matmul throughput", f"{results['gflops']:.0f} GFLOP/s", "—", "—"))
+    if "sweep" in results:
+        s = results["sweep"]
+        out.append(("3. full default sweep `python train.py` (from checkpoints/sweep.json)",
+                    f"{s['wall_seconds'] / 60:.1f} min (training {s['train_s'] / 60:.1f}, "
+                    f"projections {s['projection_s'] / 60:.1f})", "≤ 20 min", verdict(s["wall_seconds"] <= 1200)))
+    if "app" in results:
+        a = results["app"]
+        out.append(("4. app start: launch to first page rendered in Chromium", f"{a['start_s']:.2f} s", "≤ 4 s",
+                    verdict(a["start_s"] <= 4)))
+        for name, v in a["clicks"].items():
+            out.append((f"5. {name}: median / p95 over {v['n']}", f"{v['median_ms']:.0f} / {v['p95_ms']:.0f} ms",
+                        "≤ 300 / ≤ 600 ms", verdict(v["median_ms"] <= 300 and v["p95_ms"] <= 600)))
+        out.append(("7. app server peak resident memory after every page × every checkpoint",
+                    f"{a['peak_rss_mb']:.0f} MB", "≤ 800 MB", verdict(a["peak_rss_mb"] <= 800)))
+    if "decode" in results:
+        d = results["decode"]
+        out.append(("6. decode a 25×25 latent grid into one image", f"{d['decode_grid_25_ms']:.1f} ms", "—", "—"))
+        out.append(("6. encode the 10,000 Fashion-MNIST test images", f"{d['encode_10k_ms']:.0f} ms", "—", "—"))
+    if "tsne" in results:
+        t = results["tsne"]
+        faster = "openTSNE" if t["opentsne_s"] <= t["sklearn_s"] else "scikit-learn"
+        out.append((f"8. t-SNE of {t['n']:,} codes: openTSNE vs scikit-learn",
+                    f"{t['opentsne_s']:.1f} s vs {t['sklearn_s']:.1f} s", "the sweep uses the faster",
+                    f"{faster} is faster" + ("" if faster == "openTSNE" else " — switch the sweep")))
+    return out
+
+
+def write_markdown(results: dict, out: Path) -> None:
+    rows = rows_from(results)
+    lines = ["# Benchmarks", "",
+             f"Written by `python -m explorer.bench` on {time.strftime('%Y-%m-%d')}, "
+             f"{results['machine']}. Timings are medians of {results['repeats']} runs; comparisons are ratios "
+             "taken within the same run.", "",
+             "| figure | value | target | verdict |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    if "sweep" in results:
+        lines += ["", "Where the sweep's time goes (seconds):", "", "| model | training | projections |", "|---|---:|---:|"]
+        lines += [f"| {m['id']} | {m['train_seconds']:.1f} | {m['projection_seconds']:.1f} |"
+                  for m in results["sweep"]["models"]]
+    lines += ["", "Raw figures:", "", "```json", json.dumps(results, indent=1, default=float), "```", ""]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "BENCHMARKS.md").write_text("\n".join(lines))
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m explorer.bench", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoints", type=Path, default=ROOT / "checkpoints")
+    p.add_argument("--out", type=Path, default=ROOT / "docs", help="where BENCHMARKS.md goes (default: docs)")
+    p.add_argument("--repeats", type=int, default=3, help="runs per timing, the median is kept (default: 3)")
+    p.add_argument("--skip-browser", action="store_true", help="leave out app start, clicks and memory")
+    args = p.parse_args(argv)
+
+    import os
+    import platform
+
+    results: dict = {"machine": f"{os.cpu_count()} CPU cores, {platform.machine()}, torch {torch.__version__}, "
+                                f"{torch.get_num_threads()} threads", "repeats": args.repeats}
+    steps = [("gflops", lambda: machine_gflops()),
+             ("training", lambda: bench_training(args.repeats)),
+             ("conv", lambda: bench_conv(results["gflops"])),
+             ("decode", lambda: bench_decode(args.checkpoints, max(5, args.repeats))),
+             ("tsne", lambda: bench_tsne(args.checkpoints, args.repeats))]
+    sweep_file = args.checkpoints / "sweep.json"
+    if sweep_file.is_file():
+        sw = json.loads(sweep_file.read_text())
+        results["sweep"] = {"wall_seconds": sw["wall_seconds"], "models": sw["models"],
+                            "train_s": sum(m["train_seconds"] for m in sw["models"]),
+                            "projection_s": sum(m["projection_seconds"] for m in sw["models"])}
+    if not args.skip_browser:
+        from .browser_bench import bench_app
+
+        steps.append(("app", lambda: bench_app(args.checkpoints)))
+    for name, fn in steps:
+        t0 = time.perf_counter()
+        print(f"… {name}", flush=True)
+        results[name] = fn()
+        print(f"  done in {time.perf_counter() - t0:.0f}s", flush=True)
+    rows = rows_from(results)
+    w = max(len(r[0]) for r in rows)
+    print()
+    for a, b, c, d in rows:
+        print(f"{a:<{w}}  {b:<40}  target {c:<26}  {d}")
+    write_markdown(results, args.out)
+    print(f"\nwrote {args.out / 'BENCHMARKS.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
