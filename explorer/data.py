@@ -17,7 +17,6 @@ dimensions), then NN big-endian uint32 sizes, then the data.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import importlib.util
 import os
 import tempfile
@@ -28,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from .io import sha256_file
 
 PROJECT_DATA = Path(__file__).resolve().parent.parent / "data"
 DEBIAN_DIRS = {"fashion": Path("/usr/share/datasets/fashion-mnist")}
@@ -219,23 +220,14 @@ def find_idx_dir(name: str, data_dir: str | Path | None = None) -> Path | None:
     return None
 
 
-def _sha256_file(path: Path, *, decompress: bool = False) -> str:
-    h = hashlib.sha256()
-    opener = gzip.open if decompress else open
-    with opener(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def verify_file(path: Path, remote: Remote, name: str | None = None) -> None:
     """Raise DataError when ``path`` does not match the published checksum."""
     name = name or path.name
     if remote.sha256_gz is not None:
-        got, want, what = _sha256_file(path), remote.sha256_gz, "SHA-256"
+        got, want, what = sha256_file(path), remote.sha256_gz, "SHA-256"
     elif remote.sha256_raw is not None:
         try:
-            got = _sha256_file(path, decompress=True)
+            got = sha256_file(path, decompress=True)
         except (OSError, EOFError) as e:
             raise DataError(f"{name}: downloaded file is not valid gzip ({e}); the download was refused") from None
         want, what = remote.sha256_raw, "SHA-256 of the decompressed data"

@@ -7,6 +7,7 @@ a half-written one; a failed write removes its temporary file.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import hashlib
 import json
 import os
@@ -38,9 +39,10 @@ def write_json(path: Path, data: dict) -> None:
         tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
-def sha256_file(path: Path) -> str:
+def sha256_file(path: Path, *, decompress: bool = False) -> str:
+    """SHA-256 of a file's bytes, or of its gzip-decompressed content with ``decompress``."""
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    with (gzip.open if decompress else open)(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()

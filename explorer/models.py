@@ -13,7 +13,7 @@ VAE: Kingma & Welling 2013; vocabulary as in pytorch/examples ``vae/main.py``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
