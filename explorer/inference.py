@@ -1,0 +1,82 @@
+"""Inference for the explorer: numpy in, numpy out, no gradients, models never changed.
+
+The app shares one model object between all sessions, so everything here runs under
+``torch.inference_mode()`` and only reads the model. Images are float32 (n, 28, 28) in
+[0, 1]; codes are float32 (n, latent_dim).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .losses import psnr as _psnr
+from .noise import gaussian, occlude, salt_and_pepper
+
+NOISES = ("gaussian", "salt_and_pepper", "block")
+
+
+def _to_tensor(images: np.ndarray) -> torch.Tensor:
+    x = torch.as_tensor(np.ascontiguousarray(images, dtype=np.float32))
+    return x.reshape(-1, 1, 28, 28)  # (n, 1, 28, 28)
+
+
+@torch.inference_mode()
+def decode(model, codes: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    """Codes (n, d) or (d,) -> decoded intensities (n, 28, 28) in [0, 1]."""
+    z = torch.as_tensor(np.ascontiguousarray(codes, dtype=np.float32)).reshape(-1, model.cfg.latent_dim)
+    out = [torch.sigmoid(model.decode(z[i: i + batch_size])) for i in range(0, z.shape[0], batch_size)]
+    return torch.cat(out).reshape(-1, 28, 28).numpy() if out else np.zeros((0, 28, 28), np.float32)
+
+
+@torch.inference_mode()
+def embed(model, images: np.ndarray) -> np.ndarray:
+    """Images (n, 28, 28) in [0, 1] -> deterministic codes (n, d) (the VAE's mu)."""
+    return model.embed(_to_tensor(images)).numpy()
+
+
+@torch.inference_mode()
+def reconstruct(model, images: np.ndarray) -> np.ndarray:
+    """Images (n, 28, 28) in [0, 1] -> reconstructions (n, 28, 28) through the deterministic code."""
+    return model.reconstruct(_to_tensor(images)).reshape(-1, 28, 28).numpy()
+
+
+def psnr(recon: np.ndarray, clean: np.ndarray) -> np.ndarray:
+    """Peak signal-to-noise ratio in dB (peak 1) of each image, (n, 28, 28) -> (n,)."""
+    return _psnr(_to_tensor(recon), _to_tensor(clean)).numpy()
+
+
+def block_position(image: np.ndarray, size: int, seed: int) -> tuple[int, int]:
+    """Top-left corner of a ``size``×``size`` occluding block centred on a pixel drawn from the
+    image's ink (so the block hides part of the drawing, not empty background); seeded."""
+    rng = np.random.default_rng(seed)
+    ink = np.clip(np.asarray(image, dtype=np.float64), 0, None).ravel()
+    if ink.sum() > 0:
+        k = int(rng.choice(ink.size, p=ink / ink.sum()))
+        cy, cx = divmod(k, 28)
+    else:
+        cy, cx = int(rng.integers(0, 28)), int(rng.integers(0, 28))
+    top = int(np.clip(cy - size // 2, 0, 28 - size))
+    left = int(np.clip(cx - size // 2, 0, 28 - size))
+    return top, left
+
+
+def corrupt(image: np.ndarray, noise: str, level: float, seed: int = 0) -> np.ndarray:
+    """One image (28, 28) in [0, 1] -> a corrupted copy, the same for the same seed.
+
+    gaussian: ``level`` is σ; salt_and_pepper: ``level`` is the share of pixels hit;
+    block: ``level`` is the side of the black square in pixels (1..28).
+    """
+    x = _to_tensor(image)
+    gen = torch.Generator().manual_seed(int(seed))
+    if noise == "gaussian":
+        out = gaussian(x, float(level), gen)
+    elif noise == "salt_and_pepper":
+        out = salt_and_pepper(x, float(level), gen)
+    elif noise == "block":
+        size = int(np.clip(round(level), 1, 28))
+        top, left = block_position(image, size, seed)
+        out = occlude(x, size, top, left)
+    else:
+        raise ValueError(f"unknown noise {noise!r}; choose one of {', '.join(NOISES)}")
+    return out.reshape(28, 28).numpy()

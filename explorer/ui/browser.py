@@ -1,0 +1,142 @@
+"""Drive the real app in a browser: start `streamlit run app.py` on a free local port, open
+Debian's Chromium through Playwright, wait for the app to be idle, click plotly markers.
+
+Used by the browser tests and by ``python -m explorer.ui.screenshots``. Needs the dev
+requirements (playwright) and /usr/bin/chromium; never downloads a browser.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from . import APP_ROOT, ENV_CHECKPOINTS
+
+CHROMIUM = "/usr/bin/chromium"
+CHROME_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               "--disable-dev-shm-usage"]
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'  # script done, websocket up
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(checkpoints: str | Path | None = None, port: int | None = None, timeout: float = 60):
+    """Start the app's server in its own process group; returns (process, url, seconds to healthy)."""
+    port = port or free_port()
+    env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false", PYTHONUNBUFFERED="1")
+    if checkpoints is not None:
+        env[ENV_CHECKPOINTS] = str(checkpoints)
+    cmd = [os.path.join(os.path.dirname(sys.executable), "streamlit"), "run", str(APP_ROOT / "app.py"),
+           "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
+           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+           "--server.runOnSave", "false"]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, cwd=APP_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("streamlit exited:\n" + (proc.stdout.read() if proc.stdout else ""))
+        try:
+            if urllib.request.urlopen(url + "/_stcore/health", timeout=1).read() == b"ok":
+                return proc, url, time.perf_counter() - t0
+        except OSError:
+            time.sleep(0.1)
+    stop_server(proc)
+    raise TimeoutError("streamlit did not become healthy")
+
+
+def stop_server(proc, timeout: float = 10) -> str:
+    """SIGTERM the server's own process group, SIGKILL if it lingers; returns its output."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return proc.stdout.read() if proc.stdout else ""
+
+
+def launch(pw):
+    return pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROME_ARGS)
+
+
+def wait_idle(page, timeout: float = 30000, settle: float = 0.15) -> None:
+    """Wait until the script run has finished (after a short settle, so a rerun just triggered
+    is observed rather than the idle state before it)."""
+    time.sleep(settle)
+    page.wait_for_selector(IDLE, timeout=timeout)
+
+
+def wait_text(page, prefix: str, pred=lambda s: True, timeout: float = 30000) -> str:
+    """Poll the st.text element starting with ``prefix`` until ``pred(text)``; returns the text."""
+    loc = page.locator('[data-testid="stText"]', has_text=prefix).first
+    t_end = time.time() + timeout / 1000
+    last = None
+    while time.time() < t_end:
+        try:
+            last = loc.inner_text(timeout=1000)
+            if last.startswith(prefix) and pred(last):
+                return last
+        except Exception:  # noqa: BLE001 - the element is being replaced by a rerun
+            pass
+        time.sleep(0.05)
+    raise TimeoutError(f"{prefix!r} never satisfied; last seen {last!r}")
+
+
+def exceptions(page) -> list[str]:
+    """The text of every exception box on the page."""
+    return [e.inner_text() for e in page.locator('[data-testid="stException"]').all()]
+
+
+# ---- clicking plotly markers ----------------------------------------------------------------
+DATA_TO_PX = """([i, x, y]) => {
+  const gd = document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')[i];
+  const fl = gd._fullLayout, r = gd.getBoundingClientRect();
+  return [r.left + fl.xaxis._offset + fl.xaxis.d2p(x), r.top + fl.yaxis._offset + fl.yaxis.d2p(y)]; }"""
+HOVER_PX = """(i) => { const gd = document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')[i];
+  const fl = gd._fullLayout, r = gd.getBoundingClientRect();
+  return (gd._hoverdata || []).map(p => [r.left + fl.xaxis._offset + fl.xaxis.d2p(p.x),
+                                         r.top + fl.yaxis._offset + fl.yaxis.d2p(p.y)]); }"""
+_last_click = [0.0]
+
+
+def click_plotly(page, chart_idx: int, x: float, y: float, tol_px: float = 15, dblclick_guard_s: float = 0.55):
+    """Click the marker nearest data point (x, y) of the chart_idx-th plotly chart.
+
+    Plotly selects what it hovers, so: move away, move onto the point, wait until hover
+    registers a point near the cursor, keep clear of a double-click (500 ms), then click.
+    """
+    wait_idle(page)
+    page.wait_for_function(
+        "(i) => { const g = document.querySelectorAll('[data-testid=\"stPlotlyChart\"] .js-plotly-plot')[i];"
+        " return g && g._fullLayout; }", arg=chart_idx)
+    page.locator('[data-testid="stPlotlyChart"]').nth(chart_idx).scroll_into_view_if_needed()
+    page.mouse.move(1, 1)
+    page.wait_for_function(f"({HOVER_PX})({chart_idx}).length === 0", arg=None, timeout=3000)
+    px, py = page.evaluate(DATA_TO_PX, [chart_idx, x, y])
+    page.mouse.move(px, py)
+    t_end = time.time() + 3
+    while time.time() < t_end:
+        time.sleep(0.06)
+        hov = page.evaluate(HOVER_PX, chart_idx)
+        if hov and abs(hov[0][0] - px) <= tol_px and abs(hov[0][1] - py) <= tol_px:
+            break
+    else:
+        raise TimeoutError(f"no plotly hover near ({x}, {y})")
+    time.sleep(max(0.0, _last_click[0] + dblclick_guard_s - time.monotonic()))
+    page.mouse.click(px, py)
+    _last_click[0] = time.monotonic()

@@ -1,0 +1,113 @@
+"""What every page shares: the chosen checkpoint, the opening text, errors shown as
+messages, a test-image picker and image display."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from explorer.checkpoints import CatalogEntry, CheckpointError
+from explorer.data import DataError
+from explorer.images import enlarge
+
+from . import loaders
+
+DATASET_TITLES = {"mnist": "MNIST", "fashion": "Fashion-MNIST"}
+KIND_TITLES = {"ae": "AE: autoencoder", "dae": "DAE: denoising autoencoder", "vae": "VAE: variational autoencoder"}
+KIND_SHORT = {"ae": "AE", "dae": "DAE", "vae": "VAE"}
+CHOSEN = "_chosen"  # session key: the id of the checkpoint the sidebar chose
+
+
+def chosen() -> CatalogEntry:
+    """The checkpoint chosen in the sidebar (app.py only runs a page when there is one)."""
+    entry = loaders.catalog().by_id(st.session_state.get(CHOSEN, ""))
+    if entry is None:
+        st.error("No checkpoint is chosen. Pick a dataset, kind and latent size in the sidebar.")
+        st.stop()
+    return entry
+
+
+def intro(title: str, text: str) -> None:
+    st.title(title)
+    st.markdown(text)
+
+
+def describe(entry: CatalogEntry) -> str:
+    m = entry.meta
+    return f"{DATASET_TITLES.get(m['dataset']['name'], m['dataset']['name'])} {KIND_SHORT[m['kind']]}, latent size {m['latent_dim']}"
+
+
+def model_or_stop(entry: CatalogEntry):
+    """The entry's model, or a message and the end of this page's run."""
+    try:
+        return loaders.model(entry)
+    except CheckpointError as e:
+        st.error(f"This checkpoint cannot be loaded: {e}")
+        st.stop()
+
+
+def test_split_or_none(entry: CatalogEntry):
+    """(images, labels) of the test split, or None after showing how to get the data."""
+    try:
+        return loaders.test_split(entry)
+    except DataError as e:
+        st.error("The test images of this dataset are not available on this machine, so this part "
+                 "cannot be shown.\n\n" + str(e).replace("\n", "  \n"))
+        return None
+
+
+def test_split_or_stop(entry: CatalogEntry):
+    split = test_split_or_none(entry)
+    if split is None:
+        st.stop()
+    return split
+
+
+def class_names(entry: CatalogEntry) -> list[str]:
+    return list(entry.meta["dataset"]["class_names"])
+
+
+def show(x: np.ndarray, caption: str | None = None, scale: int = 6, width: int | str = "content") -> None:
+    """One 28×28 image in [0, 1], enlarged with sharp pixels."""
+    st.image(enlarge(x, scale), caption=caption, width=width)
+
+
+def fmt_code(z: np.ndarray, digits: int = 2) -> str:
+    return "[" + ", ".join(f"{v + 0.0:+.{digits}f}" for v in np.asarray(z, dtype=np.float64).ravel()) + "]"  # no "-0"
+
+
+def _nth_of_class(labels: np.ndarray, cls: int, n: int) -> int:
+    members = np.flatnonzero(labels == cls)
+    return int(members[min(max(n, 0), len(members) - 1)]) if len(members) else 0
+
+
+def pick_test_image(prefix: str, entry: CatalogEntry, labels: np.ndarray, *, label: str = "Test image",
+                    default_class: int = 0, default_n: int = 0, container=None) -> int:
+    """A class and the n-th test image of that class (both kept in the URL) -> a test index."""
+    box = container or st
+    names = class_names(entry)
+    c1, c2 = box.columns([3, 2])
+    cls = c1.selectbox(f"{label}: class", range(len(names)), index=default_class % len(names),
+                       format_func=lambda c: names[c], key=f"{prefix}_cls", bind="query-params")
+    count = int((labels == cls).sum())
+    clamp(f"{prefix}_n", 0, max(count - 1, 0))
+    n = c2.number_input(f"which one (of {count})", min_value=0, max_value=max(count - 1, 0),
+                        value=min(default_n, max(count - 1, 0)), step=1, key=f"{prefix}_n", bind="query-params")
+    return _nth_of_class(labels, cls, int(n))
+
+
+def clamp(key: str, lo, hi) -> None:
+    """Keep a widget's kept value inside a range that changed (another class, dataset or model)."""
+    if key in st.session_state and st.session_state[key] is not None:
+        value = st.session_state[key]
+        if value < lo or value > hi:
+            st.session_state[key] = min(max(value, lo), hi)
+
+
+def randomise_pick(prefix: str, labels: np.ndarray, seed: int) -> None:
+    """Callback: point a picker at a random test image."""
+    rng = np.random.default_rng(seed)
+    idx = int(rng.integers(0, len(labels)))
+    cls = int(labels[idx])
+    st.session_state[f"{prefix}_cls"] = cls
+    st.session_state[f"{prefix}_n"] = int(np.flatnonzero(np.flatnonzero(labels == cls) == idx)[0])

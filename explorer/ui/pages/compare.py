@@ -1,0 +1,90 @@
+"""Page 4, Compare latent sizes: the same test images through every latent size of one kind."""
+
+import numpy as np
+import streamlit as st
+
+from explorer import figures
+from explorer.images import enlarge, mosaic
+from explorer.ui import common, loaders
+
+PICKS = {"classes": "one of each class", "class": "one class", "seed": "random", "index": "by index"}
+COUNT = 10
+
+entry = common.chosen()
+meta = entry.meta
+dataset, kind, arch = meta["dataset"]["name"], meta["kind"], meta["arch"]
+cat = loaders.catalog()
+sizes = cat.sizes(dataset, kind, arch)
+common.intro("Compare latent sizes", (
+    f"The same test images rebuilt by the {common.KIND_SHORT[kind]} of every latent size, smallest at the top. "
+    "A code of 2 numbers keeps only the rough shape; more numbers keep more detail, until the gain stops. "
+    "The chart shows where that happens for each kind, and the maps below show how the classes separate "
+    "as the code grows."))
+
+images, labels = common.test_split_or_stop(entry)
+names = common.class_names(entry)
+
+c1, c2 = st.columns([2, 3])
+pick = c1.radio("Images", list(PICKS), format_func=PICKS.get, key="cmp_pick", bind="query-params",
+                horizontal=True)
+with c2:
+    if pick == "classes":
+        common.clamp("cmp_n", 0, 50)
+        k = st.number_input("which one of each class", 0, 50, 0, key="cmp_n", bind="query-params")
+        chosen = [int(np.flatnonzero(labels == c)[min(k, int((labels == c).sum()) - 1)])
+                  for c in range(len(names)) if (labels == c).any()]
+    elif pick == "class":
+        cls = st.selectbox("class", range(len(names)), format_func=lambda c: names[c], key="cmp_cls",
+                           bind="query-params")
+        chosen = [int(i) for i in np.flatnonzero(labels == cls)[:COUNT]]
+    elif pick == "seed":
+        seed = st.number_input("seed", 0, 10**6, 0, key="cmp_seed", bind="query-params")
+        chosen = [int(i) for i in np.sort(np.random.default_rng(int(seed)).permutation(len(labels))[:COUNT])]
+    else:
+        text = st.text_input(f"test image indices (0 to {len(labels) - 1}, comma-separated)", "0, 1, 2, 3, 4, 5",
+                             key="cmp_idx", bind="query-params")
+        chosen, bad = [], []
+        for tok in text.replace(";", ",").split(","):
+            tok = tok.strip()
+            if not tok:
+                continue
+            if tok.isdigit() and int(tok) < len(labels):
+                chosen.append(int(tok))
+            else:
+                bad.append(tok)
+        chosen = chosen[:12]
+        if bad:
+            st.warning(f"Ignored: {', '.join(bad[:5])} (not an index from 0 to {len(labels) - 1}).")
+        if not chosen:
+            chosen = [0]
+
+st.markdown(f"**{common.KIND_TITLES[kind]}: reconstructions by latent size**")
+label_col, image_col = st.columns([1, 7])
+label_col.markdown("original")
+with image_col:
+    originals = images[chosen].astype(np.float32) / 255.0
+    st.image(enlarge(mosaic(originals, len(chosen), pad=1), 3), width="content",
+             caption="test images " + ", ".join(str(i) for i in chosen))
+for z in sizes:
+    e = cat.find(dataset, kind, z, arch)
+    label_col, image_col = st.columns([1, 7])
+    label_col.markdown(f"**latent {z}**  \ntest loss {e.meta['test_metrics']['loss']:.1f}")
+    with image_col:
+        recon = loaders.reconstructions(*loaders.key(e), tuple(chosen), _entry=e)
+        st.image(enlarge(mosaic(recon, len(chosen), pad=1), 3), width="content")
+
+st.subheader("Test loss against latent size")
+points = [(e.meta["kind"], e.meta["latent_dim"], e.meta["test_metrics"]["loss"]) for e in cat.good
+          if e.meta["dataset"]["name"] == dataset and e.meta["arch"] == arch]
+st.plotly_chart(figures.loss_by_latent_size(points, kind), config={"displaylogo": False})
+st.caption("Test loss in nats per image: for the AE and DAE the reconstruction error alone, for the VAE the "
+           "reconstruction error plus the KL term (the negative ELBO), so the VAE's line sits higher by design.")
+
+st.subheader("Latent maps of every size")
+view = st.radio("Map", ["tsne", "pca"], format_func={"tsne": "t-SNE", "pca": "PCA"}.get, key="cmp_view",
+                bind="query-params", horizontal=True)
+maps = []
+for z in sizes:
+    c = loaders.codes(cat.find(dataset, kind, z, arch))
+    maps.append((f"latent {z}", c[f"map_{view}"], c["labels"]))
+st.plotly_chart(figures.small_multiples(maps, names), config={"displaylogo": False, "staticPlot": True})

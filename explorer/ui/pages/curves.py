@@ -1,0 +1,31 @@
+"""Training curves of the chosen model: loss per epoch, from its metadata."""
+
+import streamlit as st
+
+from explorer import figures
+from explorer.ui import common
+
+entry = common.chosen()
+meta = entry.meta
+common.intro(f"Training curves: {common.describe(entry)}", (
+    "How the loss fell while this model trained, one point per epoch (nats per image: lower is better). "
+    "Training loss far below test loss means the model memorises its training images; where a validation "
+    "set was held out, the dotted line marks the epoch that was kept."))
+
+history = meta.get("history") or []
+if not history:
+    st.info("This checkpoint records no training history.")
+else:
+    st.plotly_chart(figures.loss_curves(history, meta.get("best_epoch")), config={"displaylogo": False})
+
+t = meta["test_metrics"]
+cols = st.columns(4)
+cols[0].metric("Test loss (nats)", f"{t['loss']:.1f}")
+cols[1].metric("Reconstruction (nats)", f"{t['recon']:.1f}")
+cols[2].metric("KL (nats)", f"{t['kl']:.1f}")
+cols[3].metric("Test PSNR (dB)", f"{t['psnr']:.1f}")
+tc = meta.get("train_config", {})
+epochs = meta.get("epochs")
+st.caption(f"{epochs} epoch{'s' if epochs != 1 else ''}, batch size {tc.get('batch_size')}, learning rate {tc.get('lr')}, "
+           f"seed {tc.get('seed')}; {meta.get('parameter_count', 0):,} parameters; "
+           f"trained in {meta.get('train_seconds', 0):.0f} s on {meta.get('device', '?')}.")

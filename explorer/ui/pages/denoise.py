@@ -1,0 +1,102 @@
+"""Page 5, Denoising playground: corrupt an input and see what the AE, DAE and VAE make of it."""
+
+import numpy as np
+import streamlit as st
+
+from explorer import inference
+from explorer.images import MAX_UPLOAD_BYTES, ImageRejected, convert_drawing, convert_upload
+from explorer.ui import common, loaders
+
+SOURCES = {"test": "test image", "upload": "upload", "draw": "draw"}
+NOISES = {"gaussian": "Gaussian", "salt_and_pepper": "salt and pepper", "block": "block"}
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
+
+entry = common.chosen()
+meta = entry.meta
+dataset, z_dim, arch = meta["dataset"]["name"], meta["latent_dim"], meta["arch"]
+cat = loaders.catalog()
+common.intro("Denoising playground", (
+    f"Corrupt an image and give it to the three kinds of model with latent size {z_dim} (the sidebar's kind "
+    "does not matter here). The DAE was trained on exactly this task, corrupted images in and clean images out; "
+    "the AE and VAE only ever saw clean images. Compare the PSNR against the clean image (higher is better) "
+    "and notice that every model \"cleans\" by snapping the input to something it knows, "
+    "which may be a different digit or garment."))
+
+c1, c2, c3 = st.columns([1.6, 2.2, 1.2])
+source = c1.radio("Input", list(SOURCES), format_func=SOURCES.get, key="noise_src", bind="query-params",
+                  horizontal=True)
+noise = c2.radio("Noise", list(NOISES), format_func=NOISES.get, key="noise_kind", bind="query-params",
+                 horizontal=True)
+with c2:
+    if noise == "gaussian":
+        level = st.slider("σ (noise strength)", 0.0, 1.0, 0.4, step=0.05, key="noise_sigma", bind="query-params")
+    elif noise == "salt_and_pepper":
+        level = st.slider("share of pixels set to black or white", 0.0, 0.8, 0.2, step=0.05, key="noise_p",
+                          bind="query-params")
+    else:
+        level = st.slider("block side (pixels)", 2, 24, 12, key="noise_block", bind="query-params")
+seed = c3.number_input("seed", 0, 10**6, 0, key="noise_seed", bind="query-params",
+                       help="The same seed gives the same noise.")
+
+clean = None
+if source == "test":
+    split = common.test_split_or_stop(entry)
+    images, labels = split
+    idx = common.pick_test_image("noise_img", entry, labels, label="Test image", default_class=0)
+    clean = images[idx].astype(np.float32) / 255.0
+elif source == "upload":
+    upload = st.file_uploader("A PNG or JPEG of one digit or garment, any size; it is converted the MNIST way",
+                              type=UPLOAD_TYPES, key="noise_upload", max_upload_size=MAX_UPLOAD_BYTES // 2**20)
+    if upload is None:
+        st.info("Upload an image to start. It is turned grey, inverted if its background is light, cropped "
+                "to its content, fitted into 20×20 pixels and centred by mass in 28×28, like MNIST.")
+        st.stop()
+    try:
+        converted = convert_upload(upload.getvalue())
+    except ImageRejected as e:
+        st.error(f"**{upload.name}** cannot be used: {e}")
+        st.stop()
+    clean = converted.array
+    w, h = converted.original_size
+    notes = "; ".join(converted.notes)
+    st.caption(f"{upload.name}: {w}×{h} pixels, converted to 28×28" + (f" ({notes})" if notes else "") + ".")
+    if converted.blank:
+        st.warning("The image is blank after conversion (one colour, nothing drawn): the models get an empty input.")
+else:
+    try:
+        from streamlit_drawable_canvas import st_canvas
+    except Exception as e:  # noqa: BLE001 - the canvas is optional; say why it is missing
+        st.error(f"The drawing canvas is not available here ({e}). Use a test image or an upload instead.")
+        st.stop()
+    st.caption("Draw one digit or garment, large, in the middle of the square. Strokes are white on black, "
+               "like MNIST.")
+    result = st_canvas(stroke_width=18, stroke_color="#FFFFFF", background_color="#000000", height=280,
+                       width=280, drawing_mode="freedraw", key="noise_canvas", return_image_data=True)
+    drawn = convert_drawing(getattr(result, "image_data", None)) if result is not None else None
+    if drawn is None:
+        st.info("Draw something on the canvas; the models' outputs appear below.")
+        st.stop()
+    clean = drawn
+
+noisy = inference.corrupt(clean, noise, level, int(seed))
+noisy_psnr = float(inference.psnr(noisy[None], clean[None])[0])
+
+cols = st.columns(5)
+with cols[0]:
+    common.show(clean, "clean input (28×28)", scale=5)
+with cols[1]:
+    common.show(noisy, f"{NOISES[noise]} noise", scale=5)
+    st.metric("noisy vs clean", f"{noisy_psnr:.1f} dB")
+for col, kind in zip(cols[2:], ("ae", "dae", "vae")):
+    with col:
+        e = cat.find(dataset, kind, z_dim, arch)
+        if e is None:
+            st.info(f"No {common.KIND_SHORT[kind]} with latent size {z_dim} was trained.")
+            continue
+        out = inference.reconstruct(common.model_or_stop(e), noisy[None])[0]
+        score = float(inference.psnr(out[None], clean[None])[0])
+        common.show(out, f"{common.KIND_SHORT[kind]} output", scale=5)
+        st.metric(f"{common.KIND_SHORT[kind]} vs clean", f"{score:.1f} dB", delta=f"{score - noisy_psnr:+.1f} dB",
+                  help="PSNR of the model's output against the clean input; the change is against the noisy input.")
+st.caption("PSNR: peak signal-to-noise ratio, 10·log10(1 / mean squared error), in dB. "
+           "Each model sees only the noisy image.")

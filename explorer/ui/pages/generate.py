@@ -1,0 +1,84 @@
+"""Page 6, Generate: images decoded from random codes drawn from the VAE's prior; click one."""
+
+import numpy as np
+import streamlit as st
+from PIL import Image
+from streamlit_image_coordinates import streamlit_image_coordinates
+
+from explorer import inference
+from explorer.images import draw_marker
+from explorer.latent import prior_samples, tile_at
+from explorer.ui import common, loaders, state
+
+TARGET_PX = 540
+
+entry = common.chosen()
+meta = entry.meta
+cat = loaders.catalog()
+common.intro("Generate", (
+    "A VAE is trained so that its codes look like draws from N(0, I), so any random draw decodes to a new "
+    "image that is in no dataset. The temperature scales the draws: below 1 the samples are typical and "
+    "clean, above 1 they get stranger. Click a sample to see it large, with its code."))
+
+vae = entry if meta["kind"] == "vae" else cat.find(meta["dataset"]["name"], "vae", meta["latent_dim"], meta["arch"])
+if vae is None:
+    st.error(f"Generating needs a VAE, and none was trained for {common.DATASET_TITLES.get(meta['dataset']['name'])} "
+             f"with latent size {meta['latent_dim']}. Train one with "
+             f"`python train.py --dataset {meta['dataset']['name']} --kind vae --latent-dims {meta['latent_dim']}`.")
+    st.stop()
+if vae is not entry:
+    st.info(f"Only a VAE has a prior to sample from: this page uses the VAE with latent size "
+            f"{meta['latent_dim']}, not the {common.KIND_SHORT[meta['kind']]} chosen in the sidebar.")
+model = common.model_or_stop(vae)
+z_dim = vae.meta["latent_dim"]
+
+
+def new_seed() -> None:
+    st.session_state["gen_seed"] = int(st.session_state.get("gen_seed", 0)) + 1
+    state.put("gen_pick", None)
+
+
+c1, c2, c3, c4 = st.columns([2, 1.3, 1.3, 1])
+temperature = c1.slider("Temperature", 0.0, 2.0, 1.0, step=0.05, key="gen_t", bind="query-params",
+                        help="Samples are drawn from N(0, temperature² I).")
+n = c2.slider("Samples per side", 3, 10, 8, key="gen_n", bind="query-params")
+seed = c3.number_input("Seed", 0, 10**6, 0, key="gen_seed", bind="query-params")
+c4.button("New samples", icon=":material/casino:", on_click=new_seed)
+state.init("gen_pick", state.parse_index)
+
+
+@st.fragment
+def sample_panel():
+    tiles = loaders.prior_tiles(vae, n, temperature, int(seed))
+    scale = max(1, round(TARGET_PX / tiles.shape[0]))
+    img = Image.fromarray(tiles).resize((tiles.shape[1] * scale, tiles.shape[0] * scale), Image.Resampling.NEAREST)
+    value = st.session_state.get("gen_click")
+    if isinstance(value, dict) and state.new_event("gen_click", value.get("unix_time")):
+        r, c = tile_at(value["x"], value["y"], value["width"], value["height"], n, n)
+        state.put("gen_pick", r * n + c)
+    pick = st.session_state.get("gen_pick")
+    if pick is not None and not 0 <= pick < n * n:
+        pick = None
+        state.put("gen_pick", None)
+    state.publish("gen_pick")
+    left, right = st.columns([3, 2])
+    with left:
+        if pick is not None:
+            cell = img.width / n
+            r, c = divmod(pick, n)
+            img = draw_marker(img, (c + 0.5) * cell, (r + 0.5) * cell, size=int(cell / 2) - 4)
+        streamlit_image_coordinates(img, key="gen_click", png_compression_level=1, width="content", cursor="pointer")
+        st.caption(f"{n * n} samples, seed {seed}, temperature {temperature:.2f}.")
+    with right:
+        if pick is None:
+            st.info("Click a sample to see it large, with its code.")
+            return
+        z = prior_samples(n * n, z_dim, temperature, int(seed))[pick]
+        common.show(inference.decode(model, z)[0], f"sample {pick + 1} of {n * n}", scale=8)
+        st.text(f"sample {pick + 1}: row {pick // n + 1}, column {pick % n + 1}")
+        st.code("z = " + common.fmt_code(z), language=None, wrap_lines=True)
+        st.caption(f"Its length is {np.linalg.norm(z):.2f}; a draw from N(0, I) in {z_dim} dimensions is "
+                   f"typically about √{z_dim} ≈ {np.sqrt(z_dim):.1f} long.")
+
+
+sample_panel()

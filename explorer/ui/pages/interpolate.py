@@ -1,0 +1,138 @@
+"""Page 3, Interpolate: decode the points between two codes; edit a code number by number."""
+
+import numpy as np
+import streamlit as st
+
+from explorer import inference
+from explorer.images import enlarge, mosaic
+from explorer.latent import interpolate
+from explorer.ui import common, loaders, state
+
+entry = common.chosen()
+meta = entry.meta
+z_dim = meta["latent_dim"]
+common.intro("Interpolate", (
+    "Pick two images; their codes are two points in latent space, and the slider walks the straight line "
+    "(or the great circle, for spherical interpolation) between them, decoding each point on the way. "
+    "A smooth morph means the space between the two codes is filled with meaningful images; a sudden jump "
+    "or a blurry blob in the middle means the path crosses a region the decoder never learned, "
+    "which happens more with a plain AE than with a VAE."))
+
+images, labels = common.test_split_or_stop(entry)
+model = common.model_or_stop(entry)
+names = common.class_names(entry)
+SOURCES = {"image": "test image", "map": "latent map click", "grid": "latent grid click"}
+state.init("map_img", state.parse_index)
+
+
+def endpoint(prefix: str, title: str, default_class: int, column) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """One end of the path: (code, its test image or None, a description)."""
+    with column:
+        st.markdown(f"**{title}**")
+        sources = ["image"]
+        if st.session_state.get("map_img") is not None:
+            sources.append("map")
+        grid_z = st.session_state.get("grid_z")
+        if grid_z and grid_z[0] == entry.id:
+            sources.append("grid")
+        source = "image"
+        if len(sources) > 1:  # offer the map's or the grid's point once there is one
+            source = st.radio("From", sources, format_func=SOURCES.get, key=f"{prefix}_src", horizontal=True,
+                              bind="query-params", label_visibility="collapsed")
+        if source == "grid":
+            z = np.asarray(grid_z[1], dtype=np.float32)
+            return z, None, "the point clicked on the latent grid"
+        if source == "map":
+            idx = int(st.session_state["map_img"])
+        else:
+            idx = common.pick_test_image(prefix, entry, labels, label="Image", default_class=default_class)
+        x = images[idx].astype(np.float32) / 255.0
+        return inference.embed(model, x[None])[0], x, f"test image {idx} ({names[int(labels[idx])]})"
+
+
+def random_pair(seed: int) -> None:
+    for k, prefix in enumerate(("interp_a", "interp_b")):
+        st.session_state[f"{prefix}_src"] = "image"
+        common.randomise_pick(prefix, labels, seed * 2 + k)
+    st.session_state["interp_seed"] = seed + 1
+
+
+ca, cb, cc = st.columns([2, 2, 1.3])
+za, xa, da = endpoint("interp_a", "From A", 2 % len(names), ca)
+zb, xb, db = endpoint("interp_b", "to B", 7 % len(names), cb)
+with cc:
+    method = st.radio("Interpolation", ["linear", "spherical"], key="interp_method", bind="query-params",
+                      horizontal=True, help="Spherical (slerp) keeps the code's length typical of a Gaussian "
+                                            "prior on the way, instead of cutting through the centre.")
+    steps = st.slider("Steps in the strip", 3, 15, 9, key="interp_steps", bind="query-params")
+    st.button("Random pair", icon=":material/casino:", on_click=random_pair, args=(int(st.session_state.get("interp_seed", 1)),))
+
+ts = np.linspace(0.0, 1.0, steps)
+strip = inference.decode(model, interpolate(za, zb, ts, method))
+st.image(enlarge(mosaic(strip, steps, pad=1), 3), width="stretch",
+         caption=f"{steps} evenly spaced steps from A (left) to B (right), {method}")
+
+
+@st.fragment
+def t_panel():
+    left, mid, right = st.columns([1, 1.4, 1])
+    with mid:
+        t = st.slider("t: 0 is A, 1 is B", 0.0, 1.0, 0.5, step=0.01, key="interp_t", bind="query-params")
+        z = interpolate(za, zb, float(t), method)
+        common.show(inference.decode(model, z)[0], f"decoded at t = {t:.2f}", scale=8)
+        st.text(f"t = {t:.2f}")
+    for col, x, z_end, desc in ((left, xa, za, da), (right, xb, zb, db)):
+        with col:
+            common.show(x if x is not None else inference.decode(model, z_end)[0], desc, scale=5)
+
+
+t_panel()
+
+# ---- edit the code ---------------------------------------------------------------------------
+st.divider()
+st.subheader("Edit the code")
+st.markdown(
+    "Start from one image's code and move its numbers one at a time. Each slider is one latent dimension; "
+    "in a VAE some dimensions change the stroke or the shape a lot, others hardly at all "
+    "(the model leaves them unused).")
+
+stored = loaders.codes(entry)["codes"]
+limit = float(min(50.0, max(3.0, np.ceil(np.abs(stored).max()))))
+c1, c2 = st.columns([3, 1])
+with c1:
+    base = common.pick_test_image("edit", entry, labels, label="Start from", default_class=3 % len(names))
+base_x = images[base].astype(np.float32) / 255.0
+base_z = np.clip(inference.embed(model, base_x[None])[0], -limit, limit)
+
+
+def reset_code() -> None:
+    for d in range(z_dim):
+        st.session_state[f"edit_z{d}"] = float(round(base_z[d], 2))
+
+
+if st.session_state.get("_edit_base") != (entry.id, base) or any(
+        f"edit_z{d}" not in st.session_state for d in range(z_dim)):
+    st.session_state["_edit_base"] = (entry.id, base)
+    reset_code()
+with c2:
+    st.button("Reset to the image's code", on_click=reset_code)
+
+
+@st.fragment
+def edit_panel():
+    sliders, view = st.columns([3, 1])
+    ncols = 4 if z_dim > 4 else z_dim
+    cols = sliders.columns(ncols)
+    step = 0.05 if limit <= 10 else 0.1
+    for d in range(z_dim):
+        common.clamp(f"edit_z{d}", -limit, limit)
+        cols[d % ncols].slider(f"z{d}", -limit, limit, step=step, key=f"edit_z{d}")
+    z = np.array([st.session_state[f"edit_z{d}"] for d in range(z_dim)], dtype=np.float32)
+    with view:
+        common.show(inference.decode(model, z)[0], "decoded from the edited code", scale=6)
+        common.show(base_x, f"test image {base}", scale=3)
+        changed = int((np.abs(z - base_z) > step / 2).sum())
+        st.caption(f"{changed} of {z_dim} numbers changed from the image's code.")
+
+
+edit_panel()

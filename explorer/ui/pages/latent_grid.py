@@ -1,0 +1,153 @@
+"""Page 2, Latent grid: a plane of the latent space decoded on a grid; click anywhere on it."""
+
+import numpy as np
+import streamlit as st
+from PIL import Image
+from streamlit_image_coordinates import streamlit_image_coordinates
+
+from explorer import inference
+from explorer.images import draw_marker, draw_points
+from explorer.latent import pixel_to_plane, plane_to_pixel, spread_extent
+from explorer.ui import common, loaders, state
+
+TARGET_PX = 600          # the grid image is enlarged by a whole factor to about this width
+OVERLAY_POINTS = 2000    # test codes drawn over the grid at most
+
+entry = common.chosen()
+meta = entry.meta
+z_dim, kind = meta["latent_dim"], meta["kind"]
+common.intro("Latent grid", (
+    "The decoder's view of a flat slice of the latent space: each tile is the image decoded from one point "
+    "of a regular grid. Click anywhere on the grid to decode that exact point, shown large on the right. "
+    "Watch how smoothly one kind of image turns into another; turn on the test codes to see the empty "
+    "regions (\"holes\") a plain AE leaves between its classes, where it decodes nonsense, while a VAE "
+    "fills its plane."))
+
+cat = loaders.catalog()
+codes = loaders.codes(entry)
+
+# ---- settings --------------------------------------------------------------------------------
+c1, c2, c3, c4 = st.columns([1.2, 1.4, 1.4, 1.2])
+n = c1.slider("Grid resolution", 5, 30, 15, key="grid_n", bind="query-params", help="Tiles per side.")
+spacing = c2.radio("Spacing", ["even", "quantile"], horizontal=True, key="grid_spacing", bind="query-params",
+                   format_func={"even": "even", "quantile": "Gaussian quantiles"}.get,
+                   help="Gaussian quantiles: tiles at equal steps of probability under N(0, σ²), σ = range/3 "
+                        "(Kingma & Welling 2013, fig. 4); they crowd near the centre, where a VAE's codes are.")
+auto = c3.toggle("Automatic range", value=True, key="grid_auto", bind="query-params",
+                 help="VAE: ±3 (its prior N(0, I) lies almost all inside). AE/DAE: the spread of its test codes "
+                      "on this plane (99th percentile).")
+manual_extent = c3.slider("Range ±", 0.5, 20.0, 3.0, step=0.5, key="grid_range", bind="query-params",
+                          disabled=auto)
+overlay = c4.toggle("Show test codes", value=False, key="grid_overlay", bind="query-params",
+                    help="Draw the test images' codes (projected onto the plane) as dots coloured by class.")
+partner_kind = "ae" if kind == "vae" else "vae"
+partner = cat.find(meta["dataset"]["name"], partner_kind, z_dim, meta["arch"])
+pair = c4.toggle(f"{common.KIND_SHORT[partner_kind]} side by side", value=False, key="grid_pair",
+                 bind="query-params", disabled=partner is None,
+                 help=f"The same plane settings for the {common.KIND_SHORT[partner_kind]} of this dataset and "
+                      "latent size." if partner else "No such model was trained.")
+
+mode, i, j, anchor_index = "dims", 0, 1, None
+if z_dim > 2:
+    p1, p2, p3 = st.columns([1.6, 1.4, 2.4])
+    mode = p1.radio("Plane", ["dims", "pca"], key="grid_plane", bind="query-params", horizontal=True,
+                    format_func={"dims": "latent dimensions", "pca": "principal directions"}.get)
+    if mode == "dims":
+        d1, d2 = p2.columns(2)
+        common.clamp("grid_i", 0, z_dim - 1)
+        common.clamp("grid_j", 0, z_dim - 1)
+        i = d1.number_input("x: dimension", 0, z_dim - 1, 0, key="grid_i", bind="query-params")
+        j = d2.number_input("y: dimension", 0, z_dim - 1, 1, key="grid_j", bind="query-params")
+        if i == j:
+            j = (i + 1) % z_dim
+            p2.caption(f"x and y need different dimensions: y uses {j}.")
+    else:
+        p2.caption("The directions along which the test codes vary most.")
+    anchor = p3.radio("Through the", ["origin", "image"], key="grid_anchor", bind="query-params", horizontal=True,
+                      format_func={"origin": "origin", "image": "test image"}.get,
+                      help="The other latent dimensions are held at this point's values.")
+    if anchor == "image":
+        row = common.pick_test_image("grid_anchor", entry, codes["labels"], label="Anchor", container=p3)
+        anchor_index = int(codes["indices"][row])
+    st.caption("For latent sizes above 2 the grid shows one flat slice through the latent space; the test codes "
+               "drawn over it are their projections onto that slice.")
+
+default_uv = (0.0, 0.0)
+state.init("grid_at", state.parse_floats, default_uv)
+if len(st.session_state.get("grid_at") or ()) != 2:
+    st.session_state["grid_at"] = default_uv
+
+
+def extent_for(e) -> float:
+    if not auto:
+        return float(manual_extent)
+    if e.meta["kind"] == "vae":
+        return 3.0
+    p = loaders.plane(e, mode, i, j, anchor_index)
+    return spread_extent(p.coords(loaders.codes(e)["codes"]))
+
+
+def take_click(click_key: str, extent: float) -> None:
+    """Read a click on a grid image (kept under its key) before drawing, so this run shows it."""
+    value = st.session_state.get(click_key)
+    if isinstance(value, dict) and state.new_event(click_key, value.get("unix_time")):
+        u, v = pixel_to_plane(value["x"], value["y"], value["width"], value["height"], extent, spacing)
+        state.put("grid_at", (u, v), state.fmt_floats)
+
+
+def grid_image(e, extent: float, click_key: str):
+    """Draw one model's clickable grid with the clicked point marked."""
+    tiles = loaders.grid_tiles(e, mode, i, j, anchor_index, n, extent, spacing)
+    scale = max(1, round(TARGET_PX / tiles.shape[0]))  # the browser scales the rest
+    img = Image.fromarray(tiles).resize((tiles.shape[1] * scale, tiles.shape[0] * scale), Image.Resampling.NEAREST)
+    if overlay:
+        p = loaders.plane(e, mode, i, j, anchor_index)
+        c = loaders.codes(e)
+        rows = np.arange(min(OVERLAY_POINTS, len(c["codes"])))
+        xy = plane_to_pixel(p.coords(c["codes"][rows]), img.width, img.height, extent, spacing)
+        img = draw_points(img, xy, c["labels"][rows], radius=0.8 + scale, outline=False)
+    (x, y), = plane_to_pixel(np.array([st.session_state["grid_at"]]), img.width, img.height, extent, spacing)
+    if 0 <= x < img.width and 0 <= y < img.height:
+        img = draw_marker(img, x, y, size=5 + 3 * scale)
+    streamlit_image_coordinates(img, key=click_key, png_compression_level=1, width="stretch", cursor="crosshair")
+
+
+def decoded(e, extent: float) -> None:
+    """The clicked point decoded large, with its coordinate."""
+    p = loaders.plane(e, mode, i, j, anchor_index)
+    u, v = st.session_state["grid_at"]
+    z = p.points(np.array([u, v]))
+    image = inference.decode(common.model_or_stop(e), z)[0]
+    if e.id == entry.id:  # the Interpolate page can start from this point
+        st.session_state["grid_z"] = (e.id, tuple(float(t) for t in z.ravel()))
+    common.show(image, f"{common.KIND_SHORT[e.meta['kind']]} decodes the clicked point", scale=8)
+    st.text(f"coordinate: {p.labels[0]} = {u:+.3f}, {p.labels[1]} = {v:+.3f}")
+    if z_dim > 2:
+        st.code("z = " + common.fmt_code(z), language=None, wrap_lines=True)
+    lo_hi = f"±{extent:g}" if spacing == "even" else f"σ = {extent / 3:.2g}"
+    st.caption(f"Grid range {lo_hi}; {n}×{n} tiles.")
+
+
+@st.fragment
+def grid_panel():
+    shown = [entry] + ([partner] if pair and partner is not None else [])
+    extents = [extent_for(e) for e in shown]
+    for k, (e, ext) in enumerate(zip(shown, extents)):
+        take_click(f"grid_click_{k}", ext)
+    state.publish("grid_at", state.fmt_floats)
+    if len(shown) == 1:
+        left, right = st.columns([3, 2])
+        with left:
+            grid_image(entry, extents[0], "grid_click_0")
+        with right:
+            decoded(entry, extents[0])
+    else:
+        cols = st.columns(2)
+        for k, (e, ext) in enumerate(zip(shown, extents)):
+            with cols[k]:
+                st.subheader(common.KIND_TITLES[e.meta["kind"]])
+                grid_image(e, ext, f"grid_click_{k}")
+                decoded(e, ext)
+
+
+grid_panel()

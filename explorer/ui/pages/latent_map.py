@@ -1,0 +1,100 @@
+"""Page 1, Latent map: the test images' codes as a scatter coloured by class; click a point."""
+
+import numpy as np
+import streamlit as st
+
+from explorer import figures
+from explorer.latent import nearest_neighbours
+from explorer.ui import common, loaders, state
+
+VIEWS = {"raw": "true coordinates", "tsne": "t-SNE", "pca": "PCA"}
+
+entry = common.chosen()
+z_dim = entry.meta["latent_dim"]
+common.intro("Latent map", (
+    "Every dot is one test image, placed where the encoder puts its code and coloured by its class. "
+    + ("With latent size 2 the map shows the codes themselves; " if z_dim == 2 else
+       f"The codes have {z_dim} numbers, so the map is a 2-D picture of them (t-SNE keeps neighbours together, "
+       "PCA keeps the two widest directions); ")
+    + "look for classes that form their own clusters and for the ones that overlap, which the model confuses. "
+    "Click a dot to see the image, what the model rebuilds from its code, and the code itself."))
+
+codes = loaders.codes(entry)
+views = [v for v in ("raw", "tsne", "pca") if f"map_{v}" in codes]
+c1, c2, c3 = st.columns([3, 1.2, 1.5])
+view = c1.radio("Map", views, format_func=VIEWS.get, horizontal=True, key="map_view", bind="query-params",
+                help="t-SNE and PCA maps were computed once, when the model was trained.")
+show_nn = c2.toggle("Nearest neighbours", value=True, key="map_nn", bind="query-params",
+                    help="The test images whose codes are closest to the clicked one (in the full latent space).")
+k = c3.slider("How many", 3, 16, 8, key="map_k", bind="query-params", disabled=not show_nn)
+
+indices = codes["indices"]
+state.init("map_img", state.parse_index)
+
+
+def row_of(test_index):
+    """The row of a test image in the stored codes, or None if it is not among them."""
+    if test_index is None:
+        return None
+    pos = int(np.searchsorted(indices, test_index))
+    return pos if pos < len(indices) and indices[pos] == test_index else None
+
+
+def take_click():
+    """A click on the map arrives as the chart's selection (kept under its key): read it before
+    drawing, so the same run already shows the clicked point."""
+    event = st.session_state.get("map_chart") or {}
+    points = (event.get("selection") or {}).get("points") or []
+    token = tuple(str(p.get("customdata")) for p in points) or None
+    if state.new_event("map_chart", token):
+        data = points[0].get("customdata")
+        picked = int(data[0] if isinstance(data, (list, tuple)) else data)
+        if 0 <= picked < len(indices):
+            state.put("map_img", int(indices[picked]))
+
+
+@st.fragment
+def map_panel():
+    take_click()
+    row = row_of(st.session_state.get("map_img"))
+    names = common.class_names(entry)
+    nb = (nearest_neighbours(codes["codes"], codes["codes"][row], k, exclude=row)
+          if (row is not None and show_nn) else np.zeros(0, np.int64))
+    left, right = st.columns([3, 2])
+    with left:
+        axes = ("z0", "z1") if view == "raw" else ((f"{VIEWS[view]} 1", f"{VIEWS[view]} 2"))
+        fig = figures.latent_scatter(codes[f"map_{view}"], codes["labels"], names, selected=row,
+                                     neighbours=nb, axis_titles=axes)
+        st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="map_chart",
+                        config={"displaylogo": False, "scrollZoom": True})
+        st.caption(f"{len(indices):,} test images. Drag to pan, scroll to zoom, double-click to reset the view.")
+    with right:
+        state.publish("map_img")
+        if row is None:
+            st.info("Click a dot on the map to see its image, its reconstruction and its code.")
+            return
+        split = common.test_split_or_none(entry)
+        test_index = int(indices[row])
+        label = int(codes["labels"][row])
+        st.subheader(f"Test image {test_index}: {names[label]}")
+        code = codes["codes"][row]
+        if split is not None:
+            a, b = st.columns(2)
+            with a:
+                common.show(loaders.test_images(entry, [test_index])[0], "the test image", scale=6)
+            with b:
+                recon = loaders.reconstructions(*loaders.key(entry), (test_index,), _entry=entry)[0]
+                common.show(recon, "rebuilt from its code", scale=6)
+        st.text(f"code of image {test_index}:")
+        st.code(common.fmt_code(code), language=None, wrap_lines=True)
+        if len(nb) and split is not None:
+            st.markdown(f"**Its {len(nb)} nearest neighbours in latent space** (ringed on the map)")
+            nb_idx = [int(indices[r]) for r in nb]
+            imgs = loaders.test_images(entry, nb_idx)
+            cols = st.columns(min(len(nb), 4))
+            for j, (img, r) in enumerate(zip(imgs, nb)):
+                with cols[j % len(cols)]:
+                    common.show(img, names[int(codes["labels"][r])], scale=3)
+
+
+map_panel()

@@ -1,0 +1,79 @@
+"""Screenshots of every page of the running app, for the README and for looking at.
+
+    python -m explorer.ui.screenshots [--checkpoints checkpoints] [--out docs/screenshots]
+
+Starts the app's server on a free local port, opens each page in Debian's Chromium
+(a tall viewport, since Streamlit scrolls an inner container), makes the page show
+something worth seeing (a clicked point, a drawn sample), and saves ``<page>.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from . import browser
+from . import APP_ROOT
+
+# (file name, url path and query string, what to wait for)
+PAGES = (
+    ("1-latent-map", "?map_img=7", '[data-testid="stPlotlyChart"] .js-plotly-plot'),
+    ("2-latent-grid", "latent_grid?grid_overlay=true&grid_pair=true&grid_at=0.8,-0.6",
+     'iframe[title*="streamlit_image_coordinates"]'),
+    ("3-interpolate", "interpolate", '[data-testid="stImage"]'),
+    ("4-compare", "compare", '[data-testid="stPlotlyChart"] .js-plotly-plot'),
+    ("5-denoise", "denoise", '[data-testid="stMetric"]'),
+    ("6-generate", "generate?gen_pick=10", 'iframe[title*="streamlit_image_coordinates"]'),
+    ("7-training-curves", "curves", '[data-testid="stPlotlyChart"] .js-plotly-plot'),
+)
+VIEWPORT = {"width": 1400, "height": 1500}
+
+
+def shoot(page, url: str, path: Path, ready: str, timeout: float = 60000) -> list[str]:
+    """Open ``url``, wait for ``ready`` and the app to be idle, save a screenshot; returns any
+    exception texts shown on the page."""
+    page.goto(url)
+    page.wait_for_selector(ready, timeout=timeout)
+    browser.wait_idle(page, timeout=timeout, settle=0.5)
+    time.sleep(1.0)  # let images and iframes paint
+    page.screenshot(path=str(path))
+    return browser.exceptions(page)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoints", type=Path, default=APP_ROOT / "checkpoints",
+                   help="checkpoint folder the app reads (default: checkpoints/ beside app.py)")
+    p.add_argument("--out", type=Path, default=APP_ROOT / "docs" / "screenshots",
+                   help="where the PNGs go (default: docs/screenshots)")
+    p.add_argument("--query", default="",
+                   help="extra query string for every page, e.g. 'dataset=Fashion-MNIST&kind=VAE&z=2' (default: none)")
+    args = p.parse_args(argv)
+
+    from playwright.sync_api import sync_playwright
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    proc, url, _ = browser.start_server(args.checkpoints)
+    problems = []
+    try:
+        with sync_playwright() as pw:
+            b = browser.launch(pw)
+            page = b.new_page(viewport=VIEWPORT)
+            for name, path, ready in PAGES:
+                sep = "&" if "?" in path else "?"
+                full = f"{url}/{path}" + (f"{sep}{args.query}" if args.query else "")
+                errors = shoot(page, full, args.out / f"{name}.png", ready)
+                print(f"{name}.png" + (f"  EXCEPTION: {errors}" if errors else ""))
+                problems += errors
+            b.close()
+    finally:
+        log = browser.stop_server(proc)
+    if problems:
+        print(log[-3000:], file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

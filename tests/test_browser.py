@@ -1,0 +1,178 @@
+"""The real app in a real browser: Debian's Chromium driven by Playwright, the server started
+by the test on 127.0.0.1, on the small checkpoints of the ``app_checkpoints`` fixture.
+
+Clicks the latent grid and the latent map, moves the interpolation slider, visits every
+page and saves a screenshot of each (to ``$LATENT_EXPLORER_SCREENSHOTS`` if set, else to
+pytest's temporary folder; ``python -m explorer.ui.screenshots`` makes the README's from
+the shipped checkpoints).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from explorer.latent import pixel_to_plane
+
+pytestmark = pytest.mark.browser
+
+if not Path("/usr/bin/chromium").exists():
+    pytest.skip("Chromium is not installed (/usr/bin/chromium); install it with `apt-get install -y chromium` "
+                "to run the browser tests", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (requirements-dev.txt)")
+
+from explorer.ui import browser  # noqa: E402
+from explorer.ui.screenshots import PAGES, VIEWPORT, shoot  # noqa: E402
+
+GRID_IFRAME = 'iframe[title*="streamlit_image_coordinates"]'
+
+
+@pytest.fixture(scope="module")
+def server(app_checkpoints):
+    proc, url, healthy_s = browser.start_server(app_checkpoints)
+    yield url
+    browser.stop_server(proc)
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    with sync_api.sync_playwright() as pw:
+        b = browser.launch(pw)
+        p = b.new_page(viewport=VIEWPORT)
+        p.set_default_timeout(30000)
+        yield p
+        b.close()
+
+
+def no_exception(page) -> None:
+    assert browser.exceptions(page) == []
+
+
+def decoded_src(page, caption_prefix: str) -> str:
+    """The src of the st.image whose caption starts with ``caption_prefix``."""
+    fig = page.locator('[data-testid="stImage"]', has_text=caption_prefix).first
+    return fig.locator("img").get_attribute("src")
+
+
+def test_first_page_renders_within_seconds(server, page):
+    t0 = time.perf_counter()
+    page.goto(server)
+    page.wait_for_selector('[data-testid="stPlotlyChart"] .js-plotly-plot')
+    browser.wait_idle(page)
+    elapsed = time.perf_counter() - t0
+    assert page.locator("h1", has_text="Latent map").count() == 1
+    no_exception(page)
+    assert elapsed < 20, f"first page took {elapsed:.1f} s"
+
+
+def test_clicking_a_map_point_shows_its_image(server, page):
+    page.goto(server)
+    page.wait_for_selector('[data-testid="stPlotlyChart"] .js-plotly-plot')
+    browser.wait_idle(page)
+    assert page.locator('[data-testid="stText"]', has_text="code of image").count() == 0
+    # a point of the first class trace, from plotly's own (decoded) data
+    x, y, row = page.evaluate("""() => { const gd = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
+        const t = gd._fullData[0]; const k = Math.floor(t.x.length / 2); return [t.x[k], t.y[k], t.customdata[k]]; }""")
+    browser.click_plotly(page, 0, x, y)
+    text = browser.wait_text(page, "code of image")
+    assert re.fullmatch(r"code of image \d+:", text)
+    page.locator('[data-testid="stImage"]', has_text="rebuilt from its code").first.wait_for()
+    no_exception(page)
+    assert "map_img=" in page.url
+
+
+def test_clicking_the_latent_grid_decodes_that_spot(server, page):
+    page.goto(f"{server}/latent_grid")
+    frame = page.frame_locator(GRID_IFRAME)
+    image = frame.locator("#image")
+    image.wait_for()
+    browser.wait_idle(page)
+    first = browser.wait_text(page, "coordinate:")
+    assert first == "coordinate: z0 = +0.000, z1 = +0.000"
+    before = decoded_src(page, "VAE decodes the clicked point")
+    box = image.bounding_box()
+    x, y = 40.0, 0.75 * box["height"]
+    image.click(position={"x": x, "y": y})
+    text = browser.wait_text(page, "coordinate:", lambda s: s != first)
+    u, v = (float(t) for t in re.findall(r"[-+]\d+\.\d+", text))
+    # the component reports integer pixels of the displayed image
+    eu, ev = pixel_to_plane(int(x), int(y), box["width"], box["height"], 3.0, "even")
+    assert abs(u - eu) < 0.02 and abs(v - ev) < 0.02, (text, eu, ev)
+    assert u < -2 and v < -1
+    browser.wait_idle(page)
+    assert decoded_src(page, "VAE decodes the clicked point") != before
+    no_exception(page)
+
+
+def test_the_interpolation_slider_changes_the_image(server, page):
+    page.goto(f"{server}/interpolate")
+    page.wait_for_selector('[data-testid="stImage"]')
+    browser.wait_idle(page)
+    assert browser.wait_text(page, "t = ") == "t = 0.50"
+    before = decoded_src(page, "decoded at t")
+    thumb = page.locator('[data-testid="stSlider"]', has_text="t: 0 is A").get_by_role("slider")
+    thumb.focus()
+    for _ in range(20):
+        page.keyboard.press("ArrowRight")
+    browser.wait_text(page, "t = ", lambda s: s == "t = 0.70")
+    browser.wait_idle(page)
+    assert decoded_src(page, "decoded at t") != before
+    no_exception(page)
+
+
+def test_every_page_without_exception_and_screenshots(server, page, tmp_path_factory):
+    out = Path(os.environ.get("LATENT_EXPLORER_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
+    out.mkdir(parents=True, exist_ok=True)
+    for name, path, ready in PAGES:
+        errors = shoot(page, f"{server}/{path}", out / f"{name}.png", ready)
+        assert errors == [], (name, errors)
+        assert (out / f"{name}.png").stat().st_size > 10_000
+    print(f"screenshots in {out}")
+
+
+def _png(array) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_denoising_an_upload_and_a_drawing(server, page):
+    import numpy as np
+
+    page.goto(f"{server}/denoise?noise_src=upload")
+    dropzone = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
+    dropzone.wait_for(state="attached")
+    browser.wait_idle(page)
+    dropzone.set_input_files(files=[{"name": "notes.png", "mimeType": "image/png",
+                                     "buffer": b"not an image at all, just text"}])
+    page.locator('[data-testid="stAlertContentError"]', has_text="notes.png").first.wait_for()
+    assert "not an image" in page.locator('[data-testid="stAlertContentError"]').first.inner_text()
+    no_exception(page)
+
+    digit = np.full((200, 150), 255, np.uint8)
+    digit[30:170, 60:90] = 0  # a dark "1" on white paper
+    dropzone.set_input_files(files=[{"name": "one.png", "mimeType": "image/png", "buffer": _png(digit)}])
+    page.locator('[data-testid="stCaptionContainer"]', has_text="converted to 28×28").first.wait_for()
+    page.locator('[data-testid="stMetric"]', has_text="DAE vs clean").first.wait_for()
+    no_exception(page)
+
+    page.goto(f"{server}/denoise?noise_src=draw")
+    page.locator("canvas").last.wait_for()
+    browser.wait_idle(page)
+    box = page.locator("canvas").last.bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(cx - 10, cy - 90)
+    page.mouse.down()
+    for k in range(1, 19):
+        page.mouse.move(cx - 10 + k, cy - 90 + 10 * k, steps=2)
+    page.mouse.up()
+    page.locator('[data-testid="stMetric"]', has_text="VAE vs clean").first.wait_for()
+    no_exception(page)
