@@ -137,17 +137,14 @@ def evaluate_all(folder: Path, log=print) -> tuple[list[Row], dict, list[str]]:
 
 # --------------------------------------------------------------------------- plots
 
-@torch.inference_mode()
 def decode_grid_image(model, n: int, extent: float) -> np.ndarray:
-    """The 2-D latent plane [-extent, extent]² decoded on an n×n grid -> (28n, 28n) in [0, 1].
+    """The 2-D latent plane [-extent, extent]² decoded on an n×n grid -> (28n, 28n) in [0, 1],
+    row 0 at the top (largest z[1]); the same tiles the app's latent grid shows."""
+    from .images import mosaic
+    from .inference import decode
+    from .latent import grid_coords
 
-    Rows run from z[1] = +extent (top) to -extent, columns from z[0] = -extent to +extent.
-    """
-    axis = torch.linspace(-extent, extent, n)
-    zy, zx = torch.meshgrid(axis.flip(0), axis, indexing="ij")
-    z = torch.stack([zx.reshape(-1), zy.reshape(-1)], 1)              # (n*n, 2)
-    imgs = torch.sigmoid(model.decode(z))[:, 0]                        # (n*n, 28, 28)
-    return imgs.reshape(n, n, 28, 28).permute(0, 2, 1, 3).reshape(n * 28, n * 28).numpy()
+    return mosaic(decode(model, grid_coords(n, extent).reshape(-1, 2)), ncols=n)
 
 
 def make_plots(rows: list[Row], folder: Path, out: Path) -> list[str]:
@@ -200,7 +197,7 @@ def make_plots(rows: list[Row], folder: Path, out: Path) -> list[str]:
             continue
         img = decode_grid_image(load_checkpoint(folder / r.id).model, n=15, extent=3.0)
         fig, ax = plt.subplots(figsize=(6, 6))
-        ax.imshow(img, cmap="gray", extent=(-3, 3, -3, 3))
+        ax.imshow(img, cmap="gray", extent=(-3, 3, -3, 3))  # tile centres at ±3·(1 − 1/15)
         ax.set_title(f"{TITLES[ds]} VAE, z=2: the latent plane decoded on a 15×15 grid")
         ax.set_xlabel("z[0]")
         ax.set_ylabel("z[1]")
