@@ -310,14 +310,16 @@ def load_checkpoint(path: str | Path, *, device: str = "cpu") -> Checkpoint:
 
 
 def load_codes(path: str | Path, meta: dict | None = None) -> dict[str, np.ndarray]:
-    """The codes file of a checkpoint, verified against the metadata's SHA-256."""
+    """The codes file of a checkpoint, verified against the metadata's SHA-256; float arrays as float32."""
     path = Path(path)
     meta = meta or read_meta(path)
     f = _check_tensor_file(path, CODES, meta["codes_sha256"])
     try:
-        return load_numpy(str(f))
+        arrays = load_numpy(str(f))
     except (SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(f"{path.name}: {CODES} cannot be read ({e}); {RETRAIN_HINT}") from None
+    # float16 on disk, float32 in use (plotting and numpy maths expect it)
+    return {k: v.astype(np.float32) if v.dtype == np.float16 else v for k, v in arrays.items()}
 
 
 def list_checkpoints(folder: str | Path = "checkpoints") -> list[CatalogEntry]:

