@@ -351,3 +351,45 @@ def list_checkpoints(folder: str | Path = "checkpoints") -> list[CatalogEntry]:
         except CheckpointError as e:
             entries.append(CatalogEntry(child.name, child, problem=str(e)))
     return entries
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m explorer.checkpoints [FOLDER ...]``: check every checkpoint, say what is wrong.
+
+    Exits 0 when every entry loads, 1 when any is broken, 2 when a folder does not exist.
+    """
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m explorer.checkpoints", description=main.__doc__)
+    p.add_argument("folders", nargs="*", type=Path, default=[Path("checkpoints")],
+                   help="checkpoint folders to check (default: checkpoints)")
+    args = p.parse_args(argv)
+    status = 0
+    for folder in args.folders:
+        if not folder.is_dir():
+            print(f"{folder}: no such folder; train models with `python train.py`")
+            status = max(status, 2)
+            continue
+        entries = list_checkpoints(folder)
+        if not entries:
+            print(f"{folder}: empty; train models with `python train.py --out {folder}`")
+            status = max(status, 1)
+        for e in entries:
+            if e.ok:
+                try:  # list_checkpoints checked metadata and checksums; loading also checks the shapes
+                    load_checkpoint(e.path)
+                except CheckpointError as err:
+                    e = CatalogEntry(e.id, e.path, problem=str(err))
+            if e.ok:
+                m = e.meta["test_metrics"]
+                print(f"ok      {e.id}: test loss {m['loss']:.2f} nats")
+            else:
+                print(f"BROKEN  {e.problem}")
+                status = max(status, 1)
+    return status
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

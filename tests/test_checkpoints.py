@@ -166,3 +166,22 @@ def test_pickle_never_loaded(tmp_path, monkeypatch):
     monkeypatch.setattr(torch, "load", lambda *a, **k: pytest.fail("torch.load called"))
     with pytest.raises(CheckpointError, match="SHA-256"):
         load_checkpoint(folder)
+
+
+def test_cli_reports_each_problem_and_exits_non_zero(tmp_path, capsys):
+    from explorer.checkpoints import main
+
+    root = tmp_path / "cks"
+    make_checkpoint(root / "mnist-vae-mlp-z2")
+    assert main([str(root)]) == 0
+    assert "ok      mnist-vae-mlp-z2" in capsys.readouterr().out
+    make_checkpoint(root / "mnist-ae-mlp-z2", kind="ae")
+    edit_meta(root / "mnist-ae-mlp-z2", lambda m: m["model_config"].update(hidden=[64, 16]))
+    (root / "x.pt").write_bytes(b"\x80\x04")
+    assert main([str(root)]) == 1
+    out = capsys.readouterr().out
+    assert "BROKEN  mnist-ae-mlp-z2: the config does not match the tensors" in out
+    assert "BROKEN  x.pt: a pickled PyTorch file" in out
+    assert main([str(tmp_path / "absent")]) == 2
+    (tmp_path / "empty").mkdir()
+    assert main([str(tmp_path / "empty")]) == 1
