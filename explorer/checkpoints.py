@@ -354,13 +354,13 @@ def list_checkpoints(folder: str | Path = "checkpoints") -> list[CatalogEntry]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m explorer.checkpoints [FOLDER ...]``: check every checkpoint, say what is wrong.
+    """``python -m explorer.verify [FOLDER ...]``: check every checkpoint, say what is wrong.
 
     Exits 0 when every entry loads, 1 when any is broken, 2 when a folder does not exist.
     """
     import argparse
 
-    p = argparse.ArgumentParser(prog="python -m explorer.checkpoints", description=main.__doc__)
+    p = argparse.ArgumentParser(prog="python -m explorer.verify", description=main.__doc__)
     p.add_argument("folders", nargs="*", type=Path, default=[Path("checkpoints")],
                    help="checkpoint folders to check (default: checkpoints)")
     args = p.parse_args(argv)
@@ -388,8 +388,3 @@ def main(argv: list[str] | None = None) -> int:
                 status = max(status, 1)
     return status
 
-
-if __name__ == "__main__":
-    import sys
-
-    sys.exit(main())
