@@ -7,7 +7,7 @@ Checkpoints are read from checkpoints/ beside this file, or $LATENT_EXPLORER_CHE
 
 import streamlit as st
 
-from explorer.ui import loaders, sidebar
+from explorer.ui import freeze_imported_objects, loaders, sidebar
 
 st.set_page_config(page_title="Latent Explorer", page_icon=":material/explore:", layout="wide")
 
@@ -38,3 +38,4 @@ else:
 
 sidebar.render(catalog, curves)
 navigation.run()
+freeze_imported_objects()  # keeps Streamlit's garbage collection after each run cheap

@@ -8,6 +8,7 @@ leaves (the component's value, or the app-owned state) into the session state in
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 from pathlib import Path
@@ -139,6 +140,33 @@ class TestLatentMap:
         ok(at.run())
         idx = int(stored_indices(app_checkpoints)[4])
         assert f"code of image {idx}:" in texts(at)
+
+    def test_a_click_leaves_the_figure_as_it_was(self, open_app, app_checkpoints):
+        """The browser shows a click itself; a changed figure would be a new chart to Streamlit,
+        rebuilt from scratch in the browser on every click (and its zoom lost)."""
+        def figure(at):
+            return json.loads(at.get("plotly_chart")[0].proto.spec)
+
+        at = ok(open_app("latent_map"))
+        before = figure(at)
+        at.session_state["map_chart"] = {"selection": {"points": [{"customdata": 4, "point_index": 0}],
+                                                       "point_indices": [0], "box": [], "lasso": []}}
+        ok(at.run())
+        assert f"code of image {int(stored_indices(app_checkpoints)[4])}:" in texts(at)
+        assert figure(at) == before
+
+    def test_a_linked_point_is_drawn_selected(self, open_app, app_checkpoints):
+        indices = stored_indices(app_checkpoints)
+        at = ok(open_app("latent_map", query={"map_img": str(int(indices[5]))}))
+        traces = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
+
+        def array(v):  # plotly sends numpy arrays as base64 "typed array specs"
+            return np.frombuffer(base64.b64decode(v["bdata"]), v["dtype"]) if isinstance(v, dict) else np.array(v)
+
+        picked = [(int(array(t["customdata"])[k]), t["name"]) for t in traces for k in t.get("selectedpoints") or []]
+        assert [row for row, _ in picked] == [5]
+        assert traces[-1]["name"] == picked[0][1] and traces[-1]["selectedpoints"] == [len(array(traces[-1]["x"])) - 1], \
+            "drawn last, on top of every other point"
 
     @pytest.mark.parametrize("z, views", [("2", ["raw", "tsne", "pca"]), ("4", ["tsne", "pca"])])
     def test_map_views(self, open_app, z, views):

@@ -1,5 +1,6 @@
-"""Drive the real app in a browser: start `streamlit run app.py` on a free local port, open
-Debian's Chromium through Playwright, wait for the app to be idle, click plotly markers.
+"""Drive the real app in a browser: start `streamlit run app.py` on a free local port, watch
+its memory, open Debian's Chromium through Playwright, wait for the app to be idle, click
+plotly markers.
 
 Used by the browser tests and by ``python -m explorer.ui.screenshots``. Needs the dev
 requirements (playwright) and /usr/bin/chromium; never downloads a browser.
@@ -12,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -68,6 +70,49 @@ def stop_server(proc, timeout: float = 10) -> str:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     return proc.stdout.read() if proc.stdout else ""
+
+
+class RssMonitor:
+    """Samples the resident memory (MB) of a process and all its children in a thread; keeps the peak."""
+
+    def __init__(self, pid: int, interval: float = 0.05):
+        import psutil
+
+        self._proc = psutil.Process(pid)
+        self._psutil = psutil
+        self.interval = interval
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def sample(self) -> float:
+        total = 0
+        try:
+            procs = [self._proc] + self._proc.children(recursive=True)
+        except self._psutil.Error:
+            return 0.0
+        for p in procs:
+            try:
+                total += p.memory_info().rss
+            except self._psutil.Error:
+                pass  # a child that just exited
+        mb = total / 2**20
+        self.peak_mb = max(self.peak_mb, mb)
+        return mb
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def __enter__(self) -> "RssMonitor":
+        self.sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
 
 
 def launch(pw):

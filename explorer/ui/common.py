@@ -68,8 +68,10 @@ def class_names(entry: CatalogEntry) -> list[str]:
 
 
 def show(x: np.ndarray, caption: str | None = None, scale: int = 6, width: int | str = "content") -> None:
-    """One 28×28 image in [0, 1], enlarged with sharp pixels."""
-    st.image(enlarge(x, scale), caption=caption, width=width)
+    """One 28×28 image in [0, 1], enlarged with sharp pixels; sent as PNG, so the browser gets
+    exactly these pixels (st.image's default for a greyscale image is a lossy JPEG) in about
+    as many bytes."""
+    st.image(enlarge(x, scale), caption=caption, width=width, output_format="PNG")
 
 
 def fmt_code(z: np.ndarray, digits: int = 2) -> str:

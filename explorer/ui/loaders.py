@@ -2,9 +2,10 @@
 
 ``st.cache_resource`` holds what is large and read-only: the catalog of checkpoints, the
 models (eval mode, never mutated; inference runs under ``torch.inference_mode``), their
-codes and maps, and the test split's images. ``st.cache_data`` holds arrays computed from
-small keys (a checkpoint's id and hash, grid settings), bounded by ``max_entries`` so that
-browsing every checkpoint in every session cannot grow memory without limit.
+codes and maps, the test split's images and the latent map's figure. ``st.cache_data``
+holds arrays computed from small keys (a checkpoint's id and hash, grid settings). Every
+cache is bounded by ``max_entries`` so that browsing every checkpoint in every session
+cannot grow memory without limit.
 
 Cache keys are the checkpoint folder and the SHA-256 its metadata records, so a retrained
 checkpoint is loaded afresh and never confused with the old one.
@@ -174,6 +175,25 @@ def test_codes(path: str, weights_sha256: str, indices: tuple[int, ...], _entry:
 def reconstructions(path: str, weights_sha256: str, indices: tuple[int, ...], _entry: CatalogEntry) -> np.ndarray:
     """Reconstructions (n, 28, 28) of test images by index."""
     return inference.reconstruct(model(_entry), test_images(_entry, list(indices)))
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _map_figure(path: str, weights_sha256: str, view: str, selected: int | None, axis_titles: tuple[str, str],
+                class_names: tuple[str, ...], _entry: CatalogEntry):
+    from explorer import figures
+
+    c = codes(_entry)
+    return figures.latent_scatter(c[f"map_{view}"], c["labels"], class_names, selected=selected,
+                                  axis_titles=axis_titles)
+
+
+def map_figure(entry: CatalogEntry, view: str, selected: int | None, axis_titles: tuple[str, str],
+               class_names):
+    """The latent map's plotly scatter (``explorer.figures.latent_scatter``) of the stored ``map_<view>``,
+    built once and shared: a click reruns the map's panel, and rebuilding thousands of markers
+    each time cost ~10 ms. Read-only (``st.plotly_chart`` copies it)."""
+    return _map_figure(*key(entry), view, None if selected is None else int(selected), tuple(axis_titles),
+                       tuple(class_names), _entry=entry)
 
 
 def key(entry: CatalogEntry) -> tuple[str, str]:

@@ -64,6 +64,21 @@ def new_event(name: str, token: Any) -> bool:
     return True
 
 
+def figure_selection(drawn: tuple | None, chart: Any, row: int | None, chart_has_selection: bool) -> tuple:
+    """What a chart's figure should draw as selected: ``(chart, row)``, where ``chart`` names
+    the figure (checkpoint, view) and ``drawn`` is what was returned last time.
+
+    A browser shows a click on a plotly chart by itself. Drawing the clicked point into the
+    figure would change the figure, and Streamlit makes a changed figure a new chart: the
+    browser would rebuild every marker on each click and forget the zoom. So the drawn
+    selection follows ``row`` only while the chart holds no selection of its own (first
+    drawn from a link or another page, after a deselect) or when the figure is another one.
+    """
+    if chart_has_selection and drawn is not None and drawn[0] == chart:
+        return drawn
+    return (chart, row)
+
+
 def parse_floats(text: str) -> tuple[float, ...]:
     """'0.5,-1.25' -> (0.5, -1.25); refuses non-finite numbers."""
     values = tuple(float(t) for t in text.split(","))

@@ -3,7 +3,6 @@
 import numpy as np
 import streamlit as st
 
-from explorer import figures
 from explorer.latent import nearest_neighbours
 from explorer.ui import common, loaders, state
 
@@ -30,6 +29,7 @@ k = c3.slider("How many", 3, 16, 8, key="map_k", bind="query-params", disabled=n
 
 indices = codes["indices"]
 state.init("map_img", state.parse_index)
+DRAWN = "_map_drawn"  # session key: ((checkpoint id, view), row) the figure was last drawn with
 
 
 def row_of(test_index):
@@ -53,6 +53,15 @@ def take_click():
             state.put("map_img", int(indices[picked]))
 
 
+def drawn_selection(row):
+    """The row the figure marks as selected (see ``state.figure_selection``: a click is shown by
+    plotly in the browser, so the figure stays the same and the chart is not rebuilt)."""
+    event = st.session_state.get("map_chart") or {}
+    has_own = bool((event.get("selection") or {}).get("points"))
+    st.session_state[DRAWN] = state.figure_selection(st.session_state.get(DRAWN), (entry.id, view), row, has_own)
+    return st.session_state[DRAWN][1]
+
+
 @st.fragment
 def map_panel():
     take_click()
@@ -63,8 +72,7 @@ def map_panel():
     left, right = st.columns([3, 2])
     with left:
         axes = ("z0", "z1") if view == "raw" else ((f"{VIEWS[view]} 1", f"{VIEWS[view]} 2"))
-        fig = figures.latent_scatter(codes[f"map_{view}"], codes["labels"], names, selected=row,
-                                     neighbours=nb, axis_titles=axes)
+        fig = loaders.map_figure(entry, view, drawn_selection(row), axes, names)
         st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="map_chart",
                         config={"displaylogo": False, "scrollZoom": True})
         st.caption(f"{len(indices):,} test images. Drag to pan, scroll to zoom, double-click to reset the view.")
@@ -88,7 +96,7 @@ def map_panel():
         st.text(f"code of image {test_index}:")
         st.code(common.fmt_code(code), language=None, wrap_lines=True)
         if len(nb) and split is not None:
-            st.markdown(f"**Its {len(nb)} nearest neighbours in latent space** (ringed on the map)")
+            st.markdown(f"**Its {len(nb)} nearest neighbours in latent space**")
             nb_idx = [int(indices[r]) for r in nb]
             imgs = loaders.test_images(entry, nb_idx)
             cols = st.columns(min(len(nb), 4))
