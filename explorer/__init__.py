@@ -6,11 +6,26 @@ Public API (used by the app, the tests and outside scripts):
   load_dataset(name, split)  -> Dataset (uint8 images (N, 28, 28), int64 labels)
 """
 
-from .checkpoints import CatalogEntry, Checkpoint, CheckpointError, list_checkpoints, load_checkpoint
-from .data import DataError, Dataset, load_dataset
-from .models import ModelConfig, build_model
+from importlib import import_module
 
-__all__ = [
-    "CatalogEntry", "Checkpoint", "CheckpointError", "DataError", "Dataset", "ModelConfig",
-    "build_model", "list_checkpoints", "load_checkpoint", "load_dataset",
-]
+# Attributes resolve on first use (PEP 562), so that ``import explorer`` does not import torch:
+# the app's first page shows stored codes and maps and needs none.
+_EXPORTS = {
+    "CatalogEntry": "checkpoints", "Checkpoint": "checkpoints", "CheckpointError": "checkpoints",
+    "list_checkpoints": "checkpoints", "load_checkpoint": "checkpoints",
+    "DataError": "data", "Dataset": "data", "load_dataset": "data",
+    "ModelConfig": "config", "build_model": "models",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'explorer' has no attribute {name!r}")
+    value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

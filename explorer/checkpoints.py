@@ -19,15 +19,19 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from safetensors import SafetensorError
 from safetensors.numpy import load_file as load_numpy, save_file as save_numpy
-from safetensors.torch import load_file as load_torch, save_file as save_torch
 
+from .config import ModelConfig
 from .io import sha256_file, write_json
-from .models import Autoencoder, ModelConfig, build_model
+
+if TYPE_CHECKING:  # torch is imported where weights are touched: listing and codes need none
+    import torch
+
+    from .models import Autoencoder
 
 FORMAT_VERSION = 1
 WEIGHTS = "weights.safetensors"
@@ -99,6 +103,8 @@ def save_checkpoint(folder: Path, model: Autoencoder, meta: dict, codes: dict[st
     ``meta`` is completed here with the format version, config, parameter count,
     library versions and the SHA-256 of both tensor files.
     """
+    from safetensors.torch import save_file as save_torch
+
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".new", dir=folder.parent))
@@ -179,6 +185,7 @@ def _complete(folder: Path) -> bool:
 def library_versions() -> dict:
     import numpy
     import safetensors
+    import torch
 
     return {"python": platform.python_version(), "torch": torch.__version__,
             "numpy": numpy.__version__, "safetensors": safetensors.__version__}
@@ -191,6 +198,8 @@ def encode_weights(state: dict[str, torch.Tensor], dtype: str = DEFAULT_DTYPE) -
     float32. It keeps the 30 shipped checkpoints under the repository's 40 MB budget; the
     metrics in each checkpoint's metadata are computed from the stored weights.
     """
+    import torch
+
     if dtype not in WEIGHT_DTYPES:
         raise ValueError(f"unknown weights dtype {dtype!r}; choose one of {', '.join(WEIGHT_DTYPES)}")
     out = {}
@@ -212,6 +221,8 @@ def encode_weights(state: dict[str, torch.Tensor], dtype: str = DEFAULT_DTYPE) -
 
 def decode_weights(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Inverse of ``encode_weights``: float32 tensors keyed like the model's state dict."""
+    import torch
+
     out = {}
     for k, v in tensors.items():
         if k.endswith(SCALE_SUFFIX):
@@ -285,6 +296,10 @@ def load_checkpoint(path: str | Path, *, device: str = "cpu") -> Checkpoint:
     Never unpickles. Raises ``CheckpointError`` when the folder, metadata or weights are
     missing, damaged, from a newer format, or do not match each other.
     """
+    from safetensors.torch import load_file as load_torch
+
+    from .models import build_model
+
     path = Path(path)
     meta = read_meta(path)
     wfile = _check_tensor_file(path, WEIGHTS, meta["weights_sha256"])

@@ -24,11 +24,14 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from .io import sha256_file
+
+if TYPE_CHECKING:  # imported when a split is loaded: the app starts without torch
+    import torch
 
 PROJECT_DATA = Path(__file__).resolve().parent.parent / "data"
 DEBIAN_DIRS = {"fashion": Path("/usr/share/datasets/fashion-mnist")}
@@ -337,6 +340,8 @@ def load_dataset(name: str, split: str = "train", *, data_dir: str | Path | None
         raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(SPECS)}")
     if split not in SPLIT_FILES:
         raise DataError(f"unknown split {split!r}; choose 'train' or 'test'")
+    import torch
+
     spec = SPECS[name]
     folder = find_idx_dir(name, data_dir)
     if folder is None and download_missing:

@@ -13,61 +13,11 @@ VAE: Kingma & Welling 2013; vocabulary as in pytorch/examples ``vae/main.py``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import torch
 from torch import nn
 
+from .config import ARCHS, IMAGE_SHAPE, KINDS, N_PIXELS, ModelConfig  # noqa: F401 - re-exported
 from .losses import bernoulli_nll, gaussian_kl
-
-KINDS = ("ae", "dae", "vae")
-ARCHS = ("mlp", "conv")
-IMAGE_SHAPE = (1, 28, 28)
-N_PIXELS = 784
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    kind: str = "vae"
-    arch: str = "mlp"
-    latent_dim: int = 2
-    hidden: tuple[int, ...] = (512, 256)  # mlp: hidden widths, encoder order (decoder mirrors)
-    channels: tuple[int, ...] = (32, 64)  # conv: channels of the two stride-2 convolutions
-    conv_dense: int = 256                 # conv: dense layer between convolutions and code
-
-    def __post_init__(self):
-        if self.kind not in KINDS:
-            raise ValueError(f"unknown kind {self.kind!r}; choose one of {', '.join(KINDS)}")
-        if self.arch not in ARCHS:
-            raise ValueError(f"unknown architecture {self.arch!r}; choose one of {', '.join(ARCHS)}")
-        if not isinstance(self.latent_dim, int) or self.latent_dim < 1:
-            raise ValueError(f"latent_dim must be a positive integer, got {self.latent_dim!r}")
-        if not self.hidden or any((not isinstance(h, int)) or h < 1 for h in self.hidden):
-            raise ValueError(f"hidden sizes must be positive integers, got {self.hidden!r}")
-        if len(self.channels) != 2 or any((not isinstance(c, int)) or c < 1 for c in self.channels):
-            raise ValueError(f"channels must be two positive integers, got {self.channels!r}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ModelConfig":
-        d = dict(d)
-        for k in ("hidden", "channels"):
-            if k in d:
-                if not isinstance(d[k], (list, tuple)):
-                    raise ValueError(f"{k} must be a list of integers, got {d[k]!r}")
-                d[k] = tuple(d[k])
-        unknown = set(d) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"unknown config fields: {', '.join(sorted(unknown))}")
-        return cls(**d)
-
-    @property
-    def code_outputs(self) -> int:
-        """Encoder output width: the code, or mu and logvar side by side for the VAE."""
-        return 2 * self.latent_dim if self.kind == "vae" else self.latent_dim
-
 
 # --------------------------------------------------------------------------- bodies
 
@@ -141,7 +91,7 @@ class Autoencoder(nn.Module):
         return torch.sigmoid(self.decode(self.embed(x)))
 
     def loss_parts(self, x: torch.Tensor, target: torch.Tensor, gen: torch.Generator | None = None) -> dict:
-        logits = self.decode(self.encode(x))
+        logits = self.decode(self.encode(x)).float()  # losses in float32 under autocast
         recon = bernoulli_nll(logits, target)
         return {"recon": recon, "kl": torch.zeros_like(recon)}
 
@@ -163,9 +113,9 @@ class VAE(Autoencoder):
         return mu + eps * torch.exp(0.5 * logvar)
 
     def loss_parts(self, x: torch.Tensor, target: torch.Tensor, gen: torch.Generator | None = None) -> dict:
-        mu, logvar = self.encode(x)
+        mu, logvar = (t.float() for t in self.encode(x))  # losses in float32 under autocast
         z = self.reparameterize(mu, logvar, gen)
-        return {"recon": bernoulli_nll(self.decode(z), target), "kl": gaussian_kl(mu, logvar)}
+        return {"recon": bernoulli_nll(self.decode(z).float(), target), "kl": gaussian_kl(mu, logvar)}
 
 
 MODELS: dict[str, type[Autoencoder]] = {"ae": Autoencoder, "dae": Autoencoder, "vae": VAE}

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -115,6 +118,19 @@ class TestFrame:
         assert at.sidebar.select_slider(key="z").value == 2
         assert at.sidebar.selectbox(key="kind").value == "vae"
 
+
+    def test_the_first_page_opens_without_importing_torch(self, app_checkpoints):
+        """``import torch`` costs about a second of the app's start; the first page shows stored
+        codes and maps and must not pay for it (a fresh interpreter, so other tests cannot hide it)."""
+        script = (f"import sys\nfrom streamlit.testing.v1 import AppTest\n"
+                  f"at = AppTest.from_file({APP!r}, default_timeout=60).run()\n"
+                  "assert not at.exception, at.exception\n"
+                  "assert at.get('plotly_chart'), 'the latent map is drawn'\n"
+                  "print('torch imported:', 'torch' in sys.modules)\n")
+        env = {**os.environ, "LATENT_EXPLORER_CHECKPOINTS": str(app_checkpoints)}
+        out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert "torch imported: False" in out.stdout
 
 # --------------------------------------------------------------------------- pages
 

@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from explorer import inference
 from explorer.checkpoints import CatalogEntry, Checkpoint, list_checkpoints, load_checkpoint, load_codes
 from explorer.data import DataError, load_dataset, load_mnist_subset
 from explorer.images import mosaic, to_uint8
@@ -168,12 +167,16 @@ def test_images(entry: CatalogEntry, indices) -> np.ndarray:
 @st.cache_data(max_entries=128, show_spinner=False)
 def test_codes(path: str, weights_sha256: str, indices: tuple[int, ...], _entry: CatalogEntry) -> np.ndarray:
     """Codes (n, z) of test images by index, through the model."""
+    from explorer import inference  # torch: imported on first use, not at start
+
     return inference.embed(model(_entry), test_images(_entry, list(indices)))
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
 def reconstructions(path: str, weights_sha256: str, indices: tuple[int, ...], _entry: CatalogEntry) -> np.ndarray:
     """Reconstructions (n, 28, 28) of test images by index."""
+    from explorer import inference  # torch: imported on first use, not at start
+
     return inference.reconstruct(model(_entry), test_images(_entry, list(indices)))
 
 
@@ -229,6 +232,8 @@ def _grid_tiles(path: str, weights_sha256: str, plane_key: tuple, n: int, extent
                 _entry: CatalogEntry) -> np.ndarray:
     p = _plane(path, weights_sha256, plane_key, _entry=_entry)
     uv = grid_coords(n, extent, spacing).reshape(-1, 2)
+    from explorer import inference  # torch: imported on first use, not at start
+
     return to_uint8(mosaic(inference.decode(model(_entry), p.points(uv)), n))
 
 
@@ -243,6 +248,8 @@ def grid_tiles(entry: CatalogEntry, mode: str, i: int, j: int, anchor_index: int
 def _prior_tiles(path: str, weights_sha256: str, n: int, temperature: float, seed: int,
                  _entry: CatalogEntry) -> np.ndarray:
     z = prior_samples(n * n, _entry.meta["latent_dim"], temperature, seed)
+    from explorer import inference  # torch: imported on first use, not at start
+
     return to_uint8(mosaic(inference.decode(model(_entry), z), n, pad=1))
 
 

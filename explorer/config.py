@@ -1,0 +1,54 @@
+"""What a model is, without torch: the app's first page and the checkpoint catalog read this
+without paying for ``import torch`` (about a second at start)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+KINDS = ("ae", "dae", "vae")
+ARCHS = ("mlp", "conv")
+IMAGE_SHAPE = (1, 28, 28)
+N_PIXELS = 784
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    kind: str = "vae"
+    arch: str = "mlp"
+    latent_dim: int = 2
+    hidden: tuple[int, ...] = (512, 256)  # mlp: hidden widths, encoder order (decoder mirrors)
+    channels: tuple[int, ...] = (32, 64)  # conv: channels of the two stride-2 convolutions
+    conv_dense: int = 256                 # conv: dense layer between convolutions and code
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown kind {self.kind!r}; choose one of {', '.join(KINDS)}")
+        if self.arch not in ARCHS:
+            raise ValueError(f"unknown architecture {self.arch!r}; choose one of {', '.join(ARCHS)}")
+        if not isinstance(self.latent_dim, int) or self.latent_dim < 1:
+            raise ValueError(f"latent_dim must be a positive integer, got {self.latent_dim!r}")
+        if not self.hidden or any((not isinstance(h, int)) or h < 1 for h in self.hidden):
+            raise ValueError(f"hidden sizes must be positive integers, got {self.hidden!r}")
+        if len(self.channels) != 2 or any((not isinstance(c, int)) or c < 1 for c in self.channels):
+            raise ValueError(f"channels must be two positive integers, got {self.channels!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        d = dict(d)
+        for k in ("hidden", "channels"):
+            if k in d:
+                if not isinstance(d[k], (list, tuple)):
+                    raise ValueError(f"{k} must be a list of integers, got {d[k]!r}")
+                d[k] = tuple(d[k])
+        unknown = set(d) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown config fields: {', '.join(sorted(unknown))}")
+        return cls(**d)
+
+    @property
+    def code_outputs(self) -> int:
+        """Encoder output width: the code, or mu and logvar side by side for the VAE."""
+        return 2 * self.latent_dim if self.kind == "vae" else self.latent_dim
