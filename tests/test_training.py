@@ -115,3 +115,38 @@ def test_random_shift_moves_content():
     y = random_shift(x, 2, torch.Generator().manual_seed(0))
     assert y.shape == x.shape and torch.equal(y.sum((1, 2, 3)), x.sum((1, 2, 3)))
     assert (y != x).any(dim=(1, 2, 3)).float().mean() > 0.5
+
+
+@pytest.mark.parametrize("kind", ["ae", "vae"])
+def test_bfloat16_trains_like_float32(tiny, kind):
+    """Mixed precision (bfloat16 products, float32 weights and losses) learns as float32 does,
+    repeats itself under one seed, and keeps the model's weights float32."""
+    tr, te = tiny
+    finals, states = {}, []
+    for precision in ("float32", "bfloat16", "bfloat16"):
+        torch.manual_seed(0)
+        model = build_model(ModelConfig(kind=kind, latent_dim=2, **SMALL))
+        result = fit(model, tr.images, te.images,
+                     TrainConfig(epochs=4, batch_size=32, lr=3e-3, precision=precision), log=quiet)
+        losses = [r["test_loss"] for r in result.history]
+        assert losses[-1] < losses[0]
+        finals[precision] = losses[-1]
+        if precision == "bfloat16":
+            states.append(model.state_dict())
+    assert all(v.dtype == torch.float32 for v in states[0].values())
+    assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
+    assert finals["bfloat16"] == pytest.approx(finals["float32"], rel=0.02)
+
+
+def test_unknown_precision_is_refused():
+    with pytest.raises(ValueError, match="unknown precision 'float8'"):
+        TrainConfig(precision="float8")
+
+
+def test_auto_precision_follows_the_cpu(monkeypatch):
+    from explorer import training
+
+    monkeypatch.setattr(training, "cpu_flags", lambda: {"avx2", "amx_bf16", "amx_tile"})
+    assert training.fast_precision("cpu") == "bfloat16"
+    monkeypatch.setattr(training, "cpu_flags", lambda: {"avx2", "fma"})
+    assert training.fast_precision("cpu") == "float32"
