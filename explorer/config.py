@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 
 KINDS = ("ae", "dae", "vae")
 ARCHS = ("mlp", "conv")
+ACTIVATIONS = ("relu", "silu", "elu")
 IMAGE_SHAPE = (1, 28, 28)
 N_PIXELS = 784
 
@@ -19,6 +20,7 @@ class ModelConfig:
     hidden: tuple[int, ...] = (512, 256)  # mlp: hidden widths, encoder order (decoder mirrors)
     channels: tuple[int, ...] = (32, 64)  # conv: channels of the two stride-2 convolutions
     conv_dense: int = 256                 # conv: dense layer between convolutions and code
+    activation: str = "relu"              # of every hidden layer: relu, silu or elu
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -29,6 +31,8 @@ class ModelConfig:
             raise ValueError(f"latent_dim must be a positive integer, got {self.latent_dim!r}")
         if not self.hidden or any((not isinstance(h, int)) or h < 1 for h in self.hidden):
             raise ValueError(f"hidden sizes must be positive integers, got {self.hidden!r}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {self.activation!r}; choose one of {', '.join(ACTIVATIONS)}")
         if len(self.channels) != 2 or any((not isinstance(c, int)) or c < 1 for c in self.channels):
             raise ValueError(f"channels must be two positive integers, got {self.channels!r}")
 

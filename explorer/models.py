@@ -16,16 +16,23 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .config import ARCHS, IMAGE_SHAPE, KINDS, N_PIXELS, ModelConfig  # noqa: F401 - re-exported
+from .config import ACTIVATIONS, ARCHS, IMAGE_SHAPE, KINDS, N_PIXELS, ModelConfig  # noqa: F401 - re-exported
 from .losses import bernoulli_nll, gaussian_kl
 
 # --------------------------------------------------------------------------- bodies
+
+ACTIVATION_LAYERS = {"relu": nn.ReLU, "silu": nn.SiLU, "elu": nn.ELU}
+
+
+def act(cfg: ModelConfig) -> nn.Module:
+    return ACTIVATION_LAYERS[cfg.activation]()
+
 
 def mlp_encoder(cfg: ModelConfig) -> nn.Module:
     layers: list[nn.Module] = [nn.Flatten()]
     width = N_PIXELS
     for h in cfg.hidden:
-        layers += [nn.Linear(width, h), nn.ReLU()]
+        layers += [nn.Linear(width, h), act(cfg)]
         width = h
     layers.append(nn.Linear(width, cfg.code_outputs))
     return nn.Sequential(*layers)
@@ -35,7 +42,7 @@ def mlp_decoder(cfg: ModelConfig) -> nn.Module:
     layers: list[nn.Module] = []
     width = cfg.latent_dim
     for h in reversed(cfg.hidden):
-        layers += [nn.Linear(width, h), nn.ReLU()]
+        layers += [nn.Linear(width, h), act(cfg)]
         width = h
     layers += [nn.Linear(width, N_PIXELS), nn.Unflatten(1, IMAGE_SHAPE)]
     return nn.Sequential(*layers)
@@ -44,10 +51,10 @@ def mlp_decoder(cfg: ModelConfig) -> nn.Module:
 def conv_encoder(cfg: ModelConfig) -> nn.Module:
     c1, c2 = cfg.channels
     return nn.Sequential(
-        nn.Conv2d(1, c1, 3, stride=2, padding=1), nn.ReLU(),   # (N, c1, 14, 14)
-        nn.Conv2d(c1, c2, 3, stride=2, padding=1), nn.ReLU(),  # (N, c2, 7, 7)
+        nn.Conv2d(1, c1, 3, stride=2, padding=1), act(cfg),   # (N, c1, 14, 14)
+        nn.Conv2d(c1, c2, 3, stride=2, padding=1), act(cfg),  # (N, c2, 7, 7)
         nn.Flatten(),
-        nn.Linear(c2 * 49, cfg.conv_dense), nn.ReLU(),
+        nn.Linear(c2 * 49, cfg.conv_dense), act(cfg),
         nn.Linear(cfg.conv_dense, cfg.code_outputs),
     )
 
@@ -55,10 +62,10 @@ def conv_encoder(cfg: ModelConfig) -> nn.Module:
 def conv_decoder(cfg: ModelConfig) -> nn.Module:
     c1, c2 = cfg.channels
     return nn.Sequential(
-        nn.Linear(cfg.latent_dim, cfg.conv_dense), nn.ReLU(),
-        nn.Linear(cfg.conv_dense, c2 * 49), nn.ReLU(),
+        nn.Linear(cfg.latent_dim, cfg.conv_dense), act(cfg),
+        nn.Linear(cfg.conv_dense, c2 * 49), act(cfg),
         nn.Unflatten(1, (c2, 7, 7)),
-        nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1), nn.ReLU(),  # (N, c1, 14, 14)
+        nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1), act(cfg),  # (N, c1, 14, 14)
         nn.ConvTranspose2d(c1, 1, 4, stride=2, padding=1),              # (N, 1, 28, 28)
     )
 

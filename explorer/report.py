@@ -243,6 +243,24 @@ def fmt(v, spec=".1f"):
     return "—" if v is None else format(v, spec)
 
 
+def recipe_row(kind: str, group: list[Row]) -> str:
+    """One line of the training-settings table: the settings the checkpoints of one kind share
+    (a setting that differs between latent sizes is listed with all its values)."""
+    def values(get):
+        return "/".join(dict.fromkeys(str(get(r)) for r in group))
+
+    mc = lambda r: r.meta["model_config"]  # noqa: E731
+    tc = lambda r: r.meta["train_config"]  # noqa: E731
+    net = values(lambda r: f"{mc(r)['arch']} {'-'.join(str(h) for h in mc(r)['hidden'])}, "
+                           f"{mc(r).get('activation', 'relu')}")
+    val = values(lambda r: tc(r).get("val_fraction", 0))
+    epochs = values(lambda r: tc(r)["epochs"]) + (f" (by validation on {val} of train)" if val != "0" and val != "0.0"
+                                                  else " (last)")
+    return (f"| {kind.upper()} | {net} | {epochs} | {values(lambda r: tc(r)['batch_size'])} | "
+            f"{values(lambda r: tc(r)['lr'])} | {values(lambda r: tc(r).get('precision', 'float32'))} | "
+            f"{values(lambda r: tc(r).get('shift_pixels', 0))} px | {values(lambda r: tc(r).get('kl_warmup_epochs', 0))} |")
+
+
 def write_markdown(rows, extra, problems, folder: Path, out: Path, plots: list[str]) -> str:
     by = {(r.dataset, r.kind, r.z): r for r in rows}
     datasets = sorted({r.dataset for r in rows})
@@ -274,6 +292,14 @@ def write_markdown(rows, extra, problems, folder: Path, out: Path, plots: list[s
                   "(10 % of them held out to keep the best epoch), 1,000 held out for testing, "
                   "which is the test set of every MNIST figure below. On a machine with the full MNIST, "
                   "`python train.py` trains on all 60,000."]
+        L += ["", "How they were trained (from each checkpoint's metadata; Adam, cosine decay of the learning rate "
+              "to a tenth):", "",
+              "| kind | network | epochs (best kept) | batch | lr | arithmetic | shifts | KL warm-up |",
+              "|---|---|---|---:|---:|---|---:|---:|"]
+        for kind in ("ae", "dae", "vae"):
+            group = [r for r in rows if r.dataset == ds and r.kind == kind]
+            if group:
+                L.append(recipe_row(kind, group))
         L += ["", f"Entropy of the test images themselves (the floor no Bernoulli decoder can pass): "
               f"**{extra['entropy'][ds]:.1f} nats** per image.", ""]
         # VAE

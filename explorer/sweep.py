@@ -43,26 +43,40 @@ class RunSpec:
 
 
 def default_recipe(dataset: str, kind: str, *, full_data: bool) -> TrainConfig:
-    """The settings the shipped checkpoints were trained with.
+    """The settings the shipped checkpoints were trained with (precision: float32 here,
+    ``train.py --precision auto`` picks bfloat16 where the hardware has it).
 
-    Fashion-MNIST (60,000 images): a fixed number of epochs with cosine decay. The VAE
-    gets more epochs and a higher learning rate (2e-3 measured 0.7 nats better than 1e-3 at
-    z=4 after 20 epochs): its ELBO is the figure the report holds to a target.
-    MNIST offline subset (4,000 training digits): overfitting is the enemy, so 10 % of the
-    training digits are held out to keep the best epoch, inputs are shifted by up to one
-    pixel (two pixels measured worse), and the VAE's KL weight warms up over 10 epochs.
+    The whole sweep must run in 20 minutes on two CPU cores, so epochs go where the report's
+    targets need them: most to the VAE, whose ELBO is held to a target. Batches of 256 with
+    twice the learning rate cost 0.6-0.7x the time per epoch of batches of 128 and were
+    measured as good or better per second of training (Fashion VAE z=8: 238.1 nats after 40
+    such epochs against 238.2 after 32 of batch 128; MNIST VAE z=8: 110.1 against 110.4).
+    Fashion-MNIST (60,000 images): a fixed number of epochs with cosine decay.
+    MNIST offline subset (4,000 training digits): 10 % of the training digits are held out to
+    keep the best epoch, inputs are shifted by up to one pixel (two measured worse), the VAE's
+    KL weight warms up over 10 epochs. Overfitting was not what held the VAE back: its best
+    epoch was the last but a few even after 300 epochs.
     """
     noise = NoiseConfig() if kind == "dae" else None
     if dataset == "fashion" or full_data:
-        epochs, lr = {"vae": (22, 2e-3), "ae": (6, 1e-3), "dae": (8, 1e-3)}[kind]
-        return TrainConfig(epochs=epochs, batch_size=128, lr=lr, noise=noise)
-    epochs = {"vae": 160, "ae": 60, "dae": 90}[kind]
-    return TrainConfig(epochs=epochs, batch_size=128, lr=1e-3, shift_pixels=1, val_fraction=0.1,
+        epochs, batch, lr = {"vae": (30, 256, 3e-3), "ae": (6, 256, 2e-3), "dae": (8, 256, 2e-3)}[kind]
+        return TrainConfig(epochs=epochs, batch_size=batch, lr=lr, noise=noise)
+    epochs, batch, lr = {"vae": (300, 256, 2e-3), "ae": (60, 128, 1e-3), "dae": (150, 256, 2e-3)}[kind]
+    return TrainConfig(epochs=epochs, batch_size=batch, lr=lr, shift_pixels=1, val_fraction=0.1,
                        kl_warmup_epochs=10 if kind == "vae" else 0, noise=noise)
 
 
+def default_model(kind: str, arch: str, latent_dim: int, hidden: tuple[int, ...] | None = None) -> ModelConfig:
+    """The network of a shipped model: 784-512-256-z and its mirror. The VAE uses SiLU
+    (measured, 22 Fashion-MNIST epochs at z=8: -ELBO 238.8 against ReLU's 240.5; MNIST subset
+    112.7 against 115.1); the AE and DAE keep ReLU, which meets their targets."""
+    return ModelConfig(kind=kind, arch=arch, latent_dim=latent_dim, activation="silu" if kind == "vae" else "relu",
+                       **({"hidden": hidden} if hidden else {}))
+
+
 def plan(datasets, kinds, latent_dims, archs=("mlp",), *, full_data: dict[str, bool],
-         overrides: dict | None = None, hidden: tuple[int, ...] | None = None) -> list[RunSpec]:
+         overrides: dict | None = None, hidden: tuple[int, ...] | None = None,
+         activation: str | None = None) -> list[RunSpec]:
     """Every run of the sweep; ``overrides`` replace TrainConfig fields (epochs, lr, …)."""
     specs = []
     for ds in datasets:
@@ -72,8 +86,9 @@ def plan(datasets, kinds, latent_dims, archs=("mlp",), *, full_data: dict[str, b
                     train = default_recipe(ds, kind, full_data=full_data.get(ds, True))
                     if overrides:
                         train = dataclasses.replace(train, **overrides)
-                    mcfg = ModelConfig(kind=kind, arch=arch, latent_dim=z,
-                                       **({"hidden": hidden} if hidden else {}))
+                    mcfg = default_model(kind, arch, z, hidden)
+                    if activation:
+                        mcfg = dataclasses.replace(mcfg, activation=activation)
                     specs.append(RunSpec(ds, mcfg, train))
     return specs
 

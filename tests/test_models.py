@@ -58,7 +58,7 @@ def test_one_optimiser_step_changes_weights():
 
 @pytest.mark.parametrize("bad", [
     {"kind": "gan"}, {"arch": "transformer"}, {"latent_dim": 0}, {"latent_dim": -2},
-    {"hidden": ()}, {"hidden": (0,)}, {"channels": (3,)},
+    {"hidden": ()}, {"hidden": (0,)}, {"channels": (3,)}, {"activation": "tanh"},
 ])
 def test_bad_config_refused(bad):
     with pytest.raises(ValueError):
@@ -70,3 +70,16 @@ def test_config_round_trip():
     assert ModelConfig.from_dict(cfg.to_dict()) == cfg
     with pytest.raises(ValueError, match="unknown config fields"):
         ModelConfig.from_dict({**cfg.to_dict(), "dropout": 0.1})
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_activation_is_used_everywhere(arch):
+    model = build_model(ModelConfig(kind="vae", arch=arch, latent_dim=3, activation="silu", **SMALL))
+    layers = [type(m).__name__ for m in model.modules()]
+    assert "SiLU" in layers and "ReLU" not in layers
+
+
+def test_configs_written_before_activation_existed_load_as_relu():
+    old = ModelConfig(kind="vae", latent_dim=2).to_dict()
+    del old["activation"]
+    assert ModelConfig.from_dict(old).activation == "relu"
