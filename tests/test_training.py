@@ -150,3 +150,21 @@ def test_auto_precision_follows_the_cpu(monkeypatch):
     assert training.fast_precision("cpu") == "bfloat16"
     monkeypatch.setattr(training, "cpu_flags", lambda: {"avx2", "fma"})
     assert training.fast_precision("cpu") == "float32"
+
+
+def test_resume_state_is_saved_first_then_on_a_clock_then_last(tiny, tmp_path, monkeypatch):
+    from explorer import training
+
+    tr, te = tiny
+    saved = []
+    real_save = training.save_state
+    monkeypatch.setattr(training, "save_state",
+                        lambda path, model, best, opt, gen, info: (saved.append(len(info["history"])),
+                                                                   real_save(path, model, best, opt, gen, info)))
+    model = build_model(ModelConfig(kind="ae", latent_dim=2, **SMALL))
+    cfg = TrainConfig(epochs=5, batch_size=64)
+    fit(model, tr.images, te.images, cfg, state_path=tmp_path / "a", log=quiet, save_every_s=3600)
+    assert saved == [1, 5]
+    saved.clear()
+    fit(model, tr.images, te.images, cfg, state_path=tmp_path / "b", log=quiet, save_every_s=0)
+    assert saved == [1, 2, 3, 4, 5]
