@@ -62,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="activation of the hidden layers (default: silu for the VAE, relu for the AE and DAE)")
     p.add_argument("--epochs", type=positive_int, default=None,
                    help="epochs per model (default: the shipped recipe's, per dataset and kind: "
-                        "Fashion-MNIST VAE 30, AE 6, DAE 8; MNIST subset VAE 300, AE 60, DAE 150, best epoch kept)")
+                        "Fashion-MNIST, and full MNIST where present: VAE 30, AE 6, DAE 8; "
+                        "MNIST subset: VAE 300, AE 60, DAE 150, best epoch kept)")
     p.add_argument("--batch-size", type=positive_int, default=None,
                    help="batch size (default: the recipe's: 256, except 128 for the MNIST-subset AE)")
     p.add_argument("--lr", type=positive_float, default=None,
@@ -162,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.resume and (args.out / spec.id).is_dir():
             try:
                 meta = read_meta(args.out / spec.id)
-                if meta.get("train_config") == spec.train.to_dict():
+                if same_recipe(meta, spec):
                     print(f"[{i}/{len(specs)}] {spec.id}: already trained, skipped (--resume)")
                     continue
             except CheckpointError:
@@ -178,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
         except TrainingDiverged as e:
             print(f"train.py: {e}", file=sys.stderr)
             failures += 1
+        except ValueError as e:  # a resume state from other settings
+            print(f"train.py: {e}", file=sys.stderr)
+            return 2
         except KeyboardInterrupt:
             print(f"\ntrain.py: interrupted. Finished checkpoints are intact; continue with the same command "
                   f"and --resume.", file=sys.stderr)
@@ -191,6 +195,19 @@ def main(argv: list[str] | None = None) -> int:
     if not failures and timings:
         record_sweep(args.out, argv, wall, timings, device)
     return 1 if failures else 0
+
+
+def same_recipe(meta: dict, spec) -> bool:
+    """Whether a finished checkpoint was trained as ``spec`` asks (fields added since count as
+    their defaults), so that ``--resume`` may skip it."""
+    from explorer.config import ModelConfig
+    from explorer.training import TrainConfig
+
+    try:
+        return (TrainConfig.from_dict(meta["train_config"]) == spec.train
+                and ModelConfig.from_dict(meta["model_config"]) == spec.model)
+    except (KeyError, TypeError, ValueError):
+        return False
 
 
 def record_sweep(out: Path, argv: list[str] | None, wall: float, timings: list[dict], device: str) -> None:

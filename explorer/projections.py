@@ -35,8 +35,11 @@ def tsne_2d(codes: np.ndarray, seed: int = 0, *, n_jobs: int = 2) -> np.ndarray:
 
     codes = np.asarray(codes, dtype=np.float64)
     perplexity = float(min(30.0, max(2.0, (len(codes) - 1) / 3.0)))
+    # Barnes-Hut with theta 0.8 (openTSNE's default is 0.5): on 5,000 Fashion-MNIST codes 9.2 s
+    # instead of 12.6 s, final KL divergence 1.521 instead of 1.500 -- 50 s of the 20-minute sweep.
+    # (FFT: 41.5 s at this size.)
     emb = TSNE(perplexity=perplexity, n_jobs=n_jobs, random_state=seed, initialization="pca",
-               negative_gradient_method="bh",
+               negative_gradient_method="bh", theta=0.8,
                neighbors="exact" if len(codes) < 1000 else "annoy", verbose=False).fit(codes)
     return np.asarray(emb, dtype=np.float32)
 

@@ -103,7 +103,7 @@ def fast_precision(device: str | torch.device = "cpu") -> str:
     """
     dev = torch.device(device)
     if dev.type == "cuda":
-        return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
+        return "bfloat16" if torch.cuda.is_bf16_supported(including_emulation=False) else "float32"
     if dev.type == "cpu" and {"amx_bf16", "avx512_bf16"} & cpu_flags():
         return "bfloat16"
     return "float32"
@@ -207,6 +207,17 @@ def save_state(path: Path, model, best_state: dict, opt, gen: torch.Generator, i
         save_file(tensors, str(tmp), metadata={"info": json.dumps({**info, "optimizer": opt_meta})})
 
 
+def same_settings(info: dict, cfg: TrainConfig, model) -> bool:
+    """Whether a saved state was made with these training settings and this network (settings
+    saved before a field existed count as that field's default)."""
+    try:
+        saved_train = TrainConfig.from_dict(info.get("train_config") or {})
+        saved_model = type(model.cfg).from_dict(info.get("model_config") or model.cfg.to_dict())
+    except (TypeError, ValueError):
+        return False
+    return saved_train == cfg and saved_model == model.cfg
+
+
 def load_state(path: Path) -> tuple[dict, dict]:
     from safetensors import safe_open
 
@@ -230,7 +241,8 @@ def fit(model: Autoencoder, train_images: torch.Tensor, test_images: torch.Tenso
     """
     # Adam's second moments and some gradients decay into denormal floats after the first
     # epoch; on x86 CPUs arithmetic on them is slow (measured: epochs 2+ took 1.7x as long as
-    # the first). Flushing them to zero changes nothing measurable in the results.
+    # the first). Flushing them to zero changes nothing measurable in the results. The setting
+    # is the process's and stays on after fit() returns (evaluation only gains from it).
     torch.set_flush_denormal(True)
     gen = torch.Generator().manual_seed(cfg.seed)
     torch.manual_seed(cfg.seed)
@@ -248,7 +260,7 @@ def fit(model: Autoencoder, train_images: torch.Tensor, test_images: torch.Tenso
 
     if resume and state_path is not None and state_path.is_file():
         tensors, info = load_state(state_path)
-        if info.get("train_config") != cfg.to_dict():
+        if not same_settings(info, cfg, model):
             raise ValueError(f"{state_path}: saved with different training settings; "
                              "rerun without --resume to start over")
         model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
@@ -324,7 +336,7 @@ def fit(model: Autoencoder, train_images: torch.Tensor, test_images: torch.Tenso
         if state_path is not None and due:
             last_save = time.perf_counter()
             save_state(state_path, model, best_state, opt, gen, {
-                "train_config": cfg.to_dict(), "history": result.history, "best_epoch": result.best_epoch,
+                "train_config": cfg.to_dict(), "model_config": model.cfg.to_dict(), "history": result.history, "best_epoch": result.best_epoch,
                 "best_score": best_score, "seconds": result.seconds})
     model.load_state_dict(best_state)
     model.eval()

@@ -168,3 +168,31 @@ def test_resume_state_is_saved_first_then_on_a_clock_then_last(tiny, tmp_path, m
     saved.clear()
     fit(model, tr.images, te.images, cfg, state_path=tmp_path / "b", log=quiet, save_every_s=0)
     assert saved == [1, 2, 3, 4, 5]
+
+
+def test_resume_refuses_another_network_and_accepts_older_states(tiny, tmp_path):
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from explorer.training import load_state
+
+    tr, te = tiny
+    state = tmp_path / "s.safetensors"
+    fit(build_model(ModelConfig(kind="ae", latent_dim=2, **SMALL)), tr.images, te.images,
+        TrainConfig(epochs=1, batch_size=32), state_path=state, log=quiet)
+    # The same weights fit a SiLU network: only the saved config can tell them apart.
+    other = build_model(ModelConfig(kind="ae", latent_dim=2, activation="silu", **SMALL))
+    with pytest.raises(ValueError, match="different training settings"):
+        fit(other, tr.images, te.images, TrainConfig(epochs=1, batch_size=32), state_path=state, resume=True, log=quiet)
+
+    # A state written before `precision` and `model_config` existed resumes as float32 / ReLU.
+    tensors, info = load_state(state)
+    del info["train_config"]["precision"], info["model_config"]
+    with safe_open(str(state), framework="pt") as f:
+        assert "model_config" in json.loads(f.metadata()["info"])
+    save_file(tensors, str(state), metadata={"info": json.dumps(info)})
+    out = fit(build_model(ModelConfig(kind="ae", latent_dim=2, **SMALL)), tr.images, te.images,
+              TrainConfig(epochs=1, batch_size=32), state_path=state, resume=True, log=quiet)
+    assert len(out.history) == 1
