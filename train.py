@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     from explorer.checkpoints import CheckpointError, read_meta, recover_interrupted
     from explorer.data import DataError, load_dataset
     from explorer.sweep import DATASETS, KINDS, plan, run
-    from explorer.training import TrainingDiverged, fast_precision
+    from explorer.training import TrainingDiverged, fast_precision, same_settings
 
     datasets = DATASETS if args.dataset == "all" else (args.dataset,)
     kinds = KINDS if args.kind == "all" else (args.kind,)
@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.resume and (args.out / spec.id).is_dir():
             try:
                 meta = read_meta(args.out / spec.id)
-                if same_recipe(meta, spec):
+                if same_settings(meta, spec.train, spec.model):
                     print(f"[{i}/{len(specs)}] {spec.id}: already trained, skipped (--resume)")
                     continue
             except CheckpointError:
@@ -195,19 +195,6 @@ def main(argv: list[str] | None = None) -> int:
     if not failures and timings:
         record_sweep(args.out, argv, wall, timings, device)
     return 1 if failures else 0
-
-
-def same_recipe(meta: dict, spec) -> bool:
-    """Whether a finished checkpoint was trained as ``spec`` asks (fields added since count as
-    their defaults), so that ``--resume`` may skip it."""
-    from explorer.config import ModelConfig
-    from explorer.training import TrainConfig
-
-    try:
-        return (TrainConfig.from_dict(meta["train_config"]) == spec.train
-                and ModelConfig.from_dict(meta["model_config"]) == spec.model)
-    except (KeyError, TypeError, ValueError):
-        return False
 
 
 def record_sweep(out: Path, argv: list[str] | None, wall: float, timings: list[dict], device: str) -> None:

@@ -21,6 +21,7 @@ from safetensors.torch import load_file, save_file
 
 from .io import atomic_path
 from .losses import bernoulli_nll, gaussian_kl, mse_per_pixel, mean_psnr_of_mse
+from .config import ModelConfig
 from .models import Autoencoder, VAE
 from .noise import NoiseConfig, corrupt
 
@@ -207,15 +208,15 @@ def save_state(path: Path, model, best_state: dict, opt, gen: torch.Generator, i
         save_file(tensors, str(tmp), metadata={"info": json.dumps({**info, "optimizer": opt_meta})})
 
 
-def same_settings(info: dict, cfg: TrainConfig, model) -> bool:
-    """Whether a saved state was made with these training settings and this network (settings
-    saved before a field existed count as that field's default)."""
+def same_settings(record: dict, cfg: TrainConfig, model_cfg: ModelConfig) -> bool:
+    """Whether ``record`` (a resume state's info, or a checkpoint's metadata) was made with
+    these training settings and this network. Fields added since it was written count as their
+    defaults; a record without a network (resume states before it was saved) is taken at its word."""
     try:
-        saved_train = TrainConfig.from_dict(info.get("train_config") or {})
-        saved_model = type(model.cfg).from_dict(info.get("model_config") or model.cfg.to_dict())
-    except (TypeError, ValueError):
+        return (TrainConfig.from_dict(record["train_config"]) == cfg
+                and ModelConfig.from_dict(record.get("model_config") or model_cfg.to_dict()) == model_cfg)
+    except (KeyError, TypeError, ValueError):
         return False
-    return saved_train == cfg and saved_model == model.cfg
 
 
 def load_state(path: Path) -> tuple[dict, dict]:
@@ -260,7 +261,7 @@ def fit(model: Autoencoder, train_images: torch.Tensor, test_images: torch.Tenso
 
     if resume and state_path is not None and state_path.is_file():
         tensors, info = load_state(state_path)
-        if not same_settings(info, cfg, model):
+        if not same_settings(info, cfg, model.cfg):
             raise ValueError(f"{state_path}: saved with different training settings; "
                              "rerun without --resume to start over")
         model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
@@ -336,8 +337,8 @@ def fit(model: Autoencoder, train_images: torch.Tensor, test_images: torch.Tenso
         if state_path is not None and due:
             last_save = time.perf_counter()
             save_state(state_path, model, best_state, opt, gen, {
-                "train_config": cfg.to_dict(), "model_config": model.cfg.to_dict(), "history": result.history, "best_epoch": result.best_epoch,
-                "best_score": best_score, "seconds": result.seconds})
+                "train_config": cfg.to_dict(), "model_config": model.cfg.to_dict(), "history": result.history,
+                "best_epoch": result.best_epoch, "best_score": best_score, "seconds": result.seconds})
     model.load_state_dict(best_state)
     model.eval()
     result.completed = True
