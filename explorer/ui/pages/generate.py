@@ -8,7 +8,7 @@ from streamlit_image_coordinates import streamlit_image_coordinates
 from explorer import inference
 from explorer.images import draw_marker
 from explorer.latent import prior_samples, tile_at
-from explorer.ui import common, loaders, state
+from explorer.ui import common, fragment, loaders, state
 
 TARGET_PX = 540
 
@@ -47,7 +47,7 @@ c4.button("New samples", icon=":material/casino:", on_click=new_seed)
 state.init("gen_pick", state.parse_index)
 
 
-@st.fragment
+@fragment
 def sample_panel():
     tiles = loaders.prior_tiles(vae, n, temperature, int(seed))
     scale = max(1, round(TARGET_PX / tiles.shape[0]))

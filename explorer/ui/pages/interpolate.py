@@ -6,7 +6,7 @@ import streamlit as st
 from explorer import inference
 from explorer.images import enlarge, mosaic
 from explorer.latent import interpolate
-from explorer.ui import common, loaders, state
+from explorer.ui import common, fragment, loaders, state
 
 entry = common.chosen()
 meta = entry.meta
@@ -73,7 +73,7 @@ st.image(enlarge(mosaic(strip, steps, pad=1), 3), width="stretch",
          caption=f"{steps} evenly spaced steps from A (left) to B (right), {method}")
 
 
-@st.fragment
+@fragment
 def t_panel():
     left, mid, right = st.columns([1, 1.4, 1])
     with mid:
@@ -118,7 +118,7 @@ with c2:
     st.button("Reset to the image's code", on_click=reset_code)
 
 
-@st.fragment
+@fragment
 def edit_panel():
     sliders, view = st.columns([3, 1])
     ncols = 4 if z_dim > 4 else z_dim

@@ -8,7 +8,7 @@ from streamlit_image_coordinates import streamlit_image_coordinates
 from explorer import inference
 from explorer.images import draw_marker, draw_points
 from explorer.latent import pixel_to_plane, plane_to_pixel, spread_extent
-from explorer.ui import common, loaders, state
+from explorer.ui import common, fragment, loaders, state
 
 TARGET_PX = 600          # the grid image is enlarged by a whole factor to about this width
 OVERLAY_POINTS = 2000    # test codes drawn over the grid at most
@@ -128,7 +128,7 @@ def decoded(e, extent: float) -> None:
     st.caption(f"Grid range {lo_hi}; {n}×{n} tiles.")
 
 
-@st.fragment
+@fragment
 def grid_panel():
     shown = [entry] + ([partner] if pair and partner is not None else [])
     extents = [extent_for(e) for e in shown]

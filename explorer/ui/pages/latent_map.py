@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from explorer.latent import nearest_neighbours
-from explorer.ui import common, loaders, state
+from explorer.ui import common, fragment, loaders, state
 
 VIEWS = {"raw": "true coordinates", "tsne": "t-SNE", "pca": "PCA"}
 
@@ -62,7 +62,7 @@ def drawn_selection(row):
     return st.session_state[DRAWN][1]
 
 
-@st.fragment
+@fragment
 def map_panel():
     take_click()
     row = row_of(st.session_state.get("map_img"))
