@@ -143,7 +143,9 @@ class TestLatentMap:
         ok(at.run())
         assert f"code of image {idx}:" in texts(at)
         assert len(at.code[0].value.split(",")) == 2  # latent size 2: two numbers
-        assert len(image_urls(at)) == 2 + 8  # image, reconstruction, 8 neighbours
+        assert len(image_urls(at)) == 3  # image, reconstruction, the 8 neighbours in one picture
+        strip = [c for img in at.image for c in img.captions if c.startswith("left to right")]
+        assert len(strip) == 1 and len(strip[0].split(": ", 1)[1].split(", ")) == 8  # each neighbour's class
         assert at.query_params["map_img"] == str(idx)
         at.toggle(key="map_nn").set_value(False).run()
         assert len(image_urls(ok(at))) == 2

@@ -3,6 +3,7 @@
 import numpy as np
 import streamlit as st
 
+from explorer.images import mosaic
 from explorer.latent import nearest_neighbours
 from explorer.ui import common, fragment, loaders, state
 
@@ -98,11 +99,11 @@ def map_panel():
         if len(nb) and split is not None:
             st.markdown(f"**Its {len(nb)} nearest neighbours in latent space**")
             nb_idx = [int(indices[r]) for r in nb]
-            imgs = loaders.test_images(entry, nb_idx)
-            cols = st.columns(min(len(nb), 4))
-            for j, (img, r) in enumerate(zip(imgs, nb)):
-                with cols[j % len(cols)]:
-                    common.show(img, names[int(codes["labels"][r])], scale=3)
+            # One picture for all of them: a click then sends 3 images instead of 2 + k (measured
+            # 37 ms of the click for k = 8 as separate images).
+            strip = mosaic(loaders.test_images(entry, nb_idx), ncols=4, pad=1, pad_value=1.0)
+            common.show(strip, "left to right, top to bottom: "
+                        + ", ".join(names[int(codes["labels"][r])] for r in nb), scale=3)
 
 
 map_panel()
