@@ -130,7 +130,6 @@ def bench_training(repeats: int) -> dict:
     precision = fast_precision("cpu")
     ref_t, ref_loss, proj_t, proj_loss = [], [], [], []
     for r in range(repeats):  # alternate, so drift in machine speed hits both alike
-        torch.set_flush_denormal(False)  # as the example runs (fit() turns flushing on for itself)
         t0 = time.perf_counter()
         m = reference_epoch(tr.images, seed=r)
         ref_t.append(time.perf_counter() - t0)

@@ -50,7 +50,9 @@ def default_recipe(dataset: str, kind: str, *, full_data: bool) -> TrainConfig:
     targets need them: most to the VAE, whose ELBO is held to a target. Batches of 256 with
     twice the learning rate cost 0.6-0.7x the time per epoch of batches of 128 and were
     measured as good or better per second of training (Fashion VAE z=8: 238.1 nats after 40
-    such epochs against 238.2 after 32 of batch 128; MNIST VAE z=8: 110.1 against 110.4).
+    such epochs against 238.2 after 32 of batch 128; MNIST VAE z=8: 110.1 against 110.4). The
+    Fashion VAE gets 30 of them (the sweep measured 16.9 minutes); 40 would add about 1.5 minutes
+    and 0.5 nats, leaving too little margin for a busier machine.
     Fashion-MNIST (60,000 images): a fixed number of epochs with cosine decay.
     MNIST offline subset (4,000 training digits): 10 % of the training digits are held out to
     keep the best epoch, inputs are shifted by up to one pixel (two measured worse), the VAE's

@@ -196,3 +196,18 @@ def test_resume_refuses_another_network_and_accepts_older_states(tiny, tmp_path)
     out = fit(build_model(ModelConfig(kind="ae", latent_dim=2, **SMALL)), tr.images, te.images,
               TrainConfig(epochs=1, batch_size=32), state_path=state, resume=True, log=quiet)
     assert len(out.history) == 1
+
+
+def test_denormals_are_flushed_while_training_and_restored_after(tiny, monkeypatch):
+    from explorer import training
+
+    tr, te = tiny
+    seen = []
+    monkeypatch.setattr(training, "evaluate", lambda *a, **k: (seen.append(training.denormals_flushed()),
+                                                               {"loss": 1.0, "recon": 1.0, "kl": 0.0, "mse": 0.1,
+                                                                "psnr": 10.0})[1])
+    assert not training.denormals_flushed()
+    fit(build_model(ModelConfig(kind="ae", latent_dim=2, **SMALL)), tr.images, te.images,
+        TrainConfig(epochs=1, batch_size=64), log=quiet)
+    assert seen == [True]  # inside the loop
+    assert not training.denormals_flushed()  # hypothesis and others need IEEE subnormals back
