@@ -143,7 +143,9 @@ def main(argv: list[str] | None = None) -> int:
                  activation=args.activation)
     if args.dry_run:
         for s in specs:
-            print(f"{s.id}: {s.train.epochs} epochs, batch {s.train.batch_size}, lr {s.train.lr}, {s.model.activation}, {s.train.precision}")
+            warmup = f", KL warm-up {s.train.kl_warmup_epochs} epochs" if s.train.kl_warmup_epochs else ""
+            print(f"{s.id}: {s.train.epochs} epochs, batch {s.train.batch_size}, lr {s.train.lr}, "
+                  f"{s.model.activation}, {s.train.precision}{warmup}")
         return 0
 
     try:

@@ -1,11 +1,12 @@
 """The benchmark: speed figures with their targets, printed and written to docs/BENCHMARKS.md.
 
-    python -m explorer.bench [--quick] [--skip-browser] [--out docs]
+    python -m explorer.bench [--skip-browser] [--repeats 3] [--out docs]
 
 Machines here are noisy, so every comparison is a ratio taken within one run, and every
 timing is the median of repeated runs. Figures:
   1. training throughput: the project's loop against the pytorch/examples VAE loop
-  2. the conv VAE's seconds per epoch against its arithmetic ceiling
+  2. the conv VAE's seconds per epoch against its arithmetic ceiling, and each of its
+     layers timed alone (where the time goes)
   3. the full default sweep (from checkpoints/sweep.json, written by train.py)
   4./5./7. app start, click-to-image latency and server memory, in a real browser
   6. decode and encode cost
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import sys
 import time
@@ -199,6 +201,59 @@ def bench_conv(gflops: float, epochs_images: int = 60_000) -> dict:
     return {"seconds_per_epoch": seconds, "ceiling_s": ceiling, "ratio": seconds / ceiling}
 
 
+def layer_flops(mod: nn.Module, in_shape: tuple, out_shape: tuple) -> float:
+    """Multiply-adds ×2 of one layer's forward pass over a whole batch."""
+    if isinstance(mod, nn.Linear):
+        return 2 * in_shape[0] * mod.in_features * mod.out_features
+    if isinstance(mod, nn.Conv2d):
+        return 2 * math.prod(out_shape) * mod.in_channels * mod.kernel_size[0] * mod.kernel_size[1]
+    if isinstance(mod, nn.ConvTranspose2d):
+        return 2 * math.prod(in_shape) * mod.out_channels * mod.kernel_size[0] * mod.kernel_size[1]
+    return 0.0
+
+
+def conv_layer_profile(batch: int = 128, repeats: int = 20) -> list[dict]:
+    """Where the conv VAE's arithmetic time goes: each Linear / conv layer timed alone,
+    forward + backward at the input shape and memory layout it sees in training. The layer
+    that reads the images needs no input gradient, so its backward is one product, not two.
+    The timing includes a scalar loss on the output (a mean of squares) and its gradient."""
+    model = build_model(ModelConfig(kind="vae", arch="conv", latent_dim=8))
+    seen = {}  # layer -> (input shape, input strides, output shape)
+
+    def record(layer, inputs, output):
+        seen.setdefault(layer, (tuple(inputs[0].shape), inputs[0].stride(), tuple(output.shape)))
+
+    hooks = [layer.register_forward_hook(record) for layer in model.modules()
+             if isinstance(layer, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d))]
+    with torch.no_grad():
+        x = torch.rand(batch, 1, 28, 28)  # (N, 1, 28, 28), as fit() feeds it
+        model.loss_parts(x, x)
+    for h in hooks:
+        h.remove()
+    first = next(iter(seen))
+    rows = []
+    for name, layer in model.named_modules():
+        if layer not in seen:
+            continue
+        in_shape, in_stride, out_shape = seen[layer]
+        x = torch.empty_strided(in_shape, in_stride).uniform_().requires_grad_(layer is not first)
+
+        def step():
+            layer.zero_grad(set_to_none=True)
+            layer(x).square().mean().backward()
+
+        for _ in range(3):
+            step()
+        t, _ = median_time(step, repeats)
+        flops = layer_flops(layer, in_shape, out_shape) * (2 if layer is first else 3)
+        rows.append({"layer": f"{name} {type(layer).__name__} {in_shape[1]}→{out_shape[1]}", "ms": t * 1000,
+                     "gflops": flops / t / 1e9, "flops": flops})
+    total = sum(r["flops"] for r in rows)
+    for r in rows:
+        r["flops_share"] = r["flops"] / total
+    return rows
+
+
 # --------------------------------------------------------------------------- 6. decode / encode
 
 def bench_decode(checkpoints: Path, repeats: int) -> dict:
@@ -290,9 +345,15 @@ def write_markdown(results: dict, out: Path) -> None:
         lines += ["", "Where the sweep's time goes (seconds):", "", "| model | training | projections |", "|---|---:|---:|"]
         lines += [f"| {m['id']} | {m['train_seconds']:.1f} | {m['projection_seconds']:.1f} |"
                   for m in results["sweep"]["models"]]
+    if "conv_layers" in results:
+        lines += ["", "Where the conv VAE's time goes: each layer alone, forward + backward at batch 128 "
+                  "(channels-last), against the fp32 matmul throughput above:", "",
+                  "| layer | ms | GFLOP/s | share of the arithmetic |", "|---|---:|---:|---:|"]
+        lines += [f"| {r['layer']} | {r['ms']:.2f} | {r['gflops']:.0f} | {100 * r['flops_share']:.1f} % |"
+                  for r in results["conv_layers"]]
     lines += ["", "Raw figures:", "", "```json", json.dumps(results, indent=1, default=float), "```", ""]
     out.mkdir(parents=True, exist_ok=True)
-    (out / "BENCHMARKS.md").write_text("\n".join(lines))
+    (out / "BENCHMARKS.md").write_text("\n".join(lines), encoding="utf-8")
 
 
 def main(argv=None) -> int:
@@ -312,6 +373,7 @@ def main(argv=None) -> int:
     steps = [("gflops", lambda: machine_gflops()),
              ("training", lambda: bench_training(args.repeats)),
              ("conv", lambda: bench_conv(results["gflops"])),
+             ("conv_layers", lambda: conv_layer_profile()),
              ("decode", lambda: bench_decode(args.checkpoints, max(5, args.repeats))),
              ("tsne", lambda: bench_tsne(args.checkpoints, args.repeats))]
     sweep_file = args.checkpoints / "sweep.json"

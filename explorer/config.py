@@ -8,7 +8,6 @@ from dataclasses import asdict, dataclass
 KINDS = ("ae", "dae", "vae")
 ARCHS = ("mlp", "conv")
 ACTIVATIONS = ("relu", "silu", "elu")
-NORMS = ("none", "batch", "layer")
 IMAGE_SHAPE = (1, 28, 28)
 N_PIXELS = 784
 
@@ -22,7 +21,6 @@ class ModelConfig:
     channels: tuple[int, ...] = (32, 64)  # conv: channels of the two stride-2 convolutions
     conv_dense: int = 256                 # conv: dense layer between convolutions and code
     activation: str = "relu"              # of every hidden layer: relu, silu or elu
-    norm: str = "none"                    # mlp: normalisation after each hidden Linear: none, batch, layer
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -35,10 +33,6 @@ class ModelConfig:
             raise ValueError(f"hidden sizes must be positive integers, got {self.hidden!r}")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {self.activation!r}; choose one of {', '.join(ACTIVATIONS)}")
-        if self.norm not in NORMS:
-            raise ValueError(f"unknown norm {self.norm!r}; choose one of {', '.join(NORMS)}")
-        if self.norm != "none" and self.arch != "mlp":
-            raise ValueError(f"norm {self.norm!r} is only built for the mlp architecture; use norm 'none' with {self.arch!r}")
         if len(self.channels) != 2 or any((not isinstance(c, int)) or c < 1 for c in self.channels):
             raise ValueError(f"channels must be two positive integers, got {self.channels!r}")
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .config import ACTIVATIONS, ARCHS, IMAGE_SHAPE, KINDS, N_PIXELS, NORMS, ModelConfig  # noqa: F401 - re-exported
+from .config import ACTIVATIONS, ARCHS, IMAGE_SHAPE, KINDS, N_PIXELS, ModelConfig  # noqa: F401 - re-exported
 from .losses import bernoulli_nll, gaussian_kl
 
 # --------------------------------------------------------------------------- bodies
@@ -28,17 +28,11 @@ def act(cfg: ModelConfig) -> nn.Module:
     return ACTIVATION_LAYERS[cfg.activation]()
 
 
-def hidden_layer(cfg: ModelConfig, width: int, h: int) -> list[nn.Module]:
-    """Linear, then the configured normalisation (if any), then the activation."""
-    norm = {"none": [], "batch": [nn.BatchNorm1d(h)], "layer": [nn.LayerNorm(h)]}[cfg.norm]
-    return [nn.Linear(width, h), *norm, act(cfg)]
-
-
 def mlp_encoder(cfg: ModelConfig) -> nn.Module:
     layers: list[nn.Module] = [nn.Flatten()]
     width = N_PIXELS
     for h in cfg.hidden:
-        layers += hidden_layer(cfg, width, h)
+        layers += [nn.Linear(width, h), act(cfg)]
         width = h
     layers.append(nn.Linear(width, cfg.code_outputs))
     return nn.Sequential(*layers)
@@ -48,7 +42,7 @@ def mlp_decoder(cfg: ModelConfig) -> nn.Module:
     layers: list[nn.Module] = []
     width = cfg.latent_dim
     for h in reversed(cfg.hidden):
-        layers += hidden_layer(cfg, width, h)
+        layers += [nn.Linear(width, h), act(cfg)]
         width = h
     layers += [nn.Linear(width, N_PIXELS), nn.Unflatten(1, IMAGE_SHAPE)]
     return nn.Sequential(*layers)

@@ -19,7 +19,6 @@ from typing import Callable
 
 import torch
 from safetensors.torch import load_file, save_file
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from .io import atomic_path
 from .losses import bernoulli_nll, gaussian_kl, mse_per_pixel, mean_psnr_of_mse
@@ -52,14 +51,11 @@ class TrainConfig:
     val_fraction: float = 0.0        # > 0: hold out this share of train to pick the best epoch
     noise: NoiseConfig | None = None # DAE: how inputs are corrupted
     precision: str = "float32"       # "bfloat16": matrix products in bfloat16 (autocast), weights float32
-    ema_decay: float = 0.0           # > 0: evaluate and keep an exponential moving average of the weights
     seed: int = 0
 
     def __post_init__(self):
         if self.precision not in PRECISIONS:
             raise ValueError(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
-        if not 0.0 <= self.ema_decay < 1.0:
-            raise ValueError(f"ema_decay must be in [0, 1) (0 turns it off), got {self.ema_decay!r}")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -202,11 +198,9 @@ def _unflatten_optimizer(tensors: dict, meta: dict) -> dict:
     return {"state": state, "param_groups": meta["param_groups"]}
 
 
-def save_state(path: Path, model, best_state: dict, opt, gen: torch.Generator, info: dict, ema=None) -> None:
+def save_state(path: Path, model, best_state: dict, opt, gen: torch.Generator, info: dict) -> None:
     """One file per run holds everything ``--resume`` needs; written atomically."""
     tensors = {f"model.{k}": v.detach().clone().contiguous() for k, v in model.state_dict().items()}
-    if ema is not None:
-        tensors.update({f"ema.{k}": v.detach().clone().contiguous() for k, v in ema.state_dict().items()})
     tensors.update({f"best.{k}": v.detach().clone().contiguous() for k, v in best_state.items()})
     opt_tensors, opt_meta = _flatten_optimizer(opt)
     tensors.update(opt_tensors)
@@ -269,9 +263,7 @@ def fit(model: Autoencoder, train_images: torch.Tensor, test_images: torch.Tenso
     """Train ``model`` on uint8 images (N, 28, 28); returns the per-epoch history.
 
     When ``cfg.val_fraction`` > 0 the model keeps the weights of its best validation
-    epoch; otherwise those of the last. With ``cfg.ema_decay`` > 0 the weights evaluated
-    and kept are an exponential moving average of the trained ones (Polyak averaging),
-    updated after every step. With ``state_path``, the full training state is
+    epoch; otherwise those of the last. With ``state_path``, the full training state is
     saved after the first epoch, then after any epoch that ends ``save_every_s`` seconds or
     more after the last save, and after the last epoch; ``resume=True`` continues from it.
     """
@@ -284,9 +276,6 @@ def fit(model: Autoencoder, train_images: torch.Tensor, test_images: torch.Tenso
     model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
                            fused=(torch.device(device).type in ("cpu", "cuda")))
-    ema = (AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
-           if cfg.ema_decay > 0 else None)
-    kept = ema.module if ema is not None else model  # the weights evaluated each epoch and kept
     result = TrainResult()
     best_score = math.inf
     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -300,8 +289,6 @@ def fit(model: Autoencoder, train_images: torch.Tensor, test_images: torch.Tenso
         model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
         best_state = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
         opt.load_state_dict(_unflatten_optimizer(tensors, info["optimizer"]))
-        if ema is not None:
-            ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
         gen.set_state(tensors["gen_state"])
         result.history = info["history"]
         result.best_epoch = info["best_epoch"]
@@ -340,8 +327,6 @@ def fit(model: Autoencoder, train_images: torch.Tensor, test_images: torch.Tenso
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            if ema is not None:
-                ema.update_parameters(model)
             run_recon += recon.item()
             run_kl += kl.item()
             if bar is not None:
@@ -350,12 +335,12 @@ def fit(model: Autoencoder, train_images: torch.Tensor, test_images: torch.Tenso
         if bar is not None:
             bar.close()
         train_seconds = time.perf_counter() - t0
-        test = evaluate(kept, test_images, device=device)
+        test = evaluate(model, test_images, device=device)
         row = {"epoch": epoch + 1, "train_recon": run_recon / steps, "train_kl": run_kl / steps,
                "train_loss": (run_recon + run_kl) / steps, "beta": beta, "lr": cfg.lr_at(epoch),
                "seconds": train_seconds, **{f"test_{k}": v for k, v in test.items()}}
         if val_u8.shape[0]:
-            val = evaluate(kept, val_u8, device=device)
+            val = evaluate(model, val_u8, device=device)
             row.update({f"val_{k}": v for k, v in val.items()})
             score = val["loss"]
         else:
@@ -363,7 +348,7 @@ def fit(model: Autoencoder, train_images: torch.Tensor, test_images: torch.Tenso
         if score < best_score:
             best_score = score
             result.best_epoch = epoch + 1
-            best_state = {k: v.detach().clone() for k, v in kept.state_dict().items()}
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         result.history.append(row)
         result.seconds += train_seconds
         log(f"{label}epoch {epoch + 1}/{cfg.epochs}  train {row['train_loss']:.2f}  "
@@ -375,7 +360,7 @@ def fit(model: Autoencoder, train_images: torch.Tensor, test_images: torch.Tenso
             last_save = time.perf_counter()
             save_state(state_path, model, best_state, opt, gen, {
                 "train_config": cfg.to_dict(), "model_config": model.cfg.to_dict(), "history": result.history,
-                "best_epoch": result.best_epoch, "best_score": best_score, "seconds": result.seconds}, ema=ema)
+                "best_epoch": result.best_epoch, "best_score": best_score, "seconds": result.seconds})
     model.load_state_dict(best_state)
     model.eval()
     result.completed = True

@@ -83,18 +83,3 @@ def test_configs_written_before_activation_existed_load_as_relu():
     old = ModelConfig(kind="vae", latent_dim=2).to_dict()
     del old["activation"]
     assert ModelConfig.from_dict(old).activation == "relu"
-
-
-@pytest.mark.parametrize("norm, layer", [("batch", "BatchNorm1d"), ("layer", "LayerNorm")])
-def test_norm_follows_every_hidden_linear(norm, layer):
-    model = build_model(ModelConfig(kind="vae", latent_dim=3, hidden=(16, 8), norm=norm))
-    names = [type(m).__name__ for m in model.modules()]
-    assert names.count(layer) == 4  # two hidden layers in the encoder, two in the decoder
-    assert build_model(ModelConfig(kind="vae", latent_dim=3, hidden=(16, 8))).state_dict().keys() != model.state_dict().keys()
-
-
-def test_norm_is_refused_where_it_is_not_built():
-    with pytest.raises(ValueError, match="unknown norm"):
-        ModelConfig(norm="group")
-    with pytest.raises(ValueError, match="only built for the mlp"):
-        ModelConfig(arch="conv", norm="batch")

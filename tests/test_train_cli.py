@@ -152,3 +152,14 @@ def test_real_fashion_one_epoch(tmp_path):
     m = evaluate(ck.model, load_dataset("fashion", "test").images)
     assert m["loss"] == pytest.approx(ck.meta["test_metrics"]["loss"], rel=1e-5)
     assert ck.meta["dataset"]["train_count"] == 60_000 and m["loss"] < 300
+
+
+def test_dry_run_lists_each_run_with_its_recipe(tmp_path):
+    data = make_idx_folder(tmp_path / "data", n_train=20, n_test=10)
+    out = tmp_path / "out"
+    proc = train("--dataset", "fashion", "--kind", "all", "--latent-dims", 2, "--out", out,
+                 "--data-dir", data, "--dry-run")
+    lines = {line.split(":")[0]: line for line in proc.stdout.splitlines() if line.startswith("fashion-")}
+    assert "KL warm-up 10 epochs" in lines["fashion-vae-mlp-z2"] and "30 epochs" in lines["fashion-vae-mlp-z2"]
+    assert "warm-up" not in lines["fashion-ae-mlp-z2"] and "warm-up" not in lines["fashion-dae-mlp-z2"]
+    assert not out.exists() or not any(out.iterdir())  # a dry run writes nothing

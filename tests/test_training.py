@@ -159,8 +159,8 @@ def test_resume_state_is_saved_first_then_on_a_clock_then_last(tiny, tmp_path, m
     saved = []
     real_save = training.save_state
     monkeypatch.setattr(training, "save_state",
-                        lambda path, model, best, opt, gen, info, **kw: (saved.append(len(info["history"])),
-                                                                   real_save(path, model, best, opt, gen, info, **kw)))
+                        lambda path, model, best, opt, gen, info: (saved.append(len(info["history"])),
+                                                                   real_save(path, model, best, opt, gen, info)))
     model = build_model(ModelConfig(kind="ae", latent_dim=2, **SMALL))
     cfg = TrainConfig(epochs=5, batch_size=64)
     fit(model, tr.images, te.images, cfg, state_path=tmp_path / "a", log=quiet, save_every_s=3600)

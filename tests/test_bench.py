@@ -1,0 +1,35 @@
+"""The benchmark's arithmetic: layer FLOPs add up to the model's, and the conv profile covers every layer."""
+
+from __future__ import annotations
+
+import pytest
+from torch import nn
+
+from explorer import bench
+from explorer.models import ModelConfig, build_model
+
+
+def test_layer_flops_add_up_to_the_models_forward_pass():
+    model = build_model(ModelConfig(kind="vae", arch="conv", latent_dim=8))
+    # the first convolution: 14x14x32 outputs, each a 3x3 window of one channel
+    assert bench.layer_flops(model.encoder[0], (1, 1, 28, 28), (1, 32, 14, 14)) == 2 * 14 * 14 * 32 * 9
+    # the last conv-transpose: every one of the 14x14x32 inputs spreads over a 4x4 window
+    assert bench.layer_flops(model.decoder[-1], (1, 32, 14, 14), (1, 1, 28, 28)) == 2 * 14 * 14 * 32 * 16
+    rows = bench.conv_layer_profile(batch=1, repeats=1)
+    assert len(rows) == sum(isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)) for m in model.modules()) == 8
+    # forward + backward: 3 forward passes' worth, 2 for the layer that reads the images
+    first_layer_fwd = 2 * 14 * 14 * 32 * 9
+    forward = (sum(r["flops"] for r in rows) + first_layer_fwd) / 3
+    assert forward == pytest.approx(bench.conv_flops_per_image(model))
+    assert rows[0]["layer"].startswith("encoder.0 Conv2d 1→32") and rows[0]["flops"] == 2 * first_layer_fwd
+    assert all(r["ms"] > 0 and r["gflops"] > 0 for r in rows)
+
+
+def test_benchmark_table_names_the_conv_profile(tmp_path):
+    results = {"machine": "test", "repeats": 1, "gflops": 100.0,
+               "conv": {"seconds_per_epoch": 9.0, "ceiling_s": 3.0, "ratio": 3.0},
+               "conv_layers": [{"layer": "encoder.0 Conv2d 1→32", "ms": 3.0, "gflops": 14.0, "flops_share": 0.02}]}
+    bench.write_markdown(results, tmp_path)
+    text = (tmp_path / "BENCHMARKS.md").read_text(encoding="utf-8")
+    assert "| encoder.0 Conv2d 1→32 | 3.00 | 14 | 2.0 % |" in text
+    assert "9.0 s vs 3.0 s = 3.00×" in text and "NOT met" in text
