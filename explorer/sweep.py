@@ -51,8 +51,9 @@ def default_recipe(dataset: str, kind: str, *, full_data: bool) -> TrainConfig:
     twice the learning rate cost 0.6-0.7x the time per epoch of batches of 128 and were
     measured as good or better per second of training (Fashion VAE z=8: 238.1 nats after 40
     such epochs against 238.2 after 32 of batch 128; MNIST VAE z=8: 110.1 against 110.4). The
-    Fashion VAE gets 30 of them (the sweep measured 16.9 minutes); 40 would add about 1.5 minutes
-    and 0.5 nats, leaving too little margin for a busier machine.
+    Fashion VAE gets 30 of them (the sweep measured 16.9 minutes, and 19.6 on a day when the
+    same machine ran every model 10-30 % slower); 40 would add about 1.5 minutes and 0.5 nats,
+    leaving too little margin for a busier machine.
     Fashion-MNIST (60,000 images), and full MNIST where it exists: a fixed number of epochs
     with cosine decay; the VAE's KL weight warms up over its first 10 epochs (Bowman et al.
     2016; Sønderby et al. 2016) (``python -m explorer.experiments``, 30 epochs:
