@@ -347,7 +347,8 @@ def write_markdown(results: dict, out: Path) -> None:
                   for m in results["sweep"]["models"]]
     if "conv_layers" in results:
         lines += ["", "Where the conv VAE's time goes: each layer alone, forward + backward at batch 128 "
-                  "(channels-last), against the fp32 matmul throughput above:", "",
+                  "(each at the input shape and memory layout it sees in training), against the fp32 "
+                  "matmul throughput above:", "",
                   "| layer | ms | GFLOP/s | share of the arithmetic |", "|---|---:|---:|---:|"]
         lines += [f"| {r['layer']} | {r['ms']:.2f} | {r['gflops']:.0f} | {100 * r['flops_share']:.1f} % |"
                   for r in results["conv_layers"]]
