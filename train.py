@@ -111,6 +111,9 @@ def pick_device(name: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     t0 = time.perf_counter()  # the sweep's wall time includes loading the data
+    # One line per epoch: show each as it is written, also into a pipe (`train.py | tee log`).
+    if hasattr(sys.stdout, "reconfigure"):  # not every stand-in for stdout (e.g. a test's capture) has it
+        sys.stdout.reconfigure(line_buffering=True)
 
     from tqdm.auto import tqdm
 

@@ -21,13 +21,16 @@ from tests.conftest import make_idx_folder
 from tests.test_checkpoints import make_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
-ARGS = ["--dataset", "fashion", "--kind", "vae", "--latent-dims", "2", "--epochs", "6", "--batch-size", "20",
+EPOCHS = 12  # enough left after the signal that it lands mid-run even when this machine is busy
+ARGS = ["--dataset", "fashion", "--kind", "vae", "--latent-dims", "2", "--epochs", str(EPOCHS), "--batch-size", "20",
         "--hidden", "64", "--quiet"]
+# The child writes to a pipe; no PYTHONUNBUFFERED, so its lines arrive live only if train.py flushes them.
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
 
 
 def run_train(data, out, *extra):
     return subprocess.run([sys.executable, str(ROOT / "train.py"), *ARGS, "--data-dir", str(data), "--out", str(out),
-                           *extra], capture_output=True, text=True, cwd=ROOT, timeout=300)
+                           *extra], capture_output=True, text=True, cwd=ROOT, timeout=300, env=CHILD_ENV)
 
 
 @pytest.fixture(scope="module")
@@ -35,12 +38,13 @@ def data(tmp_path_factory):
     return make_idx_folder(tmp_path_factory.mktemp("faults"), n_train=1500, n_test=100)
 
 
-def interrupt_after(data, out, sig, after_line="epoch 2/6"):
+def interrupt_after(data, out, sig, after_line=f"epoch 2/{EPOCHS}"):
     proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *ARGS, "--data-dir", str(data), "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=CHILD_ENV)
     for line in proc.stdout:
         if after_line in line:
             time.sleep(0.05)  # into the next epoch
+            assert proc.poll() is None, f"the run ended before it could be interrupted after {after_line!r}"
             proc.send_signal(sig)
             break
     _, err = proc.communicate(timeout=120)
@@ -73,7 +77,7 @@ def test_previous_checkpoint_survives_an_interrupted_retrain(data, tmp_path):
     first = run_train(data, tmp_path)
     assert first.returncode == 0
     before = (tmp_path / "fashion-vae-mlp-z2" / "weights.safetensors").read_bytes()
-    code, _ = interrupt_after(data, tmp_path, signal.SIGKILL, after_line="epoch 1/6")
+    code, _ = interrupt_after(data, tmp_path, signal.SIGKILL, after_line=f"epoch 1/{EPOCHS}")
     assert code == -signal.SIGKILL
     assert (tmp_path / "fashion-vae-mlp-z2" / "weights.safetensors").read_bytes() == before
     load_checkpoint(tmp_path / "fashion-vae-mlp-z2")
