@@ -65,13 +65,13 @@ def default_recipe(dataset: str, kind: str, *, full_data: bool) -> TrainConfig:
     epoch was the last but a few even after 300 epochs.
     """
     noise = NoiseConfig() if kind == "dae" else None
+    warmup = 10 if kind == "vae" else 0
     if dataset == "fashion" or full_data:
         epochs, batch, lr = {"vae": (30, 256, 3e-3), "ae": (6, 256, 2e-3), "dae": (8, 256, 2e-3)}[kind]
-        return TrainConfig(epochs=epochs, batch_size=batch, lr=lr, noise=noise,
-                           kl_warmup_epochs=10 if kind == "vae" else 0)
+        return TrainConfig(epochs=epochs, batch_size=batch, lr=lr, noise=noise, kl_warmup_epochs=warmup)
     epochs, batch, lr = {"vae": (300, 256, 2e-3), "ae": (60, 128, 1e-3), "dae": (150, 256, 2e-3)}[kind]
     return TrainConfig(epochs=epochs, batch_size=batch, lr=lr, shift_pixels=1, val_fraction=0.1,
-                       kl_warmup_epochs=10 if kind == "vae" else 0, noise=noise)
+                       kl_warmup_epochs=warmup, noise=noise)
 
 
 def default_model(kind: str, arch: str, latent_dim: int, hidden: tuple[int, ...] | None = None) -> ModelConfig:
