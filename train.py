@@ -119,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from explorer.checkpoints import CheckpointError, read_meta, recover_interrupted
     from explorer.data import DataError, load_dataset
+    from explorer.io import check_writable
     from explorer.sweep import DATASETS, KINDS, plan, run
     from explorer.training import TrainingDiverged, fast_precision, same_settings
 
@@ -152,10 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     try:
-        args.out.mkdir(parents=True, exist_ok=True)
-        probe = args.out / ".write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
+        check_writable(args.out)
     except OSError as e:
         print(f"train.py: cannot write to {args.out}: {e.strerror or e}. Choose another --out.", file=sys.stderr)
         return 2

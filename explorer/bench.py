@@ -165,21 +165,14 @@ def machine_gflops(n: int = 1024, repeats: int = 10) -> float:
 
 
 def conv_flops_per_image(model) -> float:
-    """Multiply-adds ×2 of one forward pass, counted from the layers' shapes."""
+    """Multiply-adds ×2 of one forward pass of one image, counted from the layers' shapes."""
     flops = 0.0
-    hooks = []
 
     def count(mod, inp, out):
         nonlocal flops
-        if isinstance(mod, nn.Linear):
-            flops += 2 * mod.in_features * mod.out_features
-        elif isinstance(mod, nn.Conv2d):
-            flops += 2 * out[0].numel() * mod.in_channels * mod.kernel_size[0] * mod.kernel_size[1]
-        elif isinstance(mod, nn.ConvTranspose2d):
-            flops += 2 * inp[0][0].numel() * mod.out_channels * mod.kernel_size[0] * mod.kernel_size[1]
+        flops += layer_flops(mod, tuple(inp[0].shape), tuple(out.shape))
 
-    for m in model.modules():
-        hooks.append(m.register_forward_hook(count))
+    hooks = [m.register_forward_hook(count) for m in model.modules()]
     with torch.inference_mode():
         model.encode(torch.rand(1, 1, 28, 28))
         model.decode(torch.zeros(1, model.cfg.latent_dim))

@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from .data import DataError, load_dataset
+from .io import check_writable
 from .models import build_model
 from .sweep import DATASETS, KINDS, default_model, default_recipe
 from .training import TrainingDiverged, evaluate, fast_precision, fit
@@ -86,7 +87,7 @@ def run_variant(name: str, train_set, test_set, dataset: str, kind: str, latent_
 
 
 def table(rows: list[dict], title: str) -> str:
-    base = next((r["loss"] for r in rows if "loss" in r), None)
+    base = rows[0].get("loss")  # None when the first variant diverged: no differences then
     lines = [f"### {title}", "",
              f"Differences are against the first row ({rows[0]['variant']}). Loss: test loss in nats per "
              "image (the VAE's negative ELBO, one sample of z from a fixed seed).", "",
@@ -96,7 +97,7 @@ def table(rows: list[dict], title: str) -> str:
         if "diverged" in r:
             lines.append(f"| {r['variant']} | {r['epochs']} | diverged | | | | | |")
             continue
-        delta = f"{r['loss'] - base:+.2f}" if "loss" in rows[0] else "—"
+        delta = "—" if base is None else f"{r['loss'] - base:+.2f}"
         lines.append(f"| {r['variant']} | {r['epochs']} ({r['best_epoch']}) | {r['loss']:.2f} | {delta} | "
                      f"{r['recon']:.2f} | {r['kl']:.2f} | {r['psnr']:.2f} | {r['train_seconds']:.0f} |")
     return "\n".join(lines) + "\n"
@@ -121,10 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--latent-dim and --epochs must be at least 1")
     if args.out:  # find out now, not after an hour of training, that the table cannot be written
         try:
-            args.out.mkdir(parents=True, exist_ok=True)
-            probe = args.out / ".write-test"
-            probe.write_text("")
-            probe.unlink()
+            check_writable(args.out)
         except OSError as e:
             print(f"error: cannot write to {args.out}: {e.strerror or e}. Choose another --out.", file=sys.stderr)
             return 2

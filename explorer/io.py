@@ -34,6 +34,16 @@ def atomic_path(path: Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+def check_writable(folder: Path) -> None:
+    """Create ``folder`` if needed and prove a file can be written in it; raises OSError if not.
+    Long jobs call this first, so a bad output folder fails before the work, not after."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    probe = folder / ".write-test"
+    probe.write_bytes(b"")
+    probe.unlink()
+
+
 def write_json(path: Path, data: dict) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
