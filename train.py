@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="mlp hidden widths, encoder order (default: 512 256)")
     p.add_argument("--activation", choices=["relu", "silu", "elu"], default=None,
                    help="activation of the hidden layers (default: silu for the VAE, relu for the AE and DAE)")
+    p.add_argument("--flow-steps", type=non_negative_int, default=None, metavar="K",
+                   help="inverse autoregressive flow steps on the VAE's posterior; 0 for a plain diagonal "
+                        "Gaussian (default: 2 at latent size 2, else 0)")
     p.add_argument("--epochs", type=positive_int, default=None,
                    help="epochs per model (default: the shipped recipe's, per dataset and kind: "
                         "Fashion-MNIST, and full MNIST where present: VAE 30, AE 6, DAE 8; "
@@ -144,12 +147,13 @@ def main(argv: list[str] | None = None) -> int:
     overrides["precision"] = fast_precision(device) if args.precision == "auto" else args.precision
     specs = plan(datasets, kinds, args.latent_dims, archs, full_data={ds: tr.full for ds, (tr, _) in data.items()},
                  overrides=overrides, hidden=tuple(args.hidden) if args.hidden else None,
-                 activation=args.activation)
+                 activation=args.activation, flow_steps=args.flow_steps)
     if args.dry_run:
         for s in specs:
             warmup = f", KL warm-up {s.train.kl_warmup_epochs} epochs" if s.train.kl_warmup_epochs else ""
+            flow = f", IAF {s.model.flow_steps} steps" if s.model.flow_steps else ""
             print(f"{s.id}: {s.train.epochs} epochs, batch {s.train.batch_size}, lr {s.train.lr}, "
-                  f"{s.model.activation}, {s.train.precision}{warmup}")
+                  f"{s.model.activation}{flow}, {s.train.precision}{warmup}")
         return 0
 
     try:

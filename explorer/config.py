@@ -21,6 +21,7 @@ class ModelConfig:
     channels: tuple[int, ...] = (32, 64)  # conv: channels of the two stride-2 convolutions
     conv_dense: int = 256                 # conv: dense layer between convolutions and code
     activation: str = "relu"              # of every hidden layer: relu, silu or elu
+    flow_steps: int = 0                   # vae: inverse autoregressive flow steps on the posterior
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -33,6 +34,10 @@ class ModelConfig:
             raise ValueError(f"hidden sizes must be positive integers, got {self.hidden!r}")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {self.activation!r}; choose one of {', '.join(ACTIVATIONS)}")
+        if not isinstance(self.flow_steps, int) or self.flow_steps < 0:
+            raise ValueError(f"flow_steps must be a non-negative integer, got {self.flow_steps!r}")
+        if self.flow_steps and self.kind != "vae":
+            raise ValueError(f"flow_steps applies to the vae only, not to {self.kind!r}")
         if len(self.channels) != 2 or any((not isinstance(c, int)) or c < 1 for c in self.channels):
             raise ValueError(f"channels must be two positive integers, got {self.channels!r}")
 
@@ -54,5 +59,13 @@ class ModelConfig:
 
     @property
     def code_outputs(self) -> int:
-        """Encoder output width: the code, or mu and logvar side by side for the VAE."""
-        return 2 * self.latent_dim if self.kind == "vae" else self.latent_dim
+        """Encoder output width: the code, or mu and logvar side by side for the VAE (then
+        the flow's context, when it has one)."""
+        if self.kind != "vae":
+            return self.latent_dim
+        return 2 * self.latent_dim + (self.flow_context if self.flow_steps else 0)
+
+    @property
+    def flow_context(self) -> int:
+        """Width of the encoder's context vector that conditions every flow step."""
+        return max(16, 2 * self.latent_dim)

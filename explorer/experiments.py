@@ -51,6 +51,11 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
     "wide-1024-512": ({}, {"hidden": (1024, 512)}),
     "deep-512-512-256": ({}, {"hidden": (512, 512, 256)}),
     "float32": ({"precision": "float32"}, {}),
+    "seed-1": ({"seed": 1}, {}),
+    "no-flow": ({}, {"flow_steps": 0}),
+    "iaf-1": ({}, {"flow_steps": 1}),
+    "iaf-2": ({}, {"flow_steps": 2}),
+    "iaf-4": ({}, {"flow_steps": 4}),
 }
 
 

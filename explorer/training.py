@@ -160,18 +160,10 @@ def evaluate(model: Autoencoder, images_u8: torch.Tensor, *, batch_size: int = 1
     n = images_u8.shape[0]
     for i in range(0, n, batch_size):
         x = to_floats(images_u8[i: i + batch_size]).to(device)
-        if isinstance(model, VAE):
-            mu, logvar = model.encode(x)
-            eps = torch.randn(mu.shape, generator=gen).to(device)
-            z = mu + eps * torch.exp(0.5 * logvar)
-            sums["recon"] += bernoulli_nll(model.decode(z), x).sum().item()
-            sums["kl"] += gaussian_kl(mu, logvar).sum().item()
-            recon_img = torch.sigmoid(model.decode(mu))
-        else:
-            logits = model.decode(model.encode(x))
-            sums["recon"] += bernoulli_nll(logits, x).sum().item()
-            recon_img = torch.sigmoid(logits)
-        sums["mse"] += mse_per_pixel(recon_img, x).sum().item()
+        parts = model.loss_parts(x, x, gen)
+        sums["recon"] += parts["recon"].sum().item()
+        sums["kl"] += parts["kl"].sum().item()
+        sums["mse"] += mse_per_pixel(model.reconstruct(x), x).sum().item()
     out = {k: v / n for k, v in sums.items()}
     out["loss"] = out["recon"] + out["kl"]
     out["psnr"] = mean_psnr_of_mse(out["mse"])

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
-from explorer.models import ARCHS, KINDS, ModelConfig, VAE, build_model
+from explorer.losses import gaussian_kl
+from explorer.models import ARCHS, KINDS, IAFStep, ModelConfig, VAE, build_model
 
 SMALL = {"hidden": (32, 16), "channels": (4, 8), "conv_dense": 16}
 
@@ -59,6 +62,7 @@ def test_one_optimiser_step_changes_weights():
 @pytest.mark.parametrize("bad", [
     {"kind": "gan"}, {"arch": "transformer"}, {"latent_dim": 0}, {"latent_dim": -2},
     {"hidden": ()}, {"hidden": (0,)}, {"channels": (3,)}, {"activation": "tanh"},
+    {"flow_steps": -1}, {"kind": "ae", "flow_steps": 2},
 ])
 def test_bad_config_refused(bad):
     with pytest.raises(ValueError):
@@ -83,3 +87,54 @@ def test_configs_written_before_activation_existed_load_as_relu():
     old = ModelConfig(kind="vae", latent_dim=2).to_dict()
     del old["activation"]
     assert ModelConfig.from_dict(old).activation == "relu"
+
+
+@pytest.mark.parametrize("d", [1, 2, 5])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_iaf_step_is_autoregressive_and_its_log_det_is_exact(d, reverse):
+    torch.manual_seed(0)
+    step = IAFStep(d, context=3, hidden=16, reverse=reverse, activation=torch.nn.SiLU())
+    with torch.no_grad():  # move away from the near-identity start so the test sees real structure
+        for p in step.parameters():
+            p.add_(torch.randn_like(p) * 0.5)
+    z, ctx = torch.randn(d), torch.randn(1, 3)
+    jac = torch.autograd.functional.jacobian(lambda v: step(v[None], ctx)[0][0], z)
+    order = list(range(d - 1, -1, -1)) if reverse else list(range(d))
+    jac_in_order = jac[order][:, order]  # dimension i may depend only on itself and those before it
+    assert torch.equal(jac_in_order, torch.tril(jac_in_order)) or torch.allclose(jac_in_order, torch.tril(jac_in_order))
+    assert torch.count_nonzero(torch.triu(jac_in_order, 1)) == 0
+    if d > 1:
+        assert torch.count_nonzero(torch.tril(jac_in_order, -1)) > 0  # and it does depend on them
+    log_det = step(z[None], ctx)[1][0]
+    assert torch.allclose(log_det, torch.linalg.slogdet(jac)[1], atol=1e-5)
+
+
+def test_flow_vae_kl_is_an_unbiased_estimate_of_log_q_minus_log_p():
+    """loss_parts' KL (the entropy of the Gaussian it starts from analytic, the rest sampled) must
+    average to E_q[log q(z_K) - log p(z_K)] computed the plain way, from the densities."""
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(kind="vae", latent_dim=3, flow_steps=2, **SMALL)).eval()
+    with torch.no_grad():
+        for p in model.flow.parameters():  # a flow far from the identity
+            p.add_(torch.randn_like(p) * 0.5)
+        x = torch.rand(1, 1, 28, 28).repeat(40000, 1, 1, 1)
+        kl = model.loss_parts(x, x, torch.Generator().manual_seed(1))["kl"]
+        mu, logvar, context = model._posterior(x)
+        eps = torch.randn(mu.shape, generator=torch.Generator().manual_seed(2))
+        z_k, logdet = model._through_flow(mu + eps * (0.5 * logvar).exp(), context)
+        log_q = (-0.5 * (eps.pow(2) + math.log(2 * math.pi) + logvar)).sum(1) - logdet
+        log_p = (-0.5 * (z_k.pow(2) + math.log(2 * math.pi))).sum(1)
+        plain = log_q - log_p
+    assert (kl.mean() - gaussian_kl(mu[:1], logvar[:1])[0]).abs() > 0.05  # the flow's part matters here
+    stderr = (kl.var() / len(kl) + plain.var() / len(plain)).sqrt()
+    assert (kl.mean() - plain.mean()).abs() < 4 * stderr
+
+
+def test_flow_vae_embed_goes_through_the_flow_and_is_deterministic():
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(kind="vae", latent_dim=4, flow_steps=2, **SMALL)).eval()
+    x = torch.rand(3, 1, 28, 28)
+    code = model.embed(x)
+    assert code.shape == (3, 4) and torch.equal(code, model.embed(x))
+    assert not torch.allclose(code, model.encode(x)[0])
+    assert ModelConfig.from_dict(model.cfg.to_dict()) == model.cfg

@@ -106,7 +106,8 @@ def test_bad_flags_refused(args, message, tmp_path):
 
 def test_help_states_defaults():
     proc = subprocess.run([sys.executable, str(ROOT / "train.py"), "--help"], capture_output=True, text=True, cwd=ROOT)
-    for flag in ("--dataset", "--kind", "--latent-dims", "--arch", "--epochs", "--batch-size", "--lr", "--seed",
+    for flag in ("--dataset", "--kind", "--latent-dims", "--arch", "--flow-steps", "--epochs", "--batch-size", "--lr",
+                 "--seed",
                  "--device", "--out", "--data-dir", "--resume"):
         assert flag in proc.stdout
     assert proc.stdout.count("default") >= 12
@@ -157,9 +158,17 @@ def test_real_fashion_one_epoch(tmp_path):
 def test_dry_run_lists_each_run_with_its_recipe(tmp_path):
     data = make_idx_folder(tmp_path / "data", n_train=20, n_test=10)
     out = tmp_path / "out"
-    proc = train("--dataset", "fashion", "--kind", "all", "--latent-dims", 2, "--out", out,
+    proc = train("--dataset", "fashion", "--kind", "all", "--latent-dims", 2, 4, "--out", out,
                  "--data-dir", data, "--dry-run")
     lines = {line.split(":")[0]: line for line in proc.stdout.splitlines() if line.startswith("fashion-")}
     assert "KL warm-up 10 epochs" in lines["fashion-vae-mlp-z2"] and "30 epochs" in lines["fashion-vae-mlp-z2"]
     assert "warm-up" not in lines["fashion-ae-mlp-z2"] and "warm-up" not in lines["fashion-dae-mlp-z2"]
+    assert "IAF 2 steps" in lines["fashion-vae-mlp-z2"]  # the flow: the VAE at latent size 2 only
+    assert not any("IAF" in lines[f"fashion-{k}-mlp-z{z}"] for k, z in [("vae", 4), ("ae", 2), ("dae", 2)])
     assert not out.exists() or not any(out.iterdir())  # a dry run writes nothing
+    proc = train("--dataset", "fashion", "--kind", "all", "--latent-dims", 2, 4, "--flow-steps", 0, "--out", out,
+                 "--data-dir", data, "--dry-run")
+    assert "IAF" not in proc.stdout
+    proc = train("--dataset", "fashion", "--kind", "all", "--latent-dims", 4, "--flow-steps", 3, "--out", out,
+                 "--data-dir", data, "--dry-run")
+    assert [line.split(":")[0] for line in proc.stdout.splitlines() if "IAF 3 steps" in line] == ["fashion-vae-mlp-z4"]
