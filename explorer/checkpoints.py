@@ -3,8 +3,9 @@
 One folder per model, named ``<dataset>-<kind>-<arch>-z<latent_dim>``:
   weights.safetensors  the model's tensors (nothing is ever unpickled)
   meta.json            everything that rebuilds and describes the model (see ``save_checkpoint``)
-  codes.safetensors    latent codes (VAE: means) of a fixed sample of test images, their
-                       labels and indices, and their 2-D maps (raw / PCA / t-SNE)
+  codes.safetensors    latent codes (VAE: posterior means, through its flow if it has one) of a
+                       fixed sample of test images, their labels and indices, and their 2-D
+                       maps (raw / PCA / t-SNE)
 Loading verifies the SHA-256 of both tensor files against the metadata and that the config
 matches the tensors' shapes; anything wrong raises ``CheckpointError`` with a message that
 says what is wrong and what to do.

@@ -31,7 +31,8 @@ def decode(model, codes: np.ndarray, batch_size: int = 1024) -> np.ndarray:
 
 @torch.inference_mode()
 def embed(model, images: np.ndarray) -> np.ndarray:
-    """Images (n, 28, 28) in [0, 1] -> deterministic codes (n, d) (the VAE's mu)."""
+    """Images (n, 28, 28) in [0, 1] -> deterministic codes (n, d) (``model.embed``: the VAE's
+    posterior mean, carried through its flow if it has one)."""
     return model.embed(_to_tensor(images)).numpy()
 
 

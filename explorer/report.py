@@ -253,6 +253,11 @@ def recipe_row(kind: str, group: list[Row]) -> str:
     tc = lambda r: r.meta["train_config"]  # noqa: E731
     net = values(lambda r: f"{mc(r)['arch']} {'-'.join(str(h) for h in mc(r)['hidden'])}, "
                            f"{mc(r).get('activation', 'relu')}")
+    flows = {}  # steps -> latent sizes with that many IAF steps on the posterior
+    for r in group:
+        if mc(r).get("flow_steps", 0):
+            flows.setdefault(mc(r)["flow_steps"], []).append(str(r.z))
+    net += "".join(f"; IAF {k} steps at z = {', '.join(zs)}" for k, zs in sorted(flows.items()))
     val = values(lambda r: tc(r).get("val_fraction", 0))
     epochs = values(lambda r: tc(r)["epochs"]) + (f" (by validation on {val} of train)" if val != "0" and val != "0.0"
                                                   else " (last)")

@@ -21,7 +21,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from .io import atomic_path
-from .losses import bernoulli_nll, gaussian_kl, mse_per_pixel, mean_psnr_of_mse
+from .losses import mse_per_pixel, mean_psnr_of_mse
 from .config import ModelConfig
 from .models import Autoencoder, VAE
 from .noise import NoiseConfig, corrupt

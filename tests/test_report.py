@@ -26,12 +26,14 @@ def test_report_runs_and_matches_metadata(small, monkeypatch):
     out = small / "cks"
     for kind in ("ae", "dae", "vae"):
         for z in (2, 4):
-            spec = RunSpec("fashion", ModelConfig(kind=kind, latent_dim=z, hidden=(32,)),
+            flow = 2 if (kind, z) == ("vae", 2) else 0  # as shipped: a flow at latent size 2
+            spec = RunSpec("fashion", ModelConfig(kind=kind, latent_dim=z, hidden=(32,), flow_steps=flow),
                            TrainConfig(epochs=1, batch_size=50, noise=NoiseConfig() if kind == "dae" else None))
             run(spec, tr, te, out, log=lambda m: None)
     assert report.main(["--checkpoints", str(out), "--out", str(small / "docs")]) == 0
     text = (small / "docs" / "RESULTS.md").read_text()
     assert "VAE: test negative ELBO" in text and "AE below PCA" in text and "DAE beats AE" in text
+    assert "| VAE | mlp 32, relu; IAF 2 steps at z = 2 |" in text
     for png in ("loss_vs_latent.png", "training_curves.png", "latent_grid_fashion.png", "reconstructions_fashion.png"):
         assert (small / "docs" / png).stat().st_size > 1000
     rows, extra, problems = report.evaluate_all(out, log=lambda m: None)

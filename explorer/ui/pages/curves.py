@@ -27,7 +27,8 @@ cols[3].metric("Test PSNR (dB)", f"{t['psnr']:.1f}")
 tc = meta.get("train_config", {})
 epochs = meta.get("epochs")
 mc = meta.get("model_config", {})
+flow = f"{mc['flow_steps']} inverse autoregressive flow steps on the posterior, " if mc.get("flow_steps") else ""
 st.caption(f"{epochs} epoch{'s' if epochs != 1 else ''}, batch size {tc.get('batch_size')}, learning rate {tc.get('lr')}, "
-           f"seed {tc.get('seed')}; {mc.get('activation', 'relu')} activations, "
+           f"seed {tc.get('seed')}; {mc.get('activation', 'relu')} activations, {flow}"
            f"{meta.get('parameter_count', 0):,} parameters; trained in {meta.get('train_seconds', 0):.0f} s on "
            f"{meta.get('device', '?')} with {tc.get('precision', 'float32')} matrix products.")
