@@ -10,6 +10,7 @@ With no flags this reproduces the shipped set in checkpoints/: {mnist, fashion} 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -88,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true",
                    help="continue interrupted runs from their last completed epoch and skip finished checkpoints "
                         "(default: off: every run starts over)")
+    p.add_argument("--jobs", type=positive_int, default=None, metavar="N",
+                   help="models trained at once, each in its own process with its share of the cores; more than "
+                        "one turns the progress bars off (default: 2 on a CPU with 2 cores or more, else 1)")
     p.add_argument("--dry-run", action="store_true", help="list the runs that would be trained and exit")
     p.add_argument("--quiet", action="store_true", help="no progress bars (one line per epoch is still printed)")
     return p
@@ -123,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     from explorer.checkpoints import CheckpointError, read_meta, recover_interrupted
     from explorer.data import DataError, load_dataset
     from explorer.io import check_writable
-    from explorer.sweep import DATASETS, KINDS, plan, run
+    from explorer.sweep import DATASETS, KINDS, default_jobs, plan, run_all, threads_per_job
     from explorer.training import TrainingDiverged, fast_precision, same_settings
 
     datasets = DATASETS if args.dataset == "all" else (args.dataset,)
@@ -164,8 +168,7 @@ def main(argv: list[str] | None = None) -> int:
 
     for line in recover_interrupted(args.out):
         print(f"{args.out}: {line}")
-    failures = 0
-    timings = []
+    todo = []
     for i, spec in enumerate(specs, 1):
         if args.resume and (args.out / spec.id).is_dir():
             try:
@@ -175,48 +178,55 @@ def main(argv: list[str] | None = None) -> int:
                     continue
             except CheckpointError:
                 pass  # broken: train it again
-        print(f"[{i}/{len(specs)}] {spec.id}")
-        tr, te = data[spec.dataset]
-        try:
-            t_run = time.perf_counter()
-            meta = run(spec, tr, te, args.out, device=device, resume=args.resume,
+        todo.append((i, spec))
+    jobs = min(args.jobs or default_jobs(device), max(1, len(todo)))
+    if jobs > 1:
+        print(f"training {len(todo)} models, {jobs} at a time, {threads_per_job(jobs)} thread"
+              f"{'s' if threads_per_job(jobs) > 1 else ''} each")
+    failures = 0
+    timings = {}
+    outcomes = run_all(todo, len(specs), data, args.out, device=device, resume=args.resume, jobs=jobs,
                        progress=None if args.quiet else tqdm, log=lambda m: tqdm.write(m))
-            timings.append({"id": spec.id, "wall_seconds": time.perf_counter() - t_run,
-                            "train_seconds": meta["train_seconds"], "projection_seconds": meta["projection_seconds"]})
-        except TrainingDiverged as e:
-            print(f"train.py: {e}", file=sys.stderr)
-            failures += 1
-        except ValueError as e:  # a resume state from other settings
-            print(f"train.py: {e}", file=sys.stderr)
-            return 2
+    with contextlib.closing(outcomes):
+        try:
+            for o in outcomes:
+                if o.error is None:
+                    timings[o.index] = o.timing
+                elif isinstance(o.error, TrainingDiverged):
+                    print(f"train.py: {o.error}", file=sys.stderr)
+                    failures += 1
+                elif isinstance(o.error, OSError):
+                    print(f"train.py: could not write {o.spec.id} to {args.out}: {o.error.strerror or o.error}. "
+                          "Nothing half-written was left; free some space or choose another --out.", file=sys.stderr)
+                    return 1
+                else:  # ValueError: a resume state saved with other settings
+                    print(f"train.py: {o.error}", file=sys.stderr)
+                    return 2
         except KeyboardInterrupt:
-            print(f"\ntrain.py: interrupted. Finished checkpoints are intact; continue with the same command "
-                  f"and --resume.", file=sys.stderr)
+            print("\ntrain.py: interrupted. Finished checkpoints are intact; continue with the same command "
+                  "and --resume.", file=sys.stderr)
             return 130
-        except OSError as e:
-            print(f"train.py: could not write {spec.id} to {args.out}: {e.strerror or e}. "
-                  "Nothing half-written was left; free some space or choose another --out.", file=sys.stderr)
-            return 1
     wall = time.perf_counter() - t0
     print(f"done: {len(specs) - failures}/{len(specs)} models in {wall:.0f}s -> {args.out}")
     if not failures and timings:
-        record_sweep(args.out, argv, wall, timings, device)
+        record_sweep(args.out, argv, wall, [timings[i] for i in sorted(timings)], device, jobs)
     return 1 if failures else 0
 
 
-def record_sweep(out: Path, argv: list[str] | None, wall: float, timings: list[dict], device: str) -> None:
+def record_sweep(out: Path, argv: list[str] | None, wall: float, timings: list[dict], device: str, jobs: int) -> None:
     """Keep how long this sweep took (the report quotes it) in ``<out>/sweep.json``."""
-    import os
     import platform
 
     import torch
 
     from explorer.io import write_json
+    from explorer.sweep import cpu_cores, threads_per_job
 
     write_json(out / "sweep.json", {
         "command": "python train.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "wall_seconds": wall, "models": timings, "device": device,
-        "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+        "cpu_count": cpu_cores(), "jobs": jobs,
+        "torch_threads": threads_per_job(jobs) if jobs > 1 else torch.get_num_threads(),
         "machine": platform.machine(), "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     })
 

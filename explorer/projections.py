@@ -53,9 +53,10 @@ def tsne_2d_sklearn(codes: np.ndarray, seed: int = 0) -> np.ndarray:
     return TSNE(perplexity=perplexity, random_state=seed, init="pca").fit_transform(codes).astype(np.float32)
 
 
-def maps_for(codes: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
-    """Every precomputed map of a checkpoint: raw (latent size 2 only), pca, tsne."""
-    out = {"pca": pca_2d(codes), "tsne": tsne_2d(codes, seed)}
+def maps_for(codes: np.ndarray, seed: int = 0, *, n_jobs: int = 2) -> dict[str, np.ndarray]:
+    """Every precomputed map of a checkpoint: raw (latent size 2 only), pca, tsne (on ``n_jobs``
+    threads; the map does not depend on how many)."""
+    out = {"pca": pca_2d(codes), "tsne": tsne_2d(codes, seed, n_jobs=n_jobs)}
     if codes.shape[1] == 2:
         out["raw"] = np.asarray(codes, dtype=np.float32)
     return out

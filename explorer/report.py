@@ -243,6 +243,13 @@ def fmt(v, spec=".1f"):
     return "—" if v is None else format(v, spec)
 
 
+def runs_at_once(sweep: dict) -> str:
+    """How the sweep shared the machine, as sweep.json records it."""
+    jobs, threads = sweep.get("jobs", 1), sweep["torch_threads"]
+    each = f"{threads} torch thread{'s' if threads != 1 else ''}"
+    return f"{jobs} models at a time, {each} each" if jobs > 1 else f"one model at a time, {each}"
+
+
 def recipe_row(kind: str, group: list[Row]) -> str:
     """One line of the training-settings table: the settings the checkpoints of one kind share
     (a setting that differs between latent sizes is listed with all its values)."""
@@ -279,9 +286,10 @@ def write_markdown(rows, extra, problems, folder: Path, out: Path, plots: list[s
         proj_s = sum(m["projection_seconds"] for m in sw["models"])
         L += ["## How long the sweep took", "",
               f"`{sw['command'].strip()}` took **{sw['wall_seconds'] / 60:.1f} minutes** of wall time "
-              f"on {sw['cpu_count']} CPU cores ({sw['device']}, {sw['torch_threads']} torch threads), target ≤ 20 minutes: "
-              f"{train_s / 60:.1f} min training, {proj_s / 60:.1f} min codes and projections (PCA, t-SNE), "
-              "the rest loading data, evaluating and writing.", "",
+              f"on {sw['cpu_count']} CPU cores ({sw['device']}, {runs_at_once(sw)}), target ≤ 20 minutes: "
+              f"summed over the models, {train_s / 60:.1f} min training, {proj_s / 60:.1f} min codes and projections "
+              "(PCA, t-SNE), the rest loading data, evaluating and writing"
+              + (" (the models overlapped, so the sums exceed the wall time)." if sw.get("jobs", 1) > 1 else "."), "",
               "| model | wall s | training s | projections s |", "|---|---:|---:|---:|"]
         L += [f"| {m['id']} | {m['wall_seconds']:.1f} | {m['train_seconds']:.1f} | {m['projection_seconds']:.1f} |"
               for m in sw["models"]]

@@ -8,10 +8,14 @@ overrides; ``run`` trains one spec and writes its checkpoint (codes and maps inc
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
+import os
+import signal
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -21,7 +25,7 @@ from .data import Dataset
 from .models import ModelConfig, build_model
 from .noise import NoiseConfig
 from .projections import maps_for
-from .training import TrainConfig, evaluate, fit, to_floats
+from .training import TrainConfig, TrainingDiverged, evaluate, fit, to_floats
 
 DATASETS = ("mnist", "fashion")
 KINDS = ("ae", "dae", "vae")
@@ -52,9 +56,10 @@ def default_recipe(dataset: str, kind: str, *, full_data: bool) -> TrainConfig:
     twice the learning rate cost 0.6-0.7x the time per epoch of batches of 128 and were
     measured as good or better per second of training (Fashion VAE z=8: 238.1 nats after 40
     such epochs against 238.2 after 32 of batch 128; MNIST VAE z=8: 110.1 against 110.4). The
-    Fashion VAE gets 30 of them (the sweep measured 16.9 minutes, and 19.6 on a day when the
-    same machine ran every model 10-30 % slower); 40 would add about 1.5 minutes and 0.5 nats,
-    leaving too little margin for a busier machine.
+    Fashion VAE gets 30 of them. One model at a time the sweep measured 16.9 minutes, 19.6 on a
+    day when the same machine ran every model 10-30 % slower, and 21.4 on 2026-12-01 (with the
+    flow at latent size 2); two at a time (``run_all``), 15.6 minutes that same day. 40 epochs
+    would add about 0.5 nats and a minute of the margin that a slower day needs.
     Fashion-MNIST (60,000 images), and full MNIST where it exists: a fixed number of epochs
     with cosine decay; the VAE's KL weight warms up over its first 10 epochs (Bowman et al.
     2016; Sønderby et al. 2016) (``python -m explorer.experiments``, 30 epochs:
@@ -144,7 +149,7 @@ def run(spec: RunSpec, train: Dataset, test: Dataset, out: Path, *, device: str 
     t0 = time.perf_counter()
     idx = map_indices(len(test))
     codes = encode_all(model, test.images[idx])
-    maps = maps_for(codes, seed=MAP_SEED)
+    maps = maps_for(codes, seed=MAP_SEED, n_jobs=torch.get_num_threads())
     projection_seconds = time.perf_counter() - t0
     # Codes are stored as float16 (half the bytes; ~3 significant digits is plenty for maps,
     # neighbours and anchors); the maps are computed from the full-precision codes.
@@ -179,3 +184,101 @@ def run(spec: RunSpec, train: Dataset, test: Dataset, out: Path, *, device: str 
         f"kl {test_metrics['kl']:.2f}), psnr {test_metrics['psnr']:.2f} dB, best epoch {result.best_epoch}, "
         f"train {result.seconds:.0f}s, maps {projection_seconds:.1f}s")
     return meta
+
+
+# --- Several runs at once ------------------------------------------------------------------
+# On a CPU, two processes with one thread each train these small networks faster than one
+# process with two threads (Fashion-MNIST VAE z=8, two cores: 1.48 s per epoch per model
+# against 1.80 s), and the t-SNE of one run overlaps the training of another.
+
+
+def cpu_cores() -> int:
+    """Cores this process may run on (the affinity mask where there is one, as in containers)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def default_jobs(device: str, cores: int | None = None) -> int:
+    """Runs at once when the user does not say: two on a CPU with two cores or more, else one
+    (a GPU is kept busy by one run)."""
+    return min(2, cores or cpu_cores()) if device == "cpu" else 1
+
+
+def threads_per_job(jobs: int, cores: int | None = None) -> int:
+    return max(1, (cores or cpu_cores()) // jobs)
+
+
+def estimated_cost(spec: RunSpec, n_train: int, n_test: int) -> float:
+    """Rough relative cost of a run (images passed through training, plus the map), used only to
+    start the longest runs first so that the workers finish together."""
+    return spec.train.epochs * n_train + 40 * min(MAP_SAMPLE, n_test)
+
+
+@dataclass
+class Outcome:
+    """What became of one run: its timings, or the error that stopped it."""
+    index: int               # 1-based position in the plan
+    spec: RunSpec
+    timing: dict | None = None
+    error: BaseException | None = None
+
+
+def _run_one(index: int, total: int, spec: RunSpec, data: dict[str, tuple[Dataset, Dataset]], out: Path,
+             device: str, resume: bool, progress, log: Callable[[str], None]) -> Outcome:
+    log(f"[{index}/{total}] {spec.id}")
+    tr, te = data[spec.dataset]
+    t0 = time.perf_counter()
+    try:
+        meta = run(spec, tr, te, out, device=device, resume=resume, progress=progress, log=log)
+    except (TrainingDiverged, ValueError, OSError) as e:  # ValueError: a resume state from other settings
+        return Outcome(index, spec, error=e)
+    return Outcome(index, spec, timing={"id": spec.id, "wall_seconds": time.perf_counter() - t0,
+                                        "train_seconds": meta["train_seconds"],
+                                        "projection_seconds": meta["projection_seconds"]})
+
+
+_WORKER: dict = {}
+
+
+def _worker_init(data: dict, out: Path, device: str, resume: bool, threads: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the parent, which stops the workers
+    torch.set_num_threads(threads)
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(line_buffering=True)  # whole lines, so two workers' lines do not mix
+    _WORKER.update(data=data, out=out, device=device, resume=resume)
+
+
+def _worker_run(job: tuple[int, int, RunSpec]) -> Outcome:
+    index, total, spec = job
+    w = _WORKER
+    return _run_one(index, total, spec, w["data"], w["out"], w["device"], w["resume"], None, print)
+
+
+def run_all(todo: list[tuple[int, RunSpec]], total: int, data: dict[str, tuple[Dataset, Dataset]], out: Path, *,
+            device: str = "cpu", resume: bool = False, jobs: int = 1, progress=None,
+            log: Callable[[str], None] = print) -> Iterator[Outcome]:
+    """Train ``todo`` (plan position, spec) and yield each run's ``Outcome`` as it finishes.
+
+    ``jobs`` > 1 trains that many at once in worker processes, each with its share of the
+    cores' threads, longest runs first; progress bars are then off (one line per epoch is
+    still printed). A KeyboardInterrupt stops every worker: finished checkpoints stay intact,
+    and an interrupted run continues from its last saved epoch with ``resume=True``.
+    """
+    jobs = max(1, min(jobs, len(todo)))
+    if jobs == 1:
+        for index, spec in todo:
+            yield _run_one(index, total, spec, data, out, device, resume, progress, log)
+        return
+    order = sorted(todo, key=lambda t: -estimated_cost(t[1], len(data[t[1].dataset][0]), len(data[t[1].dataset][1])))
+    # spawn, not fork: a forked child inherits the parent's OpenMP thread pool in an unusable state.
+    ctx = multiprocessing.get_context("spawn")
+    pool = ctx.Pool(jobs, initializer=_worker_init,
+                    initargs=(data, Path(out), device, resume, threads_per_job(jobs)))
+    try:
+        yield from pool.imap_unordered(_worker_run, [(i, total, spec) for i, spec in order], chunksize=1)
+        pool.close()
+    finally:
+        pool.terminate()
+        pool.join()

