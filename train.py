@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "Gaussian (default: 2 at latent size 2, else 0)")
     p.add_argument("--epochs", type=positive_int, default=None,
                    help="epochs per model (default: the shipped recipe's, per dataset and kind: "
-                        "Fashion-MNIST, and full MNIST where present: VAE 30, AE 6, DAE 8; "
+                        "Fashion-MNIST, and full MNIST where present: VAE 40, AE 6, DAE 8; "
                         "MNIST subset: VAE 300, AE 60, DAE 150, best epoch kept)")
     p.add_argument("--batch-size", type=positive_int, default=None,
                    help="batch size (default: the recipe's: 256, except 128 for the MNIST-subset AE)")

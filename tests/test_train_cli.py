@@ -229,7 +229,7 @@ def test_dry_run_lists_each_run_with_its_recipe(tmp_path):
     proc = train("--dataset", "fashion", "--kind", "all", "--latent-dims", 2, 4, "--out", out,
                  "--data-dir", data, "--dry-run")
     lines = {line.split(":")[0]: line for line in proc.stdout.splitlines() if line.startswith("fashion-")}
-    assert "KL warm-up 10 epochs" in lines["fashion-vae-mlp-z2"] and "30 epochs" in lines["fashion-vae-mlp-z2"]
+    assert "KL warm-up 10 epochs" in lines["fashion-vae-mlp-z2"] and "40 epochs" in lines["fashion-vae-mlp-z2"]
     assert "warm-up" not in lines["fashion-ae-mlp-z2"] and "warm-up" not in lines["fashion-dae-mlp-z2"]
     assert "IAF 2 steps" in lines["fashion-vae-mlp-z2"]  # the flow: the VAE at latent size 2 only
     assert not any("IAF" in lines[f"fashion-{k}-mlp-z{z}"] for k, z in [("vae", 4), ("ae", 2), ("dae", 2)])
