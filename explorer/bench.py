@@ -30,6 +30,7 @@ from torch import nn
 
 from .data import load_dataset
 from .models import ModelConfig, build_model
+from .sweep import runs_at_once
 from .training import TrainConfig, evaluate, fast_precision, fit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -302,8 +303,9 @@ def rows_from(results: dict) -> list[tuple[str, str, str, str]]:
     if "sweep" in results:
         s = results["sweep"]
         out.append(("3. full default sweep `python train.py` (from checkpoints/sweep.json)",
-                    f"{s['wall_seconds'] / 60:.1f} min (training {s['train_s'] / 60:.1f}, "
-                    f"projections {s['projection_s'] / 60:.1f})", "≤ 20 min", verdict(s["wall_seconds"] <= 1200)))
+                    f"{s['wall_seconds'] / 60:.1f} min ({s['runs_at_once']}; summed over the models: training "
+                    f"{s['train_s'] / 60:.1f}, projections {s['projection_s'] / 60:.1f})", "≤ 20 min",
+                    verdict(s["wall_seconds"] <= 1200)))
     if "app" in results:
         a = results["app"]
         out.append(("4. app start: launch to first page rendered in Chromium", f"{a['start_s']:.2f} s", "≤ 4 s",
@@ -373,7 +375,7 @@ def main(argv=None) -> int:
     sweep_file = args.checkpoints / "sweep.json"
     if sweep_file.is_file():
         sw = json.loads(sweep_file.read_text())
-        results["sweep"] = {"wall_seconds": sw["wall_seconds"], "models": sw["models"],
+        results["sweep"] = {"wall_seconds": sw["wall_seconds"], "models": sw["models"], "runs_at_once": runs_at_once(sw),
                             "train_s": sum(m["train_seconds"] for m in sw["models"]),
                             "projection_s": sum(m["projection_seconds"] for m in sw["models"])}
     if not args.skip_browser:

@@ -24,7 +24,7 @@ from .checkpoints import list_checkpoints, load_checkpoint
 from .data import DataError, Dataset, find_idx_dir, load_dataset
 from .losses import pixel_entropy, psnr
 from .noise import gaussian, salt_and_pepper
-from .sweep import encode_all
+from .sweep import encode_all, runs_at_once
 from .training import evaluate, to_floats
 
 LATENTS = (2, 4, 8, 16, 32)
@@ -241,13 +241,6 @@ def make_plots(rows: list[Row], folder: Path, out: Path) -> list[str]:
 
 def fmt(v, spec=".1f"):
     return "—" if v is None else format(v, spec)
-
-
-def runs_at_once(sweep: dict) -> str:
-    """How the sweep shared the machine, as sweep.json records it."""
-    jobs, threads = sweep.get("jobs", 1), sweep["torch_threads"]
-    each = f"{threads} torch thread{'s' if threads != 1 else ''}"
-    return f"{jobs} models at a time, {each} each" if jobs > 1 else f"one model at a time, {each}"
 
 
 def recipe_row(kind: str, group: list[Row]) -> str:

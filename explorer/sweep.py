@@ -216,6 +216,13 @@ def estimated_cost(spec: RunSpec, n_train: int, n_test: int) -> float:
     return spec.train.epochs * n_train + 40 * min(MAP_SAMPLE, n_test)
 
 
+def runs_at_once(sweep: dict) -> str:
+    """How the sweep shared the machine, as ``<out>/sweep.json`` records it."""
+    jobs, threads = sweep.get("jobs", 1), sweep["torch_threads"]
+    each = f"{threads} torch thread{'s' if threads != 1 else ''}"
+    return f"{jobs} models at a time, {each} each" if jobs > 1 else f"one model at a time, {each}"
+
+
 @dataclass
 class Outcome:
     """What became of one run: its timings, or the error that stopped it."""
