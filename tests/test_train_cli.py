@@ -127,8 +127,11 @@ def test_ctrl_c_stops_every_worker_and_resume_finishes(tmp_path):
     out = tmp_path / "out"
     args = ["--dataset", "fashion", "--kind", "all", "--latent-dims", 2, 3, "--epochs", 300, "--batch-size", 50,
             "--hidden", 32, "--out", out, "--data-dir", data]
+    # A shell starts background jobs with SIGINT ignored, and Python then leaves it ignored: give
+    # train.py the default disposition, as in a terminal, whatever this test runs under.
     proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), "--quiet", "--jobs", "2", *map(str, args)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         for line in proc.stdout:  # wait until both workers are training
             if "epoch 3/300" in line:
