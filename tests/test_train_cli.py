@@ -169,6 +169,7 @@ def test_resume_skips_finished(tiny_run):
     (["--dataset", "cifar"], "invalid choice: 'cifar'"),
     (["--lr", "nan"], "must be a positive number"),
     (["--device", "tpu"], "choose auto, cpu"),
+    (["--jobs", "0"], "must be at least 1"),
 ])
 def test_bad_flags_refused(args, message, tmp_path):
     proc = train(*args, "--out", tmp_path, "--dry-run", check=False)
