@@ -148,12 +148,14 @@ def run(spec: RunSpec, train: Dataset, test: Dataset, out: Path, *, device: str 
 
     t0 = time.perf_counter()
     idx = map_indices(len(test))
-    codes = encode_all(model, test.images[idx])
-    maps = maps_for(codes, seed=MAP_SEED, n_jobs=torch.get_num_threads())
-    projection_seconds = time.perf_counter() - t0
     # Codes are stored as float16 (half the bytes; ~3 significant digits is plenty for maps,
-    # neighbours and anchors); the maps are computed from the full-precision codes.
-    arrays = {"codes": codes.astype(np.float16), "labels": test.labels[idx].numpy().astype(np.uint8),
+    # neighbours and anchors). The maps are computed from the stored codes: t-SNE magnifies the
+    # last-bit differences that the encoder's thread count makes, so only then is a map the same
+    # for the same checkpoint however many threads or jobs wrote it.
+    codes = encode_all(model, test.images[idx]).astype(np.float16)
+    maps = maps_for(codes.astype(np.float32), seed=MAP_SEED, n_jobs=torch.get_num_threads())
+    projection_seconds = time.perf_counter() - t0
+    arrays = {"codes": codes, "labels": test.labels[idx].numpy().astype(np.uint8),
               "indices": idx.astype(np.int32), **{f"map_{k}": v for k, v in maps.items()}}
     meta = {
         "id": spec.id,

@@ -71,7 +71,7 @@ def test_metadata_matches_recomputed_metrics_and_maps(tiny_run):
         np.testing.assert_array_equal(codes["indices"], idx)
         exact = encode_all(ck.model, te.images[idx])
         np.testing.assert_allclose(codes["codes"], exact, rtol=1e-3, atol=1e-3)  # stored as float16
-        again = maps_for(exact, seed=0)  # the same seed gives the same map
+        again = maps_for(codes["codes"], seed=0)  # the same seed gives the same map of the stored codes
         np.testing.assert_allclose(codes["map_tsne"], again["tsne"], atol=1e-4)
         np.testing.assert_allclose(codes["map_pca"], again["pca"], atol=1e-5)
         assert ("map_raw" in codes) == (z == 2)
