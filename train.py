@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+from explorer.vocab import ACTIVATIONS, ARCHS, DATASETS, KINDS, LATENT_DIMS
+
 
 def positive_int(text: str) -> int:
     try:
@@ -49,17 +51,17 @@ def non_negative_int(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="train.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--dataset", choices=["mnist", "fashion", "all"], default="all",
-                   help="dataset to train on (default: all = mnist and fashion)")
-    p.add_argument("--kind", choices=["ae", "dae", "vae", "all"], default="all",
+    p.add_argument("--dataset", choices=[*DATASETS, "all"], default="all",
+                   help=f"dataset to train on (default: all = {' and '.join(DATASETS)})")
+    p.add_argument("--kind", choices=[*KINDS, "all"], default="all",
                    help="model kind: autoencoder, denoising autoencoder, variational autoencoder (default: all)")
-    p.add_argument("--latent-dims", type=positive_int, nargs="+", default=[2, 4, 8, 16, 32], metavar="Z",
-                   help="latent sizes to train (default: 2 4 8 16 32)")
-    p.add_argument("--arch", choices=["mlp", "conv", "all"], default="mlp",
+    p.add_argument("--latent-dims", type=positive_int, nargs="+", default=list(LATENT_DIMS), metavar="Z",
+                   help=f"latent sizes to train (default: {' '.join(map(str, LATENT_DIMS))})")
+    p.add_argument("--arch", choices=[*ARCHS, "all"], default="mlp",
                    help="architecture: mlp (784-512-256-z) or conv (conv encoder, conv-transpose decoder) (default: mlp)")
     p.add_argument("--hidden", type=positive_int, nargs="+", default=None, metavar="H",
                    help="mlp hidden widths, encoder order (default: 512 256)")
-    p.add_argument("--activation", choices=["relu", "silu", "elu"], default=None,
+    p.add_argument("--activation", choices=ACTIVATIONS, default=None,
                    help="activation of the hidden layers (default: silu for the VAE, relu for the AE and DAE)")
     p.add_argument("--flow-steps", type=non_negative_int, default=None, metavar="K",
                    help="inverse autoregressive flow steps on the VAE's posterior; 0 for a plain diagonal "
@@ -127,12 +129,12 @@ def main(argv: list[str] | None = None) -> int:
     from explorer.checkpoints import CheckpointError, read_meta, recover_interrupted
     from explorer.data import DataError, load_dataset
     from explorer.io import check_writable
-    from explorer.sweep import DATASETS, KINDS, default_jobs, plan, run_all, threads_per_job
+    from explorer.sweep import default_jobs, plan, run_all, threads_per_job
     from explorer.training import TrainingDiverged, fast_precision, same_settings
 
     datasets = DATASETS if args.dataset == "all" else (args.dataset,)
     kinds = KINDS if args.kind == "all" else (args.kind,)
-    archs = ("mlp", "conv") if args.arch == "all" else (args.arch,)
+    archs = ARCHS if args.arch == "all" else (args.arch,)
     device = pick_device(args.device)
 
     try:
@@ -173,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.resume and (args.out / spec.id).is_dir():
             try:
                 meta = read_meta(args.out / spec.id)
-                if same_settings(meta, spec.train, spec.model):
+                if meta.model_config == spec.model and same_settings(meta.train_config, spec.train):
                     print(f"[{i}/{len(specs)}] {spec.id}: already trained, skipped (--resume)")
                     continue
             except CheckpointError:

@@ -2,7 +2,7 @@
 
 Public API (used by the app, the tests and outside scripts):
   load_checkpoint(path)      -> Checkpoint (model in eval mode, metadata, codes on demand)
-  list_checkpoints(folder)   -> [CatalogEntry], broken entries carry their problem
+  list_checkpoints(folder)   -> [CatalogEntry | BrokenEntry], a broken entry carries its problem
   load_dataset(name, split)  -> Dataset (uint8 images (N, 28, 28), int64 labels)
 """
 
@@ -11,10 +11,10 @@ from importlib import import_module
 # Attributes resolve on first use (PEP 562), so that ``import explorer`` does not import torch:
 # the app's first page shows stored codes and maps and needs none.
 _EXPORTS = {
-    "CatalogEntry": "checkpoints", "Checkpoint": "checkpoints", "CheckpointError": "checkpoints",
+    "BrokenEntry": "checkpoints", "CatalogEntry": "checkpoints", "Checkpoint": "checkpoints", "CheckpointError": "checkpoints",
     "list_checkpoints": "checkpoints", "load_checkpoint": "checkpoints",
     "DataError": "data", "Dataset": "data", "load_dataset": "data",
-    "ModelConfig": "config", "build_model": "models",
+    "CheckpointMeta": "metadata", "ModelConfig": "config", "build_model": "models",
 }
 __all__ = sorted(_EXPORTS)
 

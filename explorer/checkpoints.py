@@ -20,21 +20,21 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 from safetensors import SafetensorError
-from safetensors.numpy import load_file as load_numpy, save_file as save_numpy
+from safetensors.numpy import load_file as load_numpy
+from safetensors.numpy import save_file as save_numpy
 
-from .config import ModelConfig
 from .io import sha256_file, write_json
+from .metadata import FORMAT_VERSION, CheckpointMeta, MetadataError
 
 if TYPE_CHECKING:  # torch is imported where weights are touched: listing and codes need none
     import torch
 
     from .models import Autoencoder
 
-FORMAT_VERSION = 1
 WEIGHTS = "weights.safetensors"
 META = "meta.json"
 CODES = "codes.safetensors"
@@ -44,13 +44,6 @@ DEFAULT_DTYPE = "int8"
 SCALE_SUFFIX = ".__scale"
 PICKLE_SUFFIXES = (".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".bin")
 RETRAIN_HINT = "retrain it with `python train.py` (see the README) or restore it with `git checkout checkpoints/`"
-
-# field -> accepted type(s); checked before anything else is read.
-REQUIRED = {
-    "format_version": int, "id": str, "kind": str, "arch": str, "latent_dim": int,
-    "model_config": dict, "dataset": dict, "train_config": dict, "history": list,
-    "test_metrics": dict, "weights_sha256": str, "codes_sha256": str, "weights_dtype": str,
-}
 
 
 class CheckpointError(RuntimeError):
@@ -67,12 +60,12 @@ class Checkpoint:
 
     path: Path
     model: Autoencoder
-    meta: dict
+    meta: CheckpointMeta
     _codes: dict | None = field(default=None, repr=False)
 
     @property
     def id(self) -> str:
-        return self.meta["id"]
+        return self.meta.id
 
     def codes(self) -> dict[str, np.ndarray]:
         """The precomputed codes and maps (loaded, and verified, on first use)."""
@@ -81,28 +74,38 @@ class Checkpoint:
         return self._codes
 
 
-@dataclass
+@dataclass(frozen=True)
 class CatalogEntry:
-    """One item found in a checkpoint folder: good (``meta``) or broken (``problem``)."""
+    """A checkpoint found in a folder whose metadata and tensor files check out."""
 
     id: str
     path: Path
-    meta: dict | None = None
-    problem: str | None = None
+    meta: CheckpointMeta
+    problem: None = None
+    ok: ClassVar[bool] = True
 
-    @property
-    def ok(self) -> bool:
-        return self.problem is None
+
+@dataclass(frozen=True)
+class BrokenEntry:
+    """An item found in a checkpoint folder that cannot be used; ``problem`` says why and what to do."""
+
+    id: str
+    path: Path
+    problem: str
+    meta: None = None
+    ok: ClassVar[bool] = False
 
 
 # --------------------------------------------------------------------------- saving
 
 def save_checkpoint(folder: Path, model: Autoencoder, meta: dict, codes: dict[str, np.ndarray],
-                    *, dtype: str = DEFAULT_DTYPE) -> Path:
-    """Write a checkpoint folder atomically (built beside it, then swapped in).
+                    *, dtype: str = DEFAULT_DTYPE) -> CheckpointMeta:
+    """Write a checkpoint folder atomically (built beside it, then swapped in); returns its metadata.
 
-    ``meta`` is completed here with the format version, config, parameter count,
-    library versions and the SHA-256 of both tensor files.
+    ``meta`` holds the run's fields of ``CheckpointMeta`` (id, dataset, train_config, history,
+    test_metrics, …); the format version, config, parameter count, library versions and the
+    SHA-256 of both tensor files are added here. A field ``CheckpointMeta`` does not know, or
+    of the wrong type, raises ``MetadataError`` before anything is swapped in.
     """
     from safetensors.torch import save_file as save_torch
 
@@ -114,7 +117,7 @@ def save_checkpoint(folder: Path, model: Autoencoder, meta: dict, codes: dict[st
         tensors = encode_weights(model.state_dict(), dtype)
         save_torch(tensors, str(staging / WEIGHTS))
         save_numpy({k: np.ascontiguousarray(v) for k, v in codes.items()}, str(staging / CODES))
-        full_meta = {
+        full_meta = CheckpointMeta.from_json({
             **meta,
             "format_version": FORMAT_VERSION,
             "kind": model.cfg.kind, "arch": model.cfg.arch, "latent_dim": model.cfg.latent_dim,
@@ -124,13 +127,13 @@ def save_checkpoint(folder: Path, model: Autoencoder, meta: dict, codes: dict[st
             "weights_sha256": sha256_file(staging / WEIGHTS),
             "codes_sha256": sha256_file(staging / CODES),
             "versions": library_versions(),
-        }
-        write_json(staging / META, full_meta)
+        }, strict=True)
+        write_json(staging / META, full_meta.to_json())
         _swap_in(staging, folder)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
-    return folder
+    return full_meta
 
 
 def _swap_in(staging: Path, folder: Path) -> None:
@@ -176,8 +179,8 @@ def recover_interrupted(parent: Path) -> list[str]:
 def _complete(folder: Path) -> bool:
     try:
         meta = read_meta(folder)
-        _check_tensor_file(folder, WEIGHTS, meta["weights_sha256"])
-        _check_tensor_file(folder, CODES, meta["codes_sha256"])
+        _check_tensor_file(folder, WEIGHTS, meta.weights_sha256)
+        _check_tensor_file(folder, CODES, meta.codes_sha256)
         return True
     except CheckpointError:
         return False
@@ -245,7 +248,7 @@ def rounded_like_saved(model: Autoencoder, dtype: str = DEFAULT_DTYPE) -> None:
 
 # --------------------------------------------------------------------------- loading
 
-def read_meta(path: Path) -> dict:
+def read_meta(path: Path) -> CheckpointMeta:
     """Read and check ``meta.json`` of the checkpoint folder ``path``."""
     path = Path(path)
     if not path.exists():
@@ -256,28 +259,16 @@ def read_meta(path: Path) -> dict:
     if not meta_path.is_file():
         raise CheckpointError(f"{path.name}: {META} is missing (weights without metadata); {RETRAIN_HINT}")
     try:
-        meta = json.loads(meta_path.read_text())
+        raw = json.loads(meta_path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise CheckpointError(f"{path.name}: {META} is not valid JSON ({e}); {RETRAIN_HINT}") from None
-    if not isinstance(meta, dict):
-        raise CheckpointError(f"{path.name}: {META} must hold a JSON object, found {type(meta).__name__}")
-    missing = [k for k in REQUIRED if k not in meta]
-    if missing:
-        raise CheckpointError(f"{path.name}: {META} lacks the field(s) {', '.join(missing)}; {RETRAIN_HINT}")
-    for k, t in REQUIRED.items():
-        if not isinstance(meta[k], t) or (t is int and isinstance(meta[k], bool)):
-            raise CheckpointError(f"{path.name}: {META} field {k!r} should be {t.__name__}, "
-                                  f"found {type(meta[k]).__name__}")
-    if meta["format_version"] > FORMAT_VERSION:
-        raise CheckpointError(f"{path.name}: format version {meta['format_version']} is newer than this "
-                              f"program reads ({FORMAT_VERSION}); update Latent Explorer")
+    if not isinstance(raw, dict):
+        raise CheckpointError(f"{path.name}: {META} must hold a JSON object, found {type(raw).__name__}")
     try:
-        cfg = ModelConfig.from_dict(meta["model_config"])
-    except (TypeError, ValueError) as e:
-        raise CheckpointError(f"{path.name}: bad model_config: {e}") from None
-    if (cfg.kind, cfg.arch, cfg.latent_dim) != (meta["kind"], meta["arch"], meta["latent_dim"]):
-        raise CheckpointError(f"{path.name}: kind/arch/latent_dim disagree with model_config")
-    return meta
+        return CheckpointMeta.from_json(raw)
+    except MetadataError as e:
+        hint = "" if "newer than this program" in str(e) else f"; {RETRAIN_HINT}"
+        raise CheckpointError(f"{path.name}: {META} {e}{hint}") from None
 
 
 def _check_tensor_file(path: Path, name: str, expected_sha: str) -> Path:
@@ -303,12 +294,12 @@ def load_checkpoint(path: str | Path, *, device: str = "cpu") -> Checkpoint:
 
     path = Path(path)
     meta = read_meta(path)
-    wfile = _check_tensor_file(path, WEIGHTS, meta["weights_sha256"])
+    wfile = _check_tensor_file(path, WEIGHTS, meta.weights_sha256)
     try:
         tensors = load_torch(str(wfile))
     except (SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(f"{path.name}: {WEIGHTS} cannot be read ({e}); {RETRAIN_HINT}") from None
-    model = build_model(ModelConfig.from_dict(meta["model_config"]))
+    model = build_model(meta.model_config)
     expected = model.state_dict()
     tensors = decode_weights(tensors)
     problems = [f"missing {k}" for k in expected if k not in tensors]
@@ -325,11 +316,11 @@ def load_checkpoint(path: str | Path, *, device: str = "cpu") -> Checkpoint:
     return Checkpoint(path=path, model=model, meta=meta)
 
 
-def load_codes(path: str | Path, meta: dict | None = None) -> dict[str, np.ndarray]:
+def load_codes(path: str | Path, meta: CheckpointMeta | None = None) -> dict[str, np.ndarray]:
     """The codes file of a checkpoint, verified against the metadata's SHA-256; float arrays as float32."""
     path = Path(path)
     meta = meta or read_meta(path)
-    f = _check_tensor_file(path, CODES, meta["codes_sha256"])
+    f = _check_tensor_file(path, CODES, meta.codes_sha256)
     try:
         arrays = load_numpy(str(f))
     except (SafetensorError, OSError, ValueError) as e:
@@ -338,7 +329,7 @@ def load_codes(path: str | Path, meta: dict | None = None) -> dict[str, np.ndarr
     return {k: v.astype(np.float32) if v.dtype == np.float16 else v for k, v in arrays.items()}
 
 
-def list_checkpoints(folder: str | Path = "checkpoints") -> list[CatalogEntry]:
+def list_checkpoints(folder: str | Path = "checkpoints") -> list[CatalogEntry | BrokenEntry]:
     """What ``folder`` holds: every checkpoint, good or broken, sorted by id.
 
     Never raises for a broken entry: its ``problem`` says what is wrong. A missing folder
@@ -347,26 +338,31 @@ def list_checkpoints(folder: str | Path = "checkpoints") -> list[CatalogEntry]:
     """
     folder = Path(folder)
     if not folder.is_dir():
-        return [CatalogEntry(id=folder.name or str(folder), path=folder,
-                             problem=f"{folder}: no such folder; train models with `python train.py`")]
-    entries = []
+        return [BrokenEntry(id=folder.name or str(folder), path=folder,
+                            problem=f"{folder}: no such folder; train models with `python train.py`")]
+    entries: list[CatalogEntry | BrokenEntry] = []
     for child in sorted(folder.iterdir()):
         if child.name.startswith("."):
             continue  # staging folders of a write in progress
         if child.is_file():
             if child.suffix.lower() in PICKLE_SUFFIXES:
-                entries.append(CatalogEntry(child.stem, child, problem=(
+                entries.append(BrokenEntry(child.stem, child, problem=(
                     f"{child.name}: a pickled PyTorch file; it is never loaded, because unpickling can run "
                     "arbitrary code. Convert it to a checkpoint folder (safetensors + meta.json) or remove it")))
             continue
         try:
             meta = read_meta(child)
-            _check_tensor_file(child, WEIGHTS, meta["weights_sha256"])
-            _check_tensor_file(child, CODES, meta["codes_sha256"])
-            entries.append(CatalogEntry(meta["id"], child, meta=meta))
+            _check_tensor_file(child, WEIGHTS, meta.weights_sha256)
+            _check_tensor_file(child, CODES, meta.codes_sha256)
+            entries.append(CatalogEntry(meta.id, child, meta=meta))
         except CheckpointError as e:
-            entries.append(CatalogEntry(child.name, child, problem=str(e)))
+            entries.append(BrokenEntry(child.name, child, problem=str(e)))
     return entries
+
+
+def usable_checkpoints(folder: str | Path = "checkpoints") -> list[CatalogEntry]:
+    """The good entries of ``list_checkpoints``, sorted by id."""
+    return [e for e in list_checkpoints(folder) if isinstance(e, CatalogEntry)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -391,14 +387,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{folder}: empty; train models with `python train.py --out {folder}`")
             status = max(status, 1)
         for e in entries:
-            if e.ok:
+            if isinstance(e, CatalogEntry):
                 try:  # list_checkpoints checked metadata and checksums; loading also checks the shapes
                     load_checkpoint(e.path)
                 except CheckpointError as err:
-                    e = CatalogEntry(e.id, e.path, problem=str(err))
-            if e.ok:
-                m = e.meta["test_metrics"]
-                print(f"ok      {e.id}: test loss {m['loss']:.2f} nats")
+                    e = BrokenEntry(e.id, e.path, problem=str(err))
+            if isinstance(e, CatalogEntry):
+                print(f"ok      {e.id}: test loss {e.meta.test_metrics.loss:.2f} nats")
             else:
                 print(f"BROKEN  {e.problem}")
                 status = max(status, 1)

@@ -1,13 +1,12 @@
 """What a model is, without torch: the app's first page and the checkpoint catalog read this
-without paying for ``import torch`` (about a second at start)."""
+without paying for ``import torch``."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-KINDS = ("ae", "dae", "vae")
-ARCHS = ("mlp", "conv")
-ACTIVATIONS = ("relu", "silu", "elu")
+from .vocab import ACTIVATIONS, ARCHS, KINDS
+
 IMAGE_SHAPE = (1, 28, 28)
 N_PIXELS = 784
 
@@ -45,7 +44,7 @@ class ModelConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ModelConfig":
+    def from_dict(cls, d: dict) -> ModelConfig:
         d = dict(d)
         for k in ("hidden", "channels"):
             if k in d:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .io import sha256_file
+from .vocab import DATASET_TITLES
 
 if TYPE_CHECKING:  # imported when a split is loaded: the app starts without torch
     import torch
@@ -79,7 +80,7 @@ _FASHION_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 
 SPECS: dict[str, DatasetSpec] = {
     "mnist": DatasetSpec(
-        "mnist", "MNIST", MNIST_CLASSES,
+        "mnist", DATASET_TITLES["mnist"], MNIST_CLASSES,
         {
             "train-images-idx3-ubyte.gz": Remote(_MNIST_URL + "train-images-idx3-ubyte.gz",
                 sha256_gz="440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609"),
@@ -92,7 +93,7 @@ SPECS: dict[str, DatasetSpec] = {
         },
     ),
     "fashion": DatasetSpec(
-        "fashion", "Fashion-MNIST", FASHION_CLASSES,
+        "fashion", DATASET_TITLES["fashion"], FASHION_CLASSES,
         {
             "train-images-idx3-ubyte.gz": Remote(_FASHION_URL + "train-images-idx3-ubyte.gz",
                 sha256_raw="c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"),
@@ -134,11 +135,6 @@ class Dataset:
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
-
-    def floats(self, index: torch.Tensor | slice | None = None) -> torch.Tensor:
-        """Images as float32 (n, 1, 28, 28) in [0, 1]."""
-        x = self.images if index is None else self.images[index]
-        return x.unsqueeze(1).float().div_(255.0)
 
 
 # --------------------------------------------------------------------------- IDX parsing

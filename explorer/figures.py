@@ -6,16 +6,15 @@ Compute, then figure, then display: the pages compute arrays (through the loader
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .images import CLASS_COLORS
+from .vocab import KIND_COLORS, KIND_LABELS, KINDS
 
-KIND_COLORS = {"ae": "#1f77b4", "dae": "#2ca02c", "vae": "#d62728"}
-KIND_LABELS = {"ae": "AE", "dae": "DAE", "vae": "VAE"}
 SELECTED_COLOR = "#111111"  # the clicked point on a latent map: visible on every class colour
 
 
@@ -52,8 +51,8 @@ def latent_scatter(coords: np.ndarray, labels: np.ndarray, class_names: Sequence
                 members = np.append(members[members != selected], selected)
                 picked = [len(members) - 1]
         # WebGL: thousands of points are one canvas, not thousands of SVG paths that the browser
-        # restyles, re-layers and repaints on every click (the latent map's click went from 256-274
-        # to 191-198 ms median in Chromium; python -m explorer.bench prints the current figure).
+        # restyles, re-layers and repaints on every click (``python -m tools.bench`` prints the
+        # latent map's click latency).
         fig.add_trace(go.Scattergl(
             x=coords[members, 0], y=coords[members, 1], mode="markers", name=str(name), legendrank=c,
             customdata=members, marker=dict(size=marker_size, color=CLASS_COLORS[c % 10], opacity=0.75),
@@ -106,7 +105,7 @@ def loss_curves(history: Sequence[dict], best_epoch: int | None = None) -> go.Fi
 def loss_by_latent_size(points: Sequence[tuple[str, int, float]], chosen_kind: str | None = None) -> go.Figure:
     """Test loss against latent size, one line per kind; ``points`` = (kind, latent_dim, loss)."""
     fig = go.Figure()
-    for kind in ("ae", "dae", "vae"):
+    for kind in KINDS:
         pts = sorted((z, loss) for k, z, loss in points if k == kind)
         if not pts:
             continue

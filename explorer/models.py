@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import ACTIVATIONS, ARCHS, IMAGE_SHAPE, KINDS, N_PIXELS, ModelConfig  # noqa: F401 - re-exported
+from .config import IMAGE_SHAPE, N_PIXELS, ModelConfig
 from .losses import bernoulli_nll, gaussian_kl
 
 # --------------------------------------------------------------------------- bodies
@@ -215,7 +215,3 @@ def build_model(cfg: ModelConfig) -> Autoencoder:
         # channels-last makes conv-transpose layers markedly faster on the CPU.
         model = model.to(memory_format=torch.channels_last)
     return model
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())

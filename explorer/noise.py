@@ -12,13 +12,15 @@ from dataclasses import asdict, dataclass
 import torch
 
 
-def gaussian(x: torch.Tensor, sigma: float, gen: torch.Generator | None = None) -> torch.Tensor:
+def gaussian(x: torch.Tensor, sigma: float | torch.Tensor, gen: torch.Generator | None = None) -> torch.Tensor:
+    """Add N(0, sigma²) to every pixel; ``sigma`` may be one per image, shaped (N, 1, 1, 1)."""
     noise = torch.randn(x.shape, generator=gen, dtype=x.dtype, device=x.device)
     return (x + sigma * noise).clamp_(0.0, 1.0)
 
 
-def salt_and_pepper(x: torch.Tensor, p: float, gen: torch.Generator | None = None) -> torch.Tensor:
-    """Each pixel becomes 0 or 1 (equally likely) with probability ``p``."""
+def salt_and_pepper(x: torch.Tensor, p: float | torch.Tensor, gen: torch.Generator | None = None) -> torch.Tensor:
+    """Each pixel becomes 0 or 1 (equally likely) with probability ``p``, which may be one per
+    image, shaped (N, 1, 1, 1)."""
     u = torch.rand(x.shape, generator=gen, dtype=x.dtype, device=x.device)
     out = x.clone()
     out[u < p / 2] = 0.0
@@ -44,8 +46,8 @@ def random_erase(x: torch.Tensor, prob: float, max_size: int, gen: torch.Generat
     # Build the masks with broadcasting rather than a Python loop over images.
     rows = torch.arange(28).view(1, 28, 1)
     cols = torch.arange(28).view(1, 1, 28)
-    t, l, s = tops.view(-1, 1, 1), lefts.view(-1, 1, 1), sizes.view(-1, 1, 1)
-    mask = (rows >= t) & (rows < t + s) & (cols >= l) & (cols < l + s) & hit.view(-1, 1, 1)
+    t, left, s = tops.view(-1, 1, 1), lefts.view(-1, 1, 1), sizes.view(-1, 1, 1)
+    mask = (rows >= t) & (rows < t + s) & (cols >= left) & (cols < left + s) & hit.view(-1, 1, 1)
     out[mask.unsqueeze(1).to(x.device)] = 0.0
     return out
 
@@ -69,7 +71,7 @@ class NoiseConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "NoiseConfig":
+    def from_dict(cls, d: dict) -> NoiseConfig:
         d = dict(d)
         if "mix" in d:
             d["mix"] = tuple(d["mix"])
@@ -83,19 +85,12 @@ def corrupt(x: torch.Tensor, cfg: NoiseConfig, gen: torch.Generator | None = Non
     which = torch.multinomial(probs / probs.sum(), n, replacement=True, generator=gen)  # (N,)
     level = torch.rand(n, 1, 1, 1, generator=gen, dtype=x.dtype)
     out = x.clone()
-    # Gaussian, per-image sigma
     g = which == 0
     if g.any():
-        noise = torch.randn(x[g].shape, generator=gen, dtype=x.dtype)
-        out[g] = (x[g] + level[g] * cfg.sigma_max * noise).clamp(0.0, 1.0)
+        out[g] = gaussian(x[g], level[g] * cfg.sigma_max, gen)
     s = which == 1
     if s.any():
-        u = torch.rand(x[s].shape, generator=gen, dtype=x.dtype)
-        p = level[s] * cfg.sp_max
-        xs = x[s].clone()
-        xs[u < p / 2] = 0.0
-        xs[(u >= p / 2) & (u < p)] = 1.0
-        out[s] = xs
+        out[s] = salt_and_pepper(x[s], level[s] * cfg.sp_max, gen)
     e = which == 2
     if e.any():
         out[e] = random_erase(x[e], 1.0, cfg.erase_max_size, gen)

@@ -13,23 +13,21 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 import torch
 
 from .checkpoints import checkpoint_id, rounded_like_saved, save_checkpoint
 from .data import Dataset
+from .metadata import CheckpointMeta
 from .models import ModelConfig, build_model
 from .noise import NoiseConfig
 from .projections import maps_for
 from .training import TrainConfig, TrainingDiverged, evaluate, fit, to_floats
 
-DATASETS = ("mnist", "fashion")
-KINDS = ("ae", "dae", "vae")
-LATENT_DIMS = (2, 4, 8, 16, 32)
 MAP_SAMPLE = 5000   # test images whose codes and maps each checkpoint carries
 MAP_SEED = 0
 RESUME_DIR = ".resume"
@@ -51,24 +49,16 @@ def default_recipe(dataset: str, kind: str, *, full_data: bool) -> TrainConfig:
     """The settings the shipped checkpoints were trained with (precision is left at float32
     here; ``train.py --precision auto``, its default, picks bfloat16 where the hardware has it).
 
-    The whole sweep must run in 20 minutes on two CPU cores, so epochs go where the report's
-    targets need them: most to the VAE, whose ELBO is held to a target. Batches of 256 with
-    twice the learning rate cost 0.6-0.7x the time per epoch of batches of 128 and were
-    measured as good or better per second of training (Fashion VAE z=8: 238.1 nats after 40
-    such epochs against 238.2 after 32 of batch 128; MNIST VAE z=8: 110.1 against 110.4). The
-    Fashion VAE gets 40 of them. With 30, one model at a time, the sweep measured 16.9 minutes,
-    19.6 on a day when the same machine ran every model 10-30 % slower, and 21.4 on 2026-12-01
-    (with the flow at latent size 2); two at a time (``run_all``), 15.6 minutes that same day.
-    That left room for 10 more epochs: at z=8, -ELBO 237.39 -> 236.92 (float32 weights).
+    The whole sweep must fit in 20 minutes on two CPU cores, so epochs go where the report's
+    targets need them: most to the VAE, whose ELBO is held to a target. Batches of 256 at twice
+    the learning rate did as well as batches of 128 per second of training. The VAE's KL weight
+    warms up over its first 10 epochs (Bowman et al. 2016; Sønderby et al. 2016): it lowered the
+    test -ELBO at every latent size tried and costs nothing.
     Fashion-MNIST (60,000 images), and full MNIST where it exists: a fixed number of epochs
-    with cosine decay; the VAE's KL weight warms up over its first 10 epochs (Bowman et al.
-    2016; Sønderby et al. 2016) (``python -m explorer.experiments``, 30 epochs:
-    -ELBO 254.90 -> 254.33 at z=2, 238.74 -> 237.24 at z=16, 238.07 -> 237.15 at z=32; 5 or 15
-    epochs of warm-up did as well or worse, and it costs nothing).
-    MNIST offline subset (4,000 training digits): 10 % of the training digits are held out to
-    keep the best epoch, inputs are shifted by up to one pixel (two measured worse), the VAE's
-    KL weight warms up over 10 epochs. Overfitting was not what held the VAE back: its best
-    epoch was the last but a few even after 300 epochs.
+    with cosine decay. MNIST offline subset (4,000 training digits): 10 % of the training
+    digits are held out to keep the best epoch, and inputs are shifted by up to one pixel.
+    The comparisons behind each choice, with the commands that print them, are in
+    docs/experiments/README.md; the sweep's time is in docs/BENCHMARKS.md.
     """
     noise = NoiseConfig() if kind == "dae" else None
     warmup = 10 if kind == "vae" else 0
@@ -81,15 +71,12 @@ def default_recipe(dataset: str, kind: str, *, full_data: bool) -> TrainConfig:
 
 
 def default_model(kind: str, arch: str, latent_dim: int, hidden: tuple[int, ...] | None = None) -> ModelConfig:
-    """The network of a shipped model: 784-512-256-z and its mirror. The VAE uses SiLU
-    (measured, 22 Fashion-MNIST epochs at z=8: -ELBO 238.8 against ReLU's 240.5; MNIST subset
-    112.7 against 115.1); the AE and DAE keep ReLU, which meets their targets.
+    """The network of a shipped model: 784-512-256-z and its mirror. The VAE uses SiLU, which
+    gave a lower test -ELBO than ReLU; the AE and DAE keep ReLU, which meets their targets.
 
     The VAE with latent size 2 also reshapes its posterior with two IAF steps
-    (``ModelConfig.flow_steps``; ``python -m explorer.experiments``, docs/experiments): -ELBO
-    150.67 -> 148.48 on the MNIST subset (seed 1: 150.43 -> 148.73) and 254.33 -> 253.59 on
-    Fashion-MNIST. A 2-D posterior is where a diagonal Gaussian fits worst. At larger sizes the
-    flow was no help: Fashion-MNIST -0.06 to -0.66 nats, the MNIST subset 0.3 to 1.4 nats worse.
+    (``ModelConfig.flow_steps``): a 2-D posterior is where a diagonal Gaussian fits worst, and
+    at larger sizes the flow was no help (docs/experiments/README.md).
     """
     return ModelConfig(kind=kind, arch=arch, latent_dim=latent_dim, activation="silu" if kind == "vae" else "relu",
                        flow_steps=FLOW_STEPS_AT_Z2 if kind == "vae" and latent_dim == 2 else 0,
@@ -133,7 +120,7 @@ def encode_all(model, images_u8: torch.Tensor, batch_size: int = 2000) -> np.nda
 
 
 def run(spec: RunSpec, train: Dataset, test: Dataset, out: Path, *, device: str = "cpu", resume: bool = False,
-        progress=None, log: Callable[[str], None] = print) -> dict:
+        progress=None, log: Callable[[str], None] = print) -> CheckpointMeta:
     """Train one spec and write its checkpoint folder ``out/<id>``; returns its metadata."""
     out = Path(out)
     torch.manual_seed(spec.train.seed)
@@ -178,20 +165,20 @@ def run(spec: RunSpec, train: Dataset, test: Dataset, out: Path, *, device: str 
         "maps": sorted(maps),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    save_checkpoint(out / spec.id, model, meta, arrays)
+    saved = save_checkpoint(out / spec.id, model, meta, arrays)
     state_path.unlink(missing_ok=True)
     if state_path.parent.is_dir() and not any(state_path.parent.iterdir()):
         state_path.parent.rmdir()
     log(f"[{spec.id}] saved: test loss {test_metrics['loss']:.2f} nats (recon {test_metrics['recon']:.2f} + "
         f"kl {test_metrics['kl']:.2f}), psnr {test_metrics['psnr']:.2f} dB, best epoch {result.best_epoch}, "
         f"train {result.seconds:.0f}s, maps {projection_seconds:.1f}s")
-    return meta
+    return saved
 
 
 # --- Several runs at once ------------------------------------------------------------------
 # On a CPU, two processes with one thread each train these small networks faster than one
-# process with two threads (Fashion-MNIST VAE z=8, two cores: 1.48 s per epoch per model
-# against 1.80 s), and the t-SNE of one run overlaps the training of another.
+# process with two threads, and the t-SNE of one run overlaps the training of another
+# (docs/BENCHMARKS.md: the sweep's time with --jobs 1 and 2).
 
 
 def cpu_cores() -> int:
@@ -218,13 +205,6 @@ def estimated_cost(spec: RunSpec, n_train: int, n_test: int) -> float:
     return spec.train.epochs * n_train + 40 * min(MAP_SAMPLE, n_test)
 
 
-def runs_at_once(sweep: dict) -> str:
-    """How the sweep shared the machine, as ``<out>/sweep.json`` records it."""
-    jobs, threads = sweep.get("jobs", 1), sweep["torch_threads"]
-    each = f"{threads} torch thread{'s' if threads != 1 else ''}"
-    return f"{jobs} models at a time, {each} each" if jobs > 1 else f"one model at a time, {each}"
-
-
 @dataclass
 class Outcome:
     """What became of one run: its timings, or the error that stopped it."""
@@ -244,8 +224,8 @@ def _run_one(index: int, total: int, spec: RunSpec, data: dict[str, tuple[Datase
     except (TrainingDiverged, ValueError, OSError) as e:  # ValueError: a resume state from other settings
         return Outcome(index, spec, error=e)
     return Outcome(index, spec, timing={"id": spec.id, "wall_seconds": time.perf_counter() - t0,
-                                        "train_seconds": meta["train_seconds"],
-                                        "projection_seconds": meta["projection_seconds"]})
+                                        "train_seconds": meta.train_seconds,
+                                        "projection_seconds": meta.projection_seconds})
 
 
 _WORKER: dict = {}

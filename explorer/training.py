@@ -13,23 +13,23 @@ import functools
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import torch
 from safetensors.torch import load_file, save_file
 
-from .io import atomic_path
-from .losses import mse_per_pixel, mean_psnr_of_mse
 from .config import ModelConfig
-from .models import Autoencoder, VAE
+from .io import atomic_path
+from .losses import mean_psnr_of_mse, mse_per_pixel
+from .models import VAE, Autoencoder
 from .noise import NoiseConfig, corrupt
 
 PRECISIONS = ("float32", "bfloat16")
-# Saving the resume state (weights, best weights, Adam's moments; fsync'd) costs 60-160 ms.
-# After every epoch, that was 3 of the 20 minutes of the default sweep (its MNIST runs have
-# 0.1 s epochs); every 30 s bounds what a crash can cost instead.
+# Saving the resume state (weights, best weights, Adam's moments; fsync'd) after every epoch
+# cost minutes of the default sweep, whose MNIST runs have epochs far shorter than a save;
+# every 30 s bounds what a crash can cost instead.
 SAVE_EVERY_S = 30.0
 EVAL_SEED = 1234  # the VAE's test ELBO uses one sample of z, drawn from this fixed seed
 
@@ -63,7 +63,7 @@ class TrainConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
+    def from_dict(cls, d: dict) -> TrainConfig:
         d = dict(d)
         if d.get("noise"):
             d["noise"] = NoiseConfig.from_dict(d["noise"])
@@ -98,10 +98,10 @@ def cpu_flags() -> set[str]:
 def fast_precision(device: str | torch.device = "cpu") -> str:
     """The precision ``fit`` trains fastest in on this machine, for ``--precision auto``.
 
-    bfloat16 where the hardware multiplies it natively: CPUs with AMX or AVX-512 BF16
-    (measured on this project's Xeon: matrix products 3-5x faster than float32, a training
-    epoch 1.2-1.5x faster; the test ELBO of a 22-epoch Fashion-MNIST VAE the same to 0.1 nat),
-    and CUDA GPUs that support it. float32 everywhere else, where bfloat16 would be emulated.
+    bfloat16 where the hardware multiplies it natively: CPUs with AMX or AVX-512 BF16 (faster
+    epochs for the same test loss: ``python -m tools.experiments --variants baseline float32``
+    compares the two), and CUDA GPUs that support it. float32 everywhere else, where bfloat16
+    would be emulated.
     """
     dev = torch.device(device)
     if dev.type == "cuda":
@@ -201,13 +201,17 @@ def save_state(path: Path, model, best_state: dict, opt, gen: torch.Generator, i
         save_file(tensors, str(tmp), metadata={"info": json.dumps({**info, "optimizer": opt_meta})})
 
 
-def same_settings(record: dict, cfg: TrainConfig, model_cfg: ModelConfig) -> bool:
-    """Whether ``record`` (a resume state's info, or a checkpoint's metadata) was made with
-    these training settings and this network. Fields added since it was written count as their
-    defaults; a record without a network (resume states before it was saved) is taken at its word."""
+def same_settings(train_config: dict | None, cfg: TrainConfig, model_config: dict | None = None,
+                  model_cfg: ModelConfig | None = None) -> bool:
+    """Whether a recorded ``train_config`` (and ``model_config``, when both are given) are these
+    training settings and this network. Fields added since the record was written count as
+    their defaults; a record without a network (resume states before it was saved) is taken at
+    its word."""
+    if train_config is None:
+        return False
     try:
-        return (TrainConfig.from_dict(record["train_config"]) == cfg
-                and ModelConfig.from_dict(record.get("model_config") or model_cfg.to_dict()) == model_cfg)
+        return (TrainConfig.from_dict(train_config) == cfg
+                and (model_config is None or model_cfg is None or ModelConfig.from_dict(model_config) == model_cfg))
     except (KeyError, TypeError, ValueError):
         return False
 
@@ -231,7 +235,7 @@ def flushing_denormals(train: Callable) -> Callable:
     """Run ``train`` with denormal floats flushed to zero, then restore the previous setting.
 
     Adam's second moments and some gradients decay into denormals after the first epoch; on
-    x86 CPUs arithmetic on them is slow (measured: epochs 2+ took 1.7x as long as the first).
+    x86 CPUs arithmetic on them is slow (every epoch after the first was markedly slower).
     Flushing changes nothing measurable in the results. The setting is the whole process's,
     so it is put back: other code (e.g. hypothesis) relies on IEEE subnormals.
     """
@@ -275,7 +279,7 @@ def fit(model: Autoencoder, train_images: torch.Tensor, test_images: torch.Tenso
 
     if resume and state_path is not None and state_path.is_file():
         tensors, info = load_state(state_path)
-        if not same_settings(info, cfg, model.cfg):
+        if not same_settings(info.get("train_config"), cfg, info.get("model_config"), model.cfg):
             raise ValueError(f"{state_path}: saved with different training settings; "
                              "rerun without --resume to start over")
         model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})

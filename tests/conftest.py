@@ -6,24 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.data import SPLIT_FILES, write_idx_gz
+from explorer.vocab import KINDS
+from tests.helpers import make_idx_folder
 
 torch.set_num_threads(2)
-
-
-def make_idx_folder(folder, n_train=64, n_test=32, seed=0):
-    """Write a small, valid set of the four IDX files: blobs whose position encodes the label."""
-    rng = np.random.default_rng(seed)
-    for split, n in (("train", n_train), ("test", n_test)):
-        labels = rng.integers(0, 10, n).astype(np.uint8)
-        images = np.zeros((n, 28, 28), np.uint8)
-        for i, c in enumerate(labels):
-            r, col = 4 + 2 * int(c), 4 + int(rng.integers(0, 12))
-            images[i, r: r + 6, col: col + 6] = 255
-        img_name, lbl_name = SPLIT_FILES[split]
-        write_idx_gz(folder / img_name, images)
-        write_idx_gz(folder / lbl_name, labels)
-    return folder
 
 
 @pytest.fixture
@@ -40,7 +26,6 @@ def _isolated_data_env(monkeypatch, tmp_path):
 
 # --------------------------------------------------------------------------- app checkpoints
 
-APP_KINDS = ("ae", "dae", "vae")
 APP_LATENT_DIMS = (2, 4)
 
 
@@ -73,7 +58,7 @@ def app_checkpoints(tmp_path_factory):
     train, test = subset("train"), subset("test")
     train = Dataset("mnist", "train", train.images[:1200], train.labels[:1200], MNIST_CLASSES,
                     source=train.source, full=False)
-    specs = sweep.plan(["mnist"], APP_KINDS, APP_LATENT_DIMS, full_data={"mnist": False},
+    specs = sweep.plan(["mnist"], KINDS, APP_LATENT_DIMS, full_data={"mnist": False},
                        overrides={"epochs": 1}, hidden=(64, 32))
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(sweep, "maps_for", quick_maps)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from torch import nn
 
-from explorer import bench
 from explorer.models import ModelConfig, build_model
+from tools import bench
 
 
 def test_layer_flops_add_up_to_the_models_forward_pass():

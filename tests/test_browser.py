@@ -25,8 +25,8 @@ if not Path("/usr/bin/chromium").exists():
                 "to run the browser tests", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (requirements-dev.txt)")
 
-from explorer.ui import browser  # noqa: E402
-from explorer.ui.screenshots import PAGES, VIEWPORT, shoot  # noqa: E402
+from tools import browser  # noqa: E402
+from tools.screenshots import PAGES, VIEWPORT, shoot  # noqa: E402
 
 GRID_IFRAME = 'iframe[title*="streamlit_image_coordinates"]'
 

@@ -6,27 +6,21 @@ import json
 import pickle
 import shutil
 
-import numpy as np
 import pytest
 import torch
 
 from explorer import list_checkpoints, load_checkpoint
-from explorer.checkpoints import (CODES, FILES, META, WEIGHTS, CheckpointError, decode_weights, encode_weights,
-                                  load_codes, save_checkpoint)
-from explorer.models import ModelConfig, build_model
-
-SMALL = {"hidden": (32, 16)}
-
-
-def make_checkpoint(folder, kind="vae", z=2, dtype="int8", seed=0):
-    torch.manual_seed(seed)
-    model = build_model(ModelConfig(kind=kind, latent_dim=z, **SMALL))
-    codes = {"codes": np.random.default_rng(0).normal(size=(10, z)).astype(np.float32),
-             "labels": np.arange(10, dtype=np.uint8), "indices": np.arange(10, dtype=np.int32)}
-    meta = {"id": folder.name, "dataset": {"name": "mnist"}, "train_config": {}, "history": [],
-            "test_metrics": {"loss": 1.0}}
-    save_checkpoint(folder, model, meta, codes, dtype=dtype)
-    return model
+from explorer.checkpoints import (
+    CODES,
+    FILES,
+    META,
+    WEIGHTS,
+    CheckpointError,
+    decode_weights,
+    encode_weights,
+    load_codes,
+)
+from tests.helpers import make_checkpoint
 
 
 @pytest.fixture
@@ -42,15 +36,15 @@ def test_round_trip(tmp_path, dtype):
     model = make_checkpoint(folder, kind="ae", z=3, dtype=dtype)
     loaded = load_checkpoint(folder)
     assert sorted(p.name for p in folder.iterdir()) == sorted(FILES)
-    assert not loaded.model.training and loaded.meta["weights_dtype"] == dtype
+    assert not loaded.model.training and loaded.meta.weights_dtype == dtype
     stored = decode_weights(encode_weights(model.state_dict(), dtype))
     for k, v in loaded.model.state_dict().items():
         assert torch.equal(v, stored[k])
         tol = {"float32": 0, "float16": 1e-3, "int8": 0.01}[dtype]
         assert (v - model.state_dict()[k]).abs().max() <= tol * max(1.0, model.state_dict()[k].abs().max())
     assert loaded.codes()["codes"].shape == (10, 3)
-    assert loaded.meta["parameter_count"] == sum(p.numel() for p in model.parameters())
-    assert loaded.meta["latent_dim"] == 3 and loaded.meta["kind"] == "ae"
+    assert loaded.meta.parameter_count == sum(p.numel() for p in model.parameters())
+    assert loaded.meta.latent_dim == 3 and loaded.meta.kind == "ae"
 
 
 def test_overwrite_is_a_swap_leaving_nothing_behind(ckpt):

@@ -14,7 +14,7 @@ import pytest
 
 from explorer import data
 from explorer.data import DataError, Remote, load_dataset, parse_idx, read_idx_gz, write_idx_gz
-from tests.conftest import make_idx_folder
+from tests.helpers import make_idx_folder
 
 
 def idx_bytes(array: np.ndarray) -> bytes:

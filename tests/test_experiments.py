@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from explorer import experiments
-from tests.conftest import make_idx_folder
+from tests.helpers import make_idx_folder
+from tools import experiments
 
 
 def changed_fields(a, b) -> set[str]:

@@ -17,8 +17,7 @@ import torch
 from explorer import checkpoints as ck_mod
 from explorer import load_checkpoint
 from explorer.checkpoints import recover_interrupted, save_checkpoint
-from tests.conftest import make_idx_folder
-from tests.test_checkpoints import make_checkpoint
+from tests.helpers import make_checkpoint, make_idx_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 EPOCHS = 12  # enough left after the signal that it lands mid-run even when this machine is busy
@@ -104,8 +103,9 @@ def test_kill_between_renames_is_recovered(tmp_path):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(ck_mod.os, "replace", crash_on_second)
         with pytest.raises(KeyboardInterrupt):
-            save_checkpoint(folder, model, {"id": folder.name, "dataset": {}, "train_config": {}, "history": [],
-                                            "test_metrics": {}}, {"codes": torch.zeros(2, 2).numpy()})
+            save_checkpoint(folder, model, {"id": folder.name, "dataset": {"name": "mnist"}, "train_config": {},
+                                            "history": [], "test_metrics": {"loss": 1.0}},
+                            {"codes": torch.zeros(2, 2).numpy()})
     assert not folder.exists()
     assert recover_interrupted(tmp_path) == ["restored mnist-vae-mlp-z2 from an interrupted write"]
     load_checkpoint(folder)

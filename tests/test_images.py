@@ -12,8 +12,16 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from explorer.images import (MAX_PIXELS, MAX_UPLOAD_BYTES, ImageRejected, convert_drawing, convert_upload,
-                             enlarge, mosaic, to_uint8)
+from explorer.images import (
+    MAX_PIXELS,
+    MAX_UPLOAD_BYTES,
+    ImageRejected,
+    convert_drawing,
+    convert_upload,
+    enlarge,
+    mosaic,
+    to_uint8,
+)
 
 
 def encode(img: Image.Image, fmt: str = "PNG", **kw) -> bytes:

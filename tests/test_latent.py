@@ -7,9 +7,24 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from explorer.latent import (axis_values, coord_to_fraction, dims_plane, fraction_to_coord, grid_coords,
-                             interpolate, lerp, make_plane, nearest_neighbours, pca_plane, pixel_to_plane,
-                             plane_to_pixel, prior_samples, slerp, spread_extent, tile_at)
+from explorer.latent import (
+    axis_values,
+    coord_to_fraction,
+    dims_plane,
+    fraction_to_coord,
+    grid_coords,
+    interpolate,
+    lerp,
+    make_plane,
+    nearest_neighbours,
+    pca_plane,
+    pixel_to_plane,
+    plane_to_pixel,
+    prior_samples,
+    slerp,
+    spread_extent,
+    tile_at,
+)
 
 
 class TestAxis:

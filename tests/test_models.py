@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from explorer.losses import gaussian_kl
-from explorer.models import ARCHS, KINDS, IAFStep, ModelConfig, VAE, build_model
+from explorer.models import VAE, IAFStep, ModelConfig, build_model
+from explorer.vocab import ARCHS, KINDS
 
 SMALL = {"hidden": (32, 16), "channels": (4, 8), "conv_dense": 16}
 

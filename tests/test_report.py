@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from explorer import report
 from explorer.data import load_dataset
 from explorer.models import ModelConfig
+from explorer.noise import NoiseConfig
 from explorer.sweep import RunSpec, run
 from explorer.training import TrainConfig
-from explorer.noise import NoiseConfig
-from tests.conftest import make_idx_folder
+from explorer.vocab import KINDS
+from tests.helpers import make_idx_folder
+from tools import report
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +25,7 @@ def test_report_runs_and_matches_metadata(small, monkeypatch):
     monkeypatch.setenv("LATENT_EXPLORER_DATA", str(small / "data"))
     tr, te = load_dataset("fashion", "train"), load_dataset("fashion", "test")
     out = small / "cks"
-    for kind in ("ae", "dae", "vae"):
+    for kind in KINDS:
         for z in (2, 4):
             flow = 2 if (kind, z) == ("vae", 2) else 0  # as shipped: a flow at latent size 2
             spec = RunSpec("fashion", ModelConfig(kind=kind, latent_dim=z, hidden=(32,), flow_steps=flow),

@@ -19,7 +19,8 @@ from explorer.data import find_idx_dir
 from explorer.projections import maps_for
 from explorer.sweep import cpu_cores, encode_all, map_indices
 from explorer.training import evaluate
-from tests.conftest import make_idx_folder
+from explorer.vocab import KINDS
+from tests.helpers import make_idx_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,7 +46,7 @@ def tiny_run(tmp_path_factory):
 def test_writes_every_checkpoint_and_sweep_record(tiny_run):
     data, out = tiny_run
     entries = list_checkpoints(out)
-    assert sorted(e.id for e in entries) == sorted(f"fashion-{k}-mlp-z{z}" for k in ("ae", "dae", "vae") for z in (2, 3))
+    assert sorted(e.id for e in entries) == sorted(f"fashion-{k}-mlp-z{z}" for k in KINDS for z in (2, 3))
     assert all(e.ok for e in entries)
     for e in entries:
         assert sorted(p.name for p in e.path.iterdir()) == sorted(FILES)
@@ -61,11 +62,11 @@ def test_metadata_matches_recomputed_metrics_and_maps(tiny_run):
         ck = load_checkpoint(out / f"fashion-vae-mlp-z{z}")
         m = evaluate(ck.model, te.images)
         for k in ("loss", "recon", "kl", "mse"):
-            assert m[k] == pytest.approx(ck.meta["test_metrics"][k], rel=1e-5)
+            assert m[k] == pytest.approx(getattr(ck.meta.test_metrics, k), rel=1e-5)
         meta = ck.meta
-        assert meta["dataset"]["source"] == f"idx:{data}" and meta["dataset"]["train_count"] == 200
-        assert meta["epochs"] == 2 and len(meta["history"]) == 2 and meta["seed"] == 0
-        assert {"test_recon", "test_kl", "train_loss"} <= set(meta["history"][0])
+        assert meta.dataset.source == f"idx:{data}" and meta.dataset.train_count == 200
+        assert meta.epochs == 2 and len(meta.history) == 2 and meta.seed == 0
+        assert {"test_recon", "test_kl", "train_loss"} <= set(meta.history[0])
         codes = ck.codes()
         idx = map_indices(len(te))
         np.testing.assert_array_equal(codes["indices"], idx)
@@ -152,7 +153,7 @@ def test_ctrl_c_stops_every_worker_and_resume_finishes(tmp_path):
     assert len(finished) < 6 and all(e.ok for e in finished)
     done = train(*args, "--resume")
     assert sorted(e.id for e in list_checkpoints(out) if e.ok) == \
-        sorted(f"fashion-{k}-mlp-z{z}" for k in ("ae", "dae", "vae") for z in (2, 3))
+        sorted(f"fashion-{k}-mlp-z{z}" for k in KINDS for z in (2, 3))
     assert done.stdout.count("already trained, skipped") == len(finished)
 
 
@@ -223,8 +224,8 @@ def test_real_fashion_one_epoch(tmp_path):
     train("--dataset", "fashion", "--kind", "vae", "--latent-dims", 2, "--epochs", 1, "--out", tmp_path)
     ck = load_checkpoint(tmp_path / "fashion-vae-mlp-z2")
     m = evaluate(ck.model, load_dataset("fashion", "test").images)
-    assert m["loss"] == pytest.approx(ck.meta["test_metrics"]["loss"], rel=1e-5)
-    assert ck.meta["dataset"]["train_count"] == 60_000 and m["loss"] < 300
+    assert m["loss"] == pytest.approx(ck.meta.test_metrics.loss, rel=1e-5)
+    assert ck.meta.dataset.train_count == 60_000 and m["loss"] < 300
 
 
 def test_dry_run_lists_each_run_with_its_recipe(tmp_path):

@@ -7,11 +7,12 @@ import math
 import pytest
 import torch
 
+from explorer.data import load_dataset
 from explorer.models import ModelConfig, build_model
 from explorer.noise import NoiseConfig
 from explorer.training import TrainConfig, TrainingDiverged, fit, random_shift
-from tests.conftest import make_idx_folder
-from explorer.data import load_dataset
+from explorer.vocab import KINDS
+from tests.helpers import make_idx_folder
 
 SMALL = {"hidden": (64,)}
 
@@ -26,7 +27,7 @@ def quiet(_):
     pass
 
 
-@pytest.mark.parametrize("kind", ["ae", "dae", "vae"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_loss_falls(tiny, kind):
     tr, te = tiny
     torch.manual_seed(0)

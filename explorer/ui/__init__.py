@@ -5,7 +5,7 @@
   common.py   what every page shares: the chosen model, intros, image pickers, image display
   sidebar.py  the shared sidebar: dataset, kind, latent size, the model's facts
   pages/      one script per page, run by ``st.navigation`` from ``app.py``
-  browser.py, screenshots.py   drive the real app in Chromium (tests, README screenshots)
+(What drives the real app in Chromium, for the tests and the screenshots, is in ``tools/``.)
 """
 
 import functools
@@ -32,13 +32,13 @@ def freeze_imported_objects() -> None:
     set of imported modules.
 
     Streamlit runs a full ``gc.collect(2)`` after every script run (``runner.postScriptGC``).
-    With torch, plotly and Streamlit loaded that walks about 220,000 objects: 120 ms here,
+    With torch, plotly and Streamlit loaded that walks hundreds of thousands of objects,
     holding the GIL while the run's last messages wait to be sent, on every click. The objects
     of imported modules live as long as the process, so the collector gains nothing from
     walking them. Called at the end of each full run; it acts only when the run imported new
     modules (the first run, a page opened for the first time), so the little garbage that
-    happens to be frozen with them is bounded. Not collected first: that would cost the
-    120 ms once more, on the first page's run.
+    happens to be frozen with them is bounded. Not collected first: that would cost a full
+    collection once more, on the first page's run.
     """
     global _modules_when_frozen
     if len(sys.modules) != _modules_when_frozen:
@@ -52,7 +52,7 @@ def fragment(fn):
     A fragment's rerun never reaches the end of app.py, where full runs freeze; the latent
     map's first click imports torch inside its fragment (the first page itself needs none),
     and unfrozen, torch's objects made every later click pay Streamlit's full collection
-    (measured: map clicks 304 ms median instead of about 200).
+    (``python -m tools.browser_bench`` prints the map click's latency).
     """
     import streamlit as st
 

@@ -12,9 +12,6 @@ from explorer.images import enlarge
 
 from . import loaders
 
-DATASET_TITLES = {"mnist": "MNIST", "fashion": "Fashion-MNIST"}
-KIND_TITLES = {"ae": "AE: autoencoder", "dae": "DAE: denoising autoencoder", "vae": "VAE: variational autoencoder"}
-KIND_SHORT = {"ae": "AE", "dae": "DAE", "vae": "VAE"}
 CHOSEN = "_chosen"  # session key: the id of the checkpoint the sidebar chose
 
 
@@ -33,8 +30,7 @@ def intro(title: str, text: str) -> None:
 
 
 def describe(entry: CatalogEntry) -> str:
-    m = entry.meta
-    return f"{DATASET_TITLES.get(m['dataset']['name'], m['dataset']['name'])} {KIND_SHORT[m['kind']]}, latent size {m['latent_dim']}"
+    return entry.meta.title
 
 
 def model_or_stop(entry: CatalogEntry):
@@ -64,7 +60,7 @@ def test_split_or_stop(entry: CatalogEntry):
 
 
 def class_names(entry: CatalogEntry) -> list[str]:
-    return list(entry.meta["dataset"]["class_names"])
+    return list(entry.meta.dataset.class_names)
 
 
 def show(x: np.ndarray, caption: str | None = None, scale: int = 6, width: int | str = "content") -> None:

@@ -23,11 +23,9 @@ from explorer.checkpoints import CatalogEntry, Checkpoint, list_checkpoints, loa
 from explorer.data import DataError, load_dataset, load_mnist_subset
 from explorer.images import mosaic, to_uint8
 from explorer.latent import Plane, grid_coords, make_plane, prior_samples
-from . import ENV_CHECKPOINTS, checkpoint_folder  # noqa: F401 - re-exported for the pages
+from explorer.vocab import DATASETS, KINDS
 
-DATASET_ORDER = ("mnist", "fashion")
-KIND_ORDER = ("ae", "dae", "vae")
-
+from . import checkpoint_folder
 
 # --------------------------------------------------------------------------- catalog
 
@@ -47,25 +45,25 @@ class Catalog:
         return [e for e in self.entries if not e.ok]
 
     def datasets(self) -> list[str]:
-        names = {e.meta["dataset"]["name"] for e in self.good}
-        return sorted(names, key=lambda n: (DATASET_ORDER.index(n) if n in DATASET_ORDER else 99, n))
+        names = {e.meta.dataset.name for e in self.good}
+        return sorted(names, key=lambda n: (DATASETS.index(n) if n in DATASETS else 99, n))
 
     def kinds(self, dataset: str) -> list[str]:
-        kinds = {e.meta["kind"] for e in self.good if e.meta["dataset"]["name"] == dataset}
-        return [k for k in KIND_ORDER if k in kinds]
+        kinds = {e.meta.kind for e in self.good if e.meta.dataset.name == dataset}
+        return [k for k in KINDS if k in kinds]
 
     def archs(self, dataset: str, kind: str) -> list[str]:
-        return sorted({e.meta["arch"] for e in self.good
-                       if e.meta["dataset"]["name"] == dataset and e.meta["kind"] == kind})
+        return sorted({e.meta.arch for e in self.good
+                       if e.meta.dataset.name == dataset and e.meta.kind == kind})
 
     def sizes(self, dataset: str, kind: str, arch: str) -> list[int]:
-        return sorted({e.meta["latent_dim"] for e in self.good if e.meta["dataset"]["name"] == dataset
-                       and e.meta["kind"] == kind and e.meta["arch"] == arch})
+        return sorted({e.meta.latent_dim for e in self.good if e.meta.dataset.name == dataset
+                       and e.meta.kind == kind and e.meta.arch == arch})
 
     def find(self, dataset: str, kind: str, latent_dim: int, arch: str = "mlp") -> CatalogEntry | None:
         for e in self.good:
             m = e.meta
-            if (m["dataset"]["name"], m["kind"], m["latent_dim"], m["arch"]) == (dataset, kind, latent_dim, arch):
+            if (m.dataset.name, m.kind, m.latent_dim, m.arch) == (dataset, kind, latent_dim, arch):
                 return e
         return None
 
@@ -106,7 +104,7 @@ def _checkpoint(path: str, weights_sha256: str) -> Checkpoint:
 
 def checkpoint(entry: CatalogEntry) -> Checkpoint:
     """The loaded checkpoint (raises ``CheckpointError`` if it was damaged since listing)."""
-    return _checkpoint(str(entry.path), entry.meta["weights_sha256"])
+    return _checkpoint(str(entry.path), entry.meta.weights_sha256)
 
 
 def model(entry: CatalogEntry):
@@ -124,7 +122,7 @@ def _codes(path: str, codes_sha256: str) -> dict[str, np.ndarray]:
 def codes(entry: CatalogEntry) -> dict[str, np.ndarray]:
     """codes (n, z), labels (n,), indices (n,) into the test split, map_pca / map_tsne (n, 2),
     map_raw (n, 2) for latent size 2. Read-only."""
-    return _codes(str(entry.path), entry.meta["codes_sha256"])
+    return _codes(str(entry.path), entry.meta.codes_sha256)
 
 
 # --------------------------------------------------------------------------- test split
@@ -152,8 +150,8 @@ def test_split(entry: CatalogEntry) -> tuple[np.ndarray, np.ndarray]:
 
     Raises ``DataError`` (its message says how to get the data) when they are not here.
     """
-    d = entry.meta["dataset"]
-    return _test_split(d["name"], bool(d.get("full", True)), int(d.get("test_count") or 0))
+    d = entry.meta.dataset
+    return _test_split(d.name, d.full, d.test_count)
 
 
 def test_images(entry: CatalogEntry, indices) -> np.ndarray:
@@ -163,14 +161,6 @@ def test_images(entry: CatalogEntry, indices) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- computed arrays
-
-@st.cache_data(max_entries=128, show_spinner=False)
-def test_codes(path: str, weights_sha256: str, indices: tuple[int, ...], _entry: CatalogEntry) -> np.ndarray:
-    """Codes (n, z) of test images by index, through the model."""
-    from explorer import inference  # torch: imported on first use, not at start
-
-    return inference.embed(model(_entry), test_images(_entry, list(indices)))
-
 
 @st.cache_data(max_entries=128, show_spinner=False)
 def reconstructions(path: str, weights_sha256: str, indices: tuple[int, ...], _entry: CatalogEntry) -> np.ndarray:
@@ -194,14 +184,14 @@ def map_figure(entry: CatalogEntry, view: str, selected: int | None, axis_titles
                class_names):
     """The latent map's plotly scatter (``explorer.figures.latent_scatter``) of the stored ``map_<view>``,
     built once and shared: a click reruns the map's panel, and rebuilding thousands of markers
-    each time cost ~10 ms. Read-only (``st.plotly_chart`` copies it)."""
+    each time would cost every click. Read-only (``st.plotly_chart`` copies it)."""
     return _map_figure(*key(entry), view, None if selected is None else int(selected), tuple(axis_titles),
                        tuple(class_names), _entry=entry)
 
 
 def key(entry: CatalogEntry) -> tuple[str, str]:
     """The small, hashable cache key of a checkpoint: its folder and weights hash."""
-    return str(entry.path), entry.meta["weights_sha256"]
+    return str(entry.path), entry.meta.weights_sha256
 
 
 def code_row(entry: CatalogEntry, test_index: int | None) -> int | None:
@@ -247,7 +237,7 @@ def grid_tiles(entry: CatalogEntry, mode: str, i: int, j: int, anchor_index: int
 @st.cache_data(max_entries=64, show_spinner=False)
 def _prior_tiles(path: str, weights_sha256: str, n: int, temperature: float, seed: int,
                  _entry: CatalogEntry) -> np.ndarray:
-    z = prior_samples(n * n, _entry.meta["latent_dim"], temperature, seed)
+    z = prior_samples(n * n, _entry.meta.latent_dim, temperature, seed)
     from explorer import inference  # torch: imported on first use, not at start
 
     return to_uint8(mosaic(inference.decode(model(_entry), z), n, pad=1))

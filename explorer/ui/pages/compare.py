@@ -6,17 +6,18 @@ import streamlit as st
 from explorer import figures
 from explorer.images import enlarge, mosaic
 from explorer.ui import common, loaders
+from explorer.vocab import KIND_LABELS, KIND_TITLES
 
 PICKS = {"classes": "one of each class", "class": "one class", "seed": "random", "index": "by index"}
 COUNT = 10
 
 entry = common.chosen()
 meta = entry.meta
-dataset, kind, arch = meta["dataset"]["name"], meta["kind"], meta["arch"]
+dataset, kind, arch = meta.dataset.name, meta.kind, meta.arch
 cat = loaders.catalog()
 sizes = cat.sizes(dataset, kind, arch)
 common.intro("Compare latent sizes", (
-    f"The same test images rebuilt by the {common.KIND_SHORT[kind]} of every latent size, smallest at the top. "
+    f"The same test images rebuilt by the {KIND_LABELS[kind]} of every latent size, smallest at the top. "
     "A code of 2 numbers keeps only the rough shape; more numbers keep more detail, until the gain stops. "
     "The chart shows where that happens for each kind, and the maps below show how the classes separate "
     "as the code grows."))
@@ -58,7 +59,7 @@ with c2:
         if not chosen:
             chosen = [0]
 
-st.markdown(f"**{common.KIND_TITLES[kind]}: reconstructions by latent size**")
+st.markdown(f"**{KIND_TITLES[kind]}: reconstructions by latent size**")
 label_col, image_col = st.columns([1, 7])
 label_col.markdown("original")
 with image_col:
@@ -68,14 +69,14 @@ with image_col:
 for z in sizes:
     e = cat.find(dataset, kind, z, arch)
     label_col, image_col = st.columns([1, 7])
-    label_col.markdown(f"**latent {z}**  \ntest loss {e.meta['test_metrics']['loss']:.1f}")
+    label_col.markdown(f"**latent {z}**  \ntest loss {e.meta.test_metrics.loss:.1f}")
     with image_col:
         recon = loaders.reconstructions(*loaders.key(e), tuple(chosen), _entry=e)
         st.image(enlarge(mosaic(recon, len(chosen), pad=1), 3), width="content")
 
 st.subheader("Test loss against latent size")
-points = [(e.meta["kind"], e.meta["latent_dim"], e.meta["test_metrics"]["loss"]) for e in cat.good
-          if e.meta["dataset"]["name"] == dataset and e.meta["arch"] == arch]
+points = [(e.meta.kind, e.meta.latent_dim, e.meta.test_metrics.loss) for e in cat.good
+          if e.meta.dataset.name == dataset and e.meta.arch == arch]
 st.plotly_chart(figures.loss_by_latent_size(points, kind), config={"displaylogo": False})
 st.caption("Test loss in nats per image: for the AE and DAE the reconstruction error alone, for the VAE the "
            "reconstruction error plus the KL term (the negative ELBO), so the VAE's line sits higher by design.")

@@ -12,23 +12,23 @@ common.intro(f"Training curves: {common.describe(entry)}", (
     "Training loss far below test loss means the model memorises its training images; where a validation "
     "set was held out, the dotted line marks the epoch that was kept."))
 
-history = meta.get("history") or []
+history = list(meta.history)
 if not history:
     st.info("This checkpoint records no training history.")
 else:
-    st.plotly_chart(figures.loss_curves(history, meta.get("best_epoch")), config={"displaylogo": False})
+    st.plotly_chart(figures.loss_curves(history, meta.best_epoch), config={"displaylogo": False})
 
-t = meta["test_metrics"]
+t = meta.test_metrics
 cols = st.columns(4)
-cols[0].metric("Test loss (nats)", f"{t['loss']:.1f}")
-cols[1].metric("Reconstruction (nats)", f"{t['recon']:.1f}")
-cols[2].metric("KL (nats)", f"{t['kl']:.1f}")
-cols[3].metric("Test PSNR (dB)", f"{t['psnr']:.1f}")
-tc = meta.get("train_config", {})
-epochs = meta.get("epochs")
-mc = meta.get("model_config", {})
-flow = f"{mc['flow_steps']} inverse autoregressive flow steps on the posterior, " if mc.get("flow_steps") else ""
+cols[0].metric("Test loss (nats)", f"{t.loss:.1f}")
+cols[1].metric("Reconstruction (nats)", f"{t.recon:.1f}")
+cols[2].metric("KL (nats)", f"{t.kl:.1f}")
+cols[3].metric("Test PSNR (dB)", f"{t.psnr:.1f}")
+tc = meta.train_config
+epochs = meta.epochs
+mc = meta.model_config
+flow = f"{mc.flow_steps} inverse autoregressive flow steps on the posterior, " if mc.flow_steps else ""
 st.caption(f"{epochs} epoch{'s' if epochs != 1 else ''}, batch size {tc.get('batch_size')}, learning rate {tc.get('lr')}, "
-           f"seed {tc.get('seed')}; {mc.get('activation', 'relu')} activations, {flow}"
-           f"{meta.get('parameter_count', 0):,} parameters; trained in {meta.get('train_seconds', 0):.0f} s on "
-           f"{meta.get('device', '?')} with {tc.get('precision', 'float32')} matrix products.")
+           f"seed {tc.get('seed')}; {mc.activation} activations, {flow}"
+           f"{meta.parameter_count or 0:,} parameters; trained in {meta.train_seconds or 0:.0f} s on "
+           f"{meta.device or '?'} with {tc.get('precision', 'float32')} matrix products.")

@@ -6,6 +6,7 @@ import streamlit as st
 from explorer import inference
 from explorer.images import MAX_UPLOAD_BYTES, ImageRejected, convert_drawing, convert_upload
 from explorer.ui import common, loaders
+from explorer.vocab import KIND_LABELS, KINDS
 
 SOURCES = {"test": "test image", "upload": "upload", "draw": "draw"}
 NOISES = {"gaussian": "Gaussian", "salt_and_pepper": "salt and pepper", "block": "block"}
@@ -13,7 +14,7 @@ UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
 
 entry = common.chosen()
 meta = entry.meta
-dataset, z_dim, arch = meta["dataset"]["name"], meta["latent_dim"], meta["arch"]
+dataset, z_dim, arch = meta.dataset.name, meta.latent_dim, meta.arch
 cat = loaders.catalog()
 common.intro("Denoising playground", (
     f"Corrupt an image and give it to the three kinds of model with latent size {z_dim} (the sidebar's kind "
@@ -87,16 +88,16 @@ with cols[0]:
 with cols[1]:
     common.show(noisy, f"{NOISES[noise]} noise", scale=5)
     st.metric("noisy vs clean", f"{noisy_psnr:.1f} dB")
-for col, kind in zip(cols[2:], ("ae", "dae", "vae")):
+for col, kind in zip(cols[2:], KINDS):
     with col:
         e = cat.find(dataset, kind, z_dim, arch)
         if e is None:
-            st.info(f"No {common.KIND_SHORT[kind]} with latent size {z_dim} was trained.")
+            st.info(f"No {KIND_LABELS[kind]} with latent size {z_dim} was trained.")
             continue
         out = inference.reconstruct(common.model_or_stop(e), noisy[None])[0]
         score = float(inference.psnr(out[None], clean[None])[0])
-        common.show(out, f"{common.KIND_SHORT[kind]} output", scale=5)
-        st.metric(f"{common.KIND_SHORT[kind]} vs clean", f"{score:.1f} dB", delta=f"{score - noisy_psnr:+.1f} dB",
+        common.show(out, f"{KIND_LABELS[kind]} output", scale=5)
+        st.metric(f"{KIND_LABELS[kind]} vs clean", f"{score:.1f} dB", delta=f"{score - noisy_psnr:+.1f} dB",
                   help="PSNR of the model's output against the clean input; the change is against the noisy input.")
 st.caption("PSNR: peak signal-to-noise ratio, 10·log10(1 / mean squared error), in dB. "
            "Each model sees only the noisy image.")

@@ -9,6 +9,7 @@ from explorer import inference
 from explorer.images import draw_marker
 from explorer.latent import prior_samples, tile_at
 from explorer.ui import common, fragment, loaders, state
+from explorer.vocab import KIND_LABELS, dataset_title
 
 TARGET_PX = 540
 
@@ -20,17 +21,17 @@ common.intro("Generate", (
     "image that is in no dataset. The temperature scales the draws: below 1 the samples are typical and "
     "clean, above 1 they get stranger. Click a sample to see it large, with its code."))
 
-vae = entry if meta["kind"] == "vae" else cat.find(meta["dataset"]["name"], "vae", meta["latent_dim"], meta["arch"])
+vae = entry if meta.kind == "vae" else cat.find(meta.dataset.name, "vae", meta.latent_dim, meta.arch)
 if vae is None:
-    st.error(f"Generating needs a VAE, and none was trained for {common.DATASET_TITLES.get(meta['dataset']['name'])} "
-             f"with latent size {meta['latent_dim']}. Train one with "
-             f"`python train.py --dataset {meta['dataset']['name']} --kind vae --latent-dims {meta['latent_dim']}`.")
+    st.error(f"Generating needs a VAE, and none was trained for {dataset_title(meta.dataset.name)} "
+             f"with latent size {meta.latent_dim}. Train one with "
+             f"`python train.py --dataset {meta.dataset.name} --kind vae --latent-dims {meta.latent_dim}`.")
     st.stop()
 if vae is not entry:
     st.info(f"Only a VAE has a prior to sample from: this page uses the VAE with latent size "
-            f"{meta['latent_dim']}, not the {common.KIND_SHORT[meta['kind']]} chosen in the sidebar.")
+            f"{meta.latent_dim}, not the {KIND_LABELS[meta.kind]} chosen in the sidebar.")
 model = common.model_or_stop(vae)
-z_dim = vae.meta["latent_dim"]
+z_dim = vae.meta.latent_dim
 
 
 def new_seed() -> None:

@@ -10,7 +10,7 @@ from explorer.ui import common, fragment, loaders, state
 
 entry = common.chosen()
 meta = entry.meta
-z_dim = meta["latent_dim"]
+z_dim = meta.latent_dim
 common.intro("Interpolate", (
     "Pick two images; their codes are two points in latent space, and the slider walks the straight line "
     "(or the great circle, for spherical interpolation) between them, decoding each point on the way. "

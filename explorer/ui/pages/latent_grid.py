@@ -9,13 +9,14 @@ from explorer import inference
 from explorer.images import draw_marker, draw_points
 from explorer.latent import pixel_to_plane, plane_to_pixel, spread_extent
 from explorer.ui import common, fragment, loaders, state
+from explorer.vocab import KIND_LABELS, KIND_TITLES
 
 TARGET_PX = 600          # the grid image is enlarged by a whole factor to about this width
 OVERLAY_POINTS = 2000    # test codes drawn over the grid at most
 
 entry = common.chosen()
 meta = entry.meta
-z_dim, kind = meta["latent_dim"], meta["kind"]
+z_dim, kind = meta.latent_dim, meta.kind
 common.intro("Latent grid", (
     "The decoder's view of a flat slice of the latent space: each tile is the image decoded from one point "
     "of a regular grid. Click anywhere on the grid to decode that exact point, shown large on the right. "
@@ -41,10 +42,10 @@ manual_extent = c3.slider("Range ±", 0.5, 20.0, 3.0, step=0.5, key="grid_range"
 overlay = c4.toggle("Show test codes", value=False, key="grid_overlay", bind="query-params",
                     help="Draw the test images' codes (projected onto the plane) as dots coloured by class.")
 partner_kind = "ae" if kind == "vae" else "vae"
-partner = cat.find(meta["dataset"]["name"], partner_kind, z_dim, meta["arch"])
-pair = c4.toggle(f"{common.KIND_SHORT[partner_kind]} side by side", value=False, key="grid_pair",
+partner = cat.find(meta.dataset.name, partner_kind, z_dim, meta.arch)
+pair = c4.toggle(f"{KIND_LABELS[partner_kind]} side by side", value=False, key="grid_pair",
                  bind="query-params", disabled=partner is None,
-                 help=f"The same plane settings for the {common.KIND_SHORT[partner_kind]} of this dataset and "
+                 help=f"The same plane settings for the {KIND_LABELS[partner_kind]} of this dataset and "
                       "latent size." if partner else "No such model was trained.")
 
 mode, i, j, anchor_index = "dims", 0, 1, None
@@ -81,7 +82,7 @@ if len(st.session_state.get("grid_at") or ()) != 2:
 def extent_for(e) -> float:
     if not auto:
         return float(manual_extent)
-    if e.meta["kind"] == "vae":
+    if e.meta.kind == "vae":
         return 3.0
     p = loaders.plane(e, mode, i, j, anchor_index)
     return spread_extent(p.coords(loaders.codes(e)["codes"]))
@@ -120,7 +121,7 @@ def decoded(e, extent: float) -> None:
     image = inference.decode(common.model_or_stop(e), z)[0]
     if e.id == entry.id:  # the Interpolate page can start from this point
         st.session_state["grid_z"] = (e.id, tuple(float(t) for t in z.ravel()))
-    common.show(image, f"{common.KIND_SHORT[e.meta['kind']]} decodes the clicked point", scale=8)
+    common.show(image, f"{KIND_LABELS[e.meta.kind]} decodes the clicked point", scale=8)
     st.text(f"coordinate: {p.labels[0]} = {u:+.3f}, {p.labels[1]} = {v:+.3f}")
     if z_dim > 2:
         st.code("z = " + common.fmt_code(z), language=None, wrap_lines=True)
@@ -132,7 +133,7 @@ def decoded(e, extent: float) -> None:
 def grid_panel():
     shown = [entry] + ([partner] if pair and partner is not None else [])
     extents = [extent_for(e) for e in shown]
-    for k, (e, ext) in enumerate(zip(shown, extents)):
+    for k, ext in enumerate(extents):
         take_click(f"grid_click_{k}", ext)
     state.publish("grid_at", state.fmt_floats)
     if len(shown) == 1:
@@ -145,7 +146,7 @@ def grid_panel():
         cols = st.columns(2)
         for k, (e, ext) in enumerate(zip(shown, extents)):
             with cols[k]:
-                st.subheader(common.KIND_TITLES[e.meta["kind"]])
+                st.subheader(KIND_TITLES[e.meta.kind])
                 grid_image(e, ext, f"grid_click_{k}")
                 decoded(e, ext)
 

@@ -10,7 +10,7 @@ from explorer.ui import common, fragment, loaders, state
 VIEWS = {"raw": "true coordinates", "tsne": "t-SNE", "pca": "PCA"}
 
 entry = common.chosen()
-z_dim = entry.meta["latent_dim"]
+z_dim = entry.meta.latent_dim
 common.intro("Latent map", (
     "Every dot is one test image, placed where the encoder puts its code and coloured by its class. "
     + ("With latent size 2 the map shows the codes themselves; " if z_dim == 2 else
@@ -31,14 +31,6 @@ k = c3.slider("How many", 3, 16, 8, key="map_k", bind="query-params", disabled=n
 indices = codes["indices"]
 state.init("map_img", state.parse_index)
 DRAWN = "_map_drawn"  # session key: ((checkpoint id, view), row) the figure was last drawn with
-
-
-def row_of(test_index):
-    """The row of a test image in the stored codes, or None if it is not among them."""
-    if test_index is None:
-        return None
-    pos = int(np.searchsorted(indices, test_index))
-    return pos if pos < len(indices) and indices[pos] == test_index else None
 
 
 def take_click():
@@ -66,7 +58,7 @@ def drawn_selection(row):
 @fragment
 def map_panel():
     take_click()
-    row = row_of(st.session_state.get("map_img"))
+    row = loaders.code_row(entry, st.session_state.get("map_img"))
     names = common.class_names(entry)
     nb = (nearest_neighbours(codes["codes"], codes["codes"][row], k, exclude=row)
           if (row is not None and show_nn) else np.zeros(0, np.int64))
@@ -99,8 +91,8 @@ def map_panel():
         if len(nb) and split is not None:
             st.markdown(f"**Its {len(nb)} nearest neighbours in latent space**")
             nb_idx = [int(indices[r]) for r in nb]
-            # One picture for all of them: a click then sends 3 images instead of 2 + k (measured
-            # 37 ms of the click for k = 8 as separate images).
+            # One picture for all of them: a click then sends 3 images instead of 2 + k, and each
+            # image sent costs the click time.
             strip = mosaic(loaders.test_images(entry, nb_idx), ncols=4, pad=1, pad_value=1.0)
             common.show(strip, "left to right, top to bottom: "
                         + ", ".join(names[int(codes["labels"][r])] for r in nb), scale=3)

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer.ui import loaders
+from explorer.ui import ENV_CHECKPOINTS, loaders
 
 catalog = loaders.catalog()
 folder = catalog.folder
@@ -22,7 +22,7 @@ st.markdown(
     "That trains the whole shipped set (MNIST and Fashion-MNIST × AE, DAE, VAE × latent sizes 2–32) into "
     "`checkpoints/`. For a quick start, train a few small ones first, e.g.\n\n"
     "```bash\npython train.py --dataset mnist --latent-dims 2 8 --epochs 5\n```\n\n"
-    f"Or point the app at a folder that holds checkpoints: `{loaders.ENV_CHECKPOINTS}=/path/to/checkpoints "
+    f"Or point the app at a folder that holds checkpoints: `{ENV_CHECKPOINTS}=/path/to/checkpoints "
     "streamlit run app.py`. Reload this page when the checkpoints are there.")
 
 if catalog.broken:

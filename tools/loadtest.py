@@ -1,8 +1,8 @@
 """Many users at once: a load test of the app's real server, spoken to in its own protocol.
 
-    python -m explorer.loadtest [--checkpoints checkpoints] [--sessions 20] [--seconds 60]
+    python -m tools.loadtest [--checkpoints checkpoints] [--sessions 20] [--seconds 60]
 
-Starts ``streamlit run app.py`` on a free port of 127.0.0.1 (``explorer.ui.browser``) and
+Starts ``streamlit run app.py`` on a free port of 127.0.0.1 (``tools.browser``) and
 opens ``--sessions`` concurrent sessions over its websocket (``/_stcore/stream``), each
 doing what a browser tab sends when a user clicks: the latent grid component's click
 value, the latent map's plotly selection and the interpolation slider's value, as widget
@@ -41,13 +41,13 @@ import sys
 import time
 import urllib.request
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from urllib.parse import urlencode
 
 import numpy as np
 
-from .ui import APP_ROOT
+from explorer.vocab import kind_label
+from tools.common import ROOT, query, summary
 
 # the pages and the fixed inputs every session uses (so sessions can be compared)
 GRID_SIZE = 600                                   # the displayed size the grid click reports
@@ -57,8 +57,6 @@ GRID_CLICKS = [(int(GRID_SIZE * fx), int(GRID_SIZE * fy))
 MAP_ROWS = [3, 101, 457, 212, 640, 29, 388, 775, 150, 517, 902, 66]   # taken modulo the codes stored
 SLIDER_TS = [0.1, 0.2, 0.3, 0.4, 0.6, 0.7, 0.8, 0.9, 0.05, 0.95, 0.35, 0.65]
 PAGES = ("latent_grid", "", "interpolate")       # "" is the latent map, the default page
-KIND_LABELS = {"ae": "AE", "dae": "DAE", "vae": "VAE"}
-DATASET_LABELS = {"mnist": "MNIST", "fashion": "Fashion-MNIST"}
 RUN_TIMEOUT_S = 60.0
 
 
@@ -213,10 +211,10 @@ class Reference:
         self.entries = {e.id: e for e in entries}
 
     @staticmethod
-    @lru_cache(maxsize=None)
+    @cache
     def _split(name: str, full: bool) -> tuple[np.ndarray, np.ndarray]:
         """The test split the app shows for checkpoints of this dataset (see ui/loaders.py)."""
-        from .data import load_dataset, load_mnist_subset
+        from explorer.data import load_dataset, load_mnist_subset
 
         if full:
             ds = load_dataset(name, "test", allow_subset=False)
@@ -225,48 +223,47 @@ class Reference:
             images, labels = load_mnist_subset("test")
         return np.asarray(images, np.uint8), np.asarray(labels)
 
-    @lru_cache(maxsize=None)
+    @cache
     def _loaded(self, cid: str):
-        from .checkpoints import load_checkpoint, load_codes
+        from explorer.checkpoints import load_checkpoint, load_codes
 
         e = self.entries[cid]
-        d = e.meta["dataset"]
-        images, labels = self._split(d["name"], bool(d.get("full", True)))
+        images, labels = self._split(e.meta.dataset.name, e.meta.dataset.full)
         return load_checkpoint(e.path).model, load_codes(e.path, e.meta), images, labels
 
-    @lru_cache(maxsize=None)
+    @cache
     def grid(self, cid: str, x: int, y: int) -> tuple[str, np.ndarray]:
         """The latent grid page with default settings, clicked at (x, y) of a GRID_SIZE² display."""
-        from .images import enlarge
-        from .inference import decode
-        from .latent import make_plane, pixel_to_plane, spread_extent
+        from explorer.images import enlarge
+        from explorer.inference import decode
+        from explorer.latent import make_plane, pixel_to_plane, spread_extent
 
         model, codes, _, _ = self._loaded(cid)
         meta = self.entries[cid].meta
         plane = make_plane("dims", codes["codes"], 0, 1, None)
-        extent = 3.0 if meta["kind"] == "vae" else spread_extent(plane.coords(codes["codes"]))
+        extent = 3.0 if meta.kind == "vae" else spread_extent(plane.coords(codes["codes"]))
         u, v = pixel_to_plane(x, y, GRID_SIZE, GRID_SIZE, extent, "even")
         image = np.asarray(enlarge(decode(model, plane.points(np.array([u, v])))[0], 8))
         return f"coordinate: {plane.labels[0]} = {u:+.3f}, {plane.labels[1]} = {v:+.3f}", image
 
-    @lru_cache(maxsize=None)
+    @cache
     def map_point(self, cid: str, row: int) -> tuple[str, np.ndarray]:
         """The latent map clicked on the stored code ``row``: its text and the test image shown."""
-        from .images import enlarge
+        from explorer.images import enlarge
 
         _, codes, images, _ = self._loaded(cid)
         idx = int(codes["indices"][row])
         return f"code of image {idx}:", np.asarray(enlarge(images[idx].astype(np.float32) / 255.0, 6))
 
-    @lru_cache(maxsize=None)
+    @cache
     def slider(self, cid: str, t: float) -> tuple[str, np.ndarray]:
         """The interpolation page with its default ends (the first test images of classes 2 and 7)."""
-        from .images import enlarge
-        from .inference import decode, embed
-        from .latent import interpolate
+        from explorer.images import enlarge
+        from explorer.inference import decode, embed
+        from explorer.latent import interpolate
 
         model, _, images, labels = self._loaded(cid)
-        n_cls = len(self.entries[cid].meta["dataset"]["class_names"])
+        n_cls = len(self.entries[cid].meta.dataset.class_names)
         ends = []
         for cls in (2 % n_cls, 7 % n_cls):
             members = np.flatnonzero(labels == cls)
@@ -313,11 +310,6 @@ class Tally:
     outputs: dict = field(default_factory=dict)   # (checkpoint, kind, input) -> {sha256 of image bytes}
 
 
-def query(meta: dict) -> str:
-    return urlencode({"dataset": DATASET_LABELS.get(meta["dataset"]["name"], meta["dataset"]["name"]),
-                      "kind": KIND_LABELS.get(meta["kind"], meta["kind"]), "z": meta["latent_dim"]})
-
-
 async def interact(client: AppClient, page: str, run: Run, entry, k: int, ref: Reference, tally: Tally) -> Run:
     """The k-th interaction on ``page``; checks it and records its latency. Returns the new run."""
     cid, meta = entry.id, entry.meta
@@ -329,7 +321,7 @@ async def interact(client: AppClient, page: str, run: Run, entry, k: int, ref: R
         run = await client.rerun([widget(wid, json_value=json.dumps(value))], frag)
         kind, key, (want_text, want_img) = "grid", (x, y), ref.grid(cid, x, y)
         got_text = run.text("coordinate:")
-        url = run.image_url(f"{KIND_LABELS[meta['kind']]} decodes the clicked point")
+        url = run.image_url(f"{kind_label(meta.kind)} decodes the clicked point")
     elif page == "":
         row = MAP_ROWS[k % len(MAP_ROWS)] % ref.n_codes(cid)
         wid, frag = run.widget("map_chart")
@@ -381,7 +373,7 @@ async def session(i: int, base_url: str, entries: list, ref: Reference, tally: T
                 if time.perf_counter() >= deadline:
                     break
                 run = await interact(client, page, run, entry, i + r * per_page + k, ref, tally)
-        except (InteractionError, asyncio.TimeoutError, OSError) as e:
+        except (TimeoutError, InteractionError, OSError) as e:
             tally.errors.append(f"{where}: {type(e).__name__}: {e}")
         except Exception as e:  # noqa: BLE001 - a protocol failure: count it, keep the others going
             tally.errors.append(f"{where}: unexpected {type(e).__name__}: {e}")
@@ -393,14 +385,6 @@ async def session(i: int, base_url: str, entries: list, ref: Reference, tally: T
 
 
 # --------------------------------------------------------------------------- the whole test
-
-def percentile_summary(ms: list[float]) -> dict:
-    if not ms:
-        return {"n": 0, "median_ms": float("nan"), "p95_ms": float("nan"), "max_ms": float("nan")}
-    a = np.asarray(ms, dtype=np.float64)
-    return {"n": int(a.size), "median_ms": float(np.median(a)), "p95_ms": float(np.percentile(a, 95)),
-            "max_ms": float(a.max())}
-
 
 async def _drive(base_url: str, entries: list, ref: Reference, sessions: int, seconds: float, per_page: int,
                  rss) -> tuple[Tally, dict]:
@@ -425,11 +409,11 @@ def run_load_test(checkpoints: Path, *, sessions: int = 20, seconds: float = 60,
                   log=print) -> dict:
     """Start the server on ``checkpoints``, drive ``sessions`` concurrent sessions for ``seconds``;
     returns the report (see the module docstring). The server is always stopped."""
-    from .checkpoints import list_checkpoints
-    from .ui import browser
+    from explorer.checkpoints import usable_checkpoints
+    from tools import browser
 
     checkpoints = Path(checkpoints).resolve()
-    entries = [e for e in list_checkpoints(checkpoints) if e.ok]
+    entries = usable_checkpoints(checkpoints)
     if not entries:
         raise LoadTestError(f"no usable checkpoint in {checkpoints}; run `python train.py` first")
     ref = Reference(entries)
@@ -460,9 +444,9 @@ def run_load_test(checkpoints: Path, *, sessions: int = 20, seconds: float = 60,
         "interactions": tally.interactions, "page_loads": tally.page_loads,
         "errors": len(tally.errors) + len(inconsistent), "error_messages": (tally.errors + inconsistent)[:10],
         "inputs_compared_across_sessions": sum(1 for h in tally.outputs.values()),
-        "latency": percentile_summary(all_ms),
-        "latency_by_kind": {k: percentile_summary(v) for k, v in tally.latencies.items()},
-        "page_load": percentile_summary([s * 1000 for s in tally.page_seconds]),
+        "latency": summary(all_ms),
+        "latency_by_kind": {k: summary(v) for k, v in tally.latencies.items()},
+        "page_load": summary([s * 1000 for s in tally.page_seconds]),
         "rss_start_mb": rss_start, "rss_after_first_round_mb": marks.get("rss_after_first_round_mb"),
         "rss_end_mb": rss_end, "rss_peak_mb": rss.peak_mb,
     }
@@ -488,9 +472,9 @@ def format_report(r: dict) -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m explorer.loadtest", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m tools.loadtest", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoints", type=Path, default=APP_ROOT / "checkpoints",
+    p.add_argument("--checkpoints", type=Path, default=ROOT / "checkpoints",
                    help="checkpoint folder the server reads (default: checkpoints/)")
     p.add_argument("--sessions", type=int, default=20, help="concurrent sessions (default: 20)")
     p.add_argument("--seconds", type=float, default=60, help="how long to keep them busy (default: 60)")

@@ -1,6 +1,6 @@
 """Screenshots of every page of the running app, for the README and for looking at.
 
-    python -m explorer.ui.screenshots [--checkpoints checkpoints] [--out docs/screenshots]
+    python -m tools.screenshots [--checkpoints checkpoints] [--out docs/screenshots]
 
 Starts the app's server on a free local port, opens each page in Debian's Chromium
 (a tall viewport, since Streamlit scrolls an inner container), makes the page show
@@ -14,8 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-from . import browser
-from . import APP_ROOT
+from tools import browser
+from tools.common import ROOT
 
 # (file name, url path and query string, what to wait for)
 PAGES = (
@@ -44,9 +44,9 @@ def shoot(page, url: str, path: Path, ready: str, timeout: float = 60000) -> lis
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoints", type=Path, default=APP_ROOT / "checkpoints",
+    p.add_argument("--checkpoints", type=Path, default=ROOT / "checkpoints",
                    help="checkpoint folder the app reads (default: checkpoints/ beside app.py)")
-    p.add_argument("--out", type=Path, default=APP_ROOT / "docs" / "screenshots",
+    p.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots",
                    help="where the PNGs go (default: docs/screenshots)")
     p.add_argument("--query", default="",
                    help="extra query string for every page, e.g. 'dataset=Fashion-MNIST&kind=VAE&z=2' (default: none)")

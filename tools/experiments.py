@@ -1,6 +1,6 @@
 """Recipe experiments: train one model several ways and table the test results side by side.
 
-    python -m explorer.experiments --dataset fashion --kind vae --latent-dim 16 \\
+    python -m tools.experiments --dataset fashion --kind vae --latent-dim 16 \\
         --variants baseline no-kl-warmup lr-2e-3+relu [--epochs 30] [--out docs/experiments]
 
 Each variant is the shipped recipe (``sweep.default_recipe`` / ``default_model``) with a
@@ -19,16 +19,16 @@ from pathlib import Path
 
 import torch
 
-from .data import DataError, load_dataset
-from .io import check_writable
-from .models import build_model
-from .sweep import DATASETS, KINDS, default_model, default_recipe
-from .training import TrainingDiverged, evaluate, fast_precision, fit
+from explorer.data import DataError, load_dataset
+from explorer.io import check_writable
+from explorer.models import build_model
+from explorer.sweep import default_model, default_recipe
+from explorer.training import TrainingDiverged, evaluate, fast_precision, fit
+from explorer.vocab import DATASETS, KINDS
 
-# name -> ({TrainConfig field: value}, {ModelConfig field: value}). Tried and removed, with
-# the code that built them (commit c5ece2b, Fashion VAE z=16, 30 epochs): batch norm after each
-# hidden Linear -0.28 nats alone but +1.35 on top of KL warm-up; layer norm +0.72; an EMA of
-# the weights (decay 0.999) -0.09.
+# name -> ({TrainConfig field: value}, {ModelConfig field: value}). Batch norm, layer norm and an
+# EMA of the weights were tried and removed (commit c5ece2b has the code that built them;
+# docs/experiments/README.md their tables).
 VARIANTS: dict[str, tuple[dict, dict]] = {
     "baseline": ({}, {}),
     "relu": ({}, {"activation": "relu"}),
@@ -109,7 +109,7 @@ def table(rows: list[dict], title: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m explorer.experiments", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m tools.experiments", description=__doc__.split("\n\n")[0])
     ap.add_argument("--dataset", choices=DATASETS, default="fashion", help="default: fashion")
     ap.add_argument("--kind", choices=KINDS, default="vae", help="default: vae")
     ap.add_argument("--latent-dim", type=int, default=16, help="default: 16")

@@ -1,6 +1,6 @@
 """The benchmark: speed figures with their targets, printed and written to docs/BENCHMARKS.md.
 
-    python -m explorer.bench [--skip-browser] [--repeats 3] [--out docs]
+    python -m tools.bench [--skip-browser] [--repeats 3] [--out docs]
 
 Machines here are noisy, so every comparison is a ratio taken within one run, and every
 timing is the median of repeated runs. Figures:
@@ -28,12 +28,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data import load_dataset
-from .models import ModelConfig, build_model
-from .sweep import runs_at_once
-from .training import TrainConfig, evaluate, fast_precision, fit
-
-ROOT = Path(__file__).resolve().parent.parent
+from explorer.data import load_dataset
+from explorer.models import ModelConfig, build_model
+from explorer.training import TrainConfig, evaluate, fast_precision, fit
+from tools.common import ROOT, sweep_record
 
 
 def median_time(fn, repeats: int) -> tuple[float, list[float]]:
@@ -251,14 +249,14 @@ def conv_layer_profile(batch: int = 128, repeats: int = 20) -> list[dict]:
 # --------------------------------------------------------------------------- 6. decode / encode
 
 def bench_decode(checkpoints: Path, repeats: int) -> dict:
-    from .checkpoints import load_checkpoint
-    from .report import decode_grid_image
+    from explorer.checkpoints import load_checkpoint
+    from tools.report import decode_grid_image
 
     ck = load_checkpoint(checkpoints / "fashion-vae-mlp-z2")
     te = load_dataset("fashion", "test")
     decode_s, _ = median_time(lambda: decode_grid_image(ck.model, 25, 3.0), repeats)
 
-    from .sweep import encode_all
+    from explorer.sweep import encode_all
 
     encode_s, _ = median_time(lambda: encode_all(ck.model, te.images), repeats)
     return {"decode_grid_25_ms": decode_s * 1000, "encode_10k_ms": encode_s * 1000}
@@ -266,9 +264,18 @@ def bench_decode(checkpoints: Path, repeats: int) -> dict:
 
 # --------------------------------------------------------------------------- 8. t-SNE
 
+def tsne_2d_sklearn(codes: np.ndarray, seed: int = 0) -> np.ndarray:
+    """scikit-learn's t-SNE, which the benchmark times against ``explorer.projections.tsne_2d``."""
+    from sklearn.manifold import TSNE
+
+    codes = np.asarray(codes, dtype=np.float32)
+    perplexity = float(min(30.0, max(2.0, (len(codes) - 1) / 3.0)))
+    return TSNE(perplexity=perplexity, random_state=seed, init="pca").fit_transform(codes).astype(np.float32)
+
+
 def bench_tsne(checkpoints: Path, repeats: int) -> dict:
-    from .checkpoints import load_checkpoint
-    from .projections import tsne_2d, tsne_2d_sklearn
+    from explorer.checkpoints import load_checkpoint
+    from explorer.projections import tsne_2d
 
     codes = load_checkpoint(checkpoints / "fashion-vae-mlp-z8").codes()["codes"]
     ot, _ = median_time(lambda: tsne_2d(codes, 0), repeats)
@@ -331,14 +338,14 @@ def rows_from(results: dict) -> list[tuple[str, str, str, str]]:
 def write_markdown(results: dict, out: Path) -> None:
     rows = rows_from(results)
     lines = ["# Benchmarks", "",
-             f"Written by `python -m explorer.bench` on {time.strftime('%Y-%m-%d')}, "
+             f"Written by `python -m tools.bench` on {time.strftime('%Y-%m-%d')}, "
              f"{results['machine']}. Timings are medians of {results['repeats']} runs; comparisons are ratios "
              "taken within the same run.", "",
              "| figure | value | target | verdict |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
     if "sweep" in results:
         lines += ["", "Where the sweep's time goes (seconds):", "", "| model | training | projections |", "|---|---:|---:|"]
-        lines += [f"| {m['id']} | {m['train_seconds']:.1f} | {m['projection_seconds']:.1f} |"
+        lines += [f"| {m.id} | {m.train_seconds:.1f} | {m.projection_seconds:.1f} |"
                   for m in results["sweep"]["models"]]
     if "conv_layers" in results:
         lines += ["", "Where the conv VAE's time goes: each layer alone, forward + backward at batch 128 "
@@ -353,7 +360,7 @@ def write_markdown(results: dict, out: Path) -> None:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m explorer.bench", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoints", type=Path, default=ROOT / "checkpoints")
     p.add_argument("--out", type=Path, default=ROOT / "docs", help="where BENCHMARKS.md goes (default: docs)")
@@ -372,14 +379,11 @@ def main(argv=None) -> int:
              ("conv_layers", lambda: conv_layer_profile()),
              ("decode", lambda: bench_decode(args.checkpoints, max(5, args.repeats))),
              ("tsne", lambda: bench_tsne(args.checkpoints, args.repeats))]
-    sweep_file = args.checkpoints / "sweep.json"
-    if sweep_file.is_file():
-        sw = json.loads(sweep_file.read_text())
-        results["sweep"] = {"wall_seconds": sw["wall_seconds"], "models": sw["models"], "runs_at_once": runs_at_once(sw),
-                            "train_s": sum(m["train_seconds"] for m in sw["models"]),
-                            "projection_s": sum(m["projection_seconds"] for m in sw["models"])}
+    sw = sweep_record(args.checkpoints)
+    if sw is not None:
+        results["sweep"] = {k: sw[k] for k in ("wall_seconds", "models", "runs_at_once", "train_s", "projection_s")}
     if not args.skip_browser:
-        from .browser_bench import bench_app
+        from tools.browser_bench import bench_app
 
         steps.append(("app", lambda: bench_app(args.checkpoints)))
     for name, fn in steps:

@@ -1,11 +1,11 @@
 """The app's speed in a real browser: start time, click-to-image latency and server memory.
 
-Called by ``python -m explorer.bench`` (figures 4, 5 and 7 of the benchmark); runs alone as
+Called by ``python -m tools.bench`` (figures 4, 5 and 7 of the benchmark); runs alone as
 
-    python -m explorer.browser_bench [--checkpoints checkpoints] [--interactions 30] [--starts 3]
+    python -m tools.browser_bench [--checkpoints checkpoints] [--interactions 30] [--starts 3]
 
 Everything goes through Debian's Chromium driven by Playwright, against ``streamlit run
-app.py`` started on a free local port (``explorer.ui.browser``):
+app.py`` started on a free local port (``tools.browser``):
 
   start        from launching the server to the latent map's plotly chart visible in a fresh
                browser context, all checkpoints present; the median over ``starts`` fresh
@@ -33,11 +33,11 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlencode
 
 import numpy as np
 
-from .ui import APP_ROOT, browser
+from tools import browser
+from tools.common import ROOT, query, summary
 
 VIEWPORT = {"width": 1400, "height": 1500}
 PLOT = '[data-testid="stPlotlyChart"] .js-plotly-plot'
@@ -45,7 +45,7 @@ GRID_IFRAME = 'iframe[title*="streamlit_image_coordinates"]'
 TIMEOUT_MS = 30_000
 
 # Every page: its URL path, its title, and what shows that it has rendered (as in
-# explorer/ui/screenshots.py). The latent map is the default page: it lives at the root
+# tools/screenshots.py). The latent map is the default page: it lives at the root
 # ("/latent_map" answers "Page not found").
 PAGES = (
     ("", "Latent map", PLOT),
@@ -56,10 +56,6 @@ PAGES = (
     ("generate", "Generate", GRID_IFRAME),
     ("curves", "Training curves", PLOT),
 )
-# The sidebar's widgets are bound to the URL under their keys, with their displayed labels.
-DATASET_LABELS = {"mnist": "MNIST", "fashion": "Fashion-MNIST"}
-KIND_LABELS = {"ae": "AE", "dae": "DAE", "vae": "VAE"}
-
 CLICK_NAMES = {"grid": "latent grid click → coordinate and decoded image",
                "map": "latent map click → its test image",
                "slider": "interpolation slider step → decoded image"}
@@ -69,23 +65,7 @@ class BenchError(RuntimeError):
     """The benchmark could not measure something; the message says what and where."""
 
 
-# --------------------------------------------------------------------------- figures
-
-def summary(ms: list[float]) -> dict:
-    """{n, median_ms, p95_ms, max_ms} of latencies in milliseconds (p95: linear interpolation)."""
-    a = np.asarray(ms, dtype=np.float64)
-    return {"n": int(a.size), "median_ms": float(np.median(a)), "p95_ms": float(np.percentile(a, 95)),
-            "max_ms": float(a.max()), "all_ms": [round(float(v), 1) for v in a]}
-
-
 # --------------------------------------------------------------------------- page helpers
-
-def query(entry_meta: dict) -> str:
-    """The URL query that makes the sidebar choose this checkpoint."""
-    return urlencode({"dataset": DATASET_LABELS.get(entry_meta["dataset"]["name"], entry_meta["dataset"]["name"]),
-                      "kind": KIND_LABELS.get(entry_meta["kind"], entry_meta["kind"]),
-                      "z": entry_meta["latent_dim"]})
-
 
 def open_page(page, url: str, ready: str, timeout: float = TIMEOUT_MS) -> None:
     """Open ``url`` and wait until ``ready`` is there and the script run has finished."""
@@ -188,7 +168,7 @@ def grid_targets(n: int, width: float, height: float) -> list[tuple[int, int]]:
 def grid_clicks(page, url: str, qs: str, n: int, extent: float, caption: str, spacing: str = "even") -> list[float]:
     """Click ``n`` distinct spots of the latent grid; each time wait for the new coordinate
     text and the newly decoded image (captioned ``caption``)."""
-    from .latent import pixel_to_plane
+    from explorer.latent import pixel_to_plane
 
     open_page(page, f"{url}/latent_grid?{qs}", GRID_IFRAME)
     image = page.frame_locator(GRID_IFRAME).locator("#image")
@@ -319,8 +299,7 @@ def visit_everything(page, url: str, entries: list, log) -> int:
             if errors:
                 raise BenchError(f"{e.id}, page {title!r}: the page shows an exception: {errors[0][:500]}")
             views += 1
-        want = f"{DATASET_LABELS.get(e.meta['dataset']['name'])} {KIND_LABELS[e.meta['kind']]}, " \
-               f"latent size {e.meta['latent_dim']}"
+        want = e.meta.title
         shown = page.locator("h1").first.inner_text()
         if want not in shown:  # the last page is the training curves, titled by the checkpoint
             raise BenchError(f"{url}/curves?{qs} shows {shown!r}, not the checkpoint {e.id} ({want})")
@@ -333,11 +312,11 @@ def visit_everything(page, url: str, entries: list, log) -> int:
 def _click_checkpoint(entries: list):
     """The checkpoint the clicks are measured on: the VAE with latent size 2 that carries the
     most codes (Fashion-MNIST's 5,000-point map when it is there: the heaviest page)."""
-    vaes = [e for e in entries if e.meta["kind"] == "vae" and e.meta["latent_dim"] == 2]
+    vaes = [e for e in entries if e.meta.kind == "vae" and e.meta.latent_dim == 2]
     if not vaes:
         raise BenchError("the click benchmark needs a VAE with latent size 2; train one with "
                          "`python train.py --kind vae --latent-dims 2`")
-    from .checkpoints import load_codes
+    from explorer.checkpoints import load_codes
 
     best = max(vaes, key=lambda e: (len(load_codes(e.path, e.meta)["indices"]), e.id))
     return best, load_codes(best.path, best.meta)["indices"]
@@ -356,10 +335,10 @@ def bench_app(checkpoints: Path, *, starts: int = 3, interactions: int = 30, log
         from playwright.sync_api import sync_playwright
     except ImportError as e:
         raise BenchError("playwright is not installed: `pip install -r requirements-dev.txt`") from e
-    from .checkpoints import list_checkpoints
+    from explorer.checkpoints import usable_checkpoints
 
     checkpoints = Path(checkpoints).resolve()
-    entries = [e for e in list_checkpoints(checkpoints) if e.ok]
+    entries = usable_checkpoints(checkpoints)
     if not entries:
         raise BenchError(f"no usable checkpoint in {checkpoints}; run `python train.py` first")
     click_entry, indices = _click_checkpoint(entries)
@@ -417,9 +396,9 @@ def bench_app(checkpoints: Path, *, starts: int = 3, interactions: int = 30, log
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m explorer.browser_bench", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m tools.browser_bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoints", type=Path, default=APP_ROOT / "checkpoints",
+    p.add_argument("--checkpoints", type=Path, default=ROOT / "checkpoints",
                    help="checkpoint folder the app serves (default: checkpoints/)")
     p.add_argument("--starts", type=int, default=3, help="fresh server starts; the median is kept (default: 3)")
     p.add_argument("--interactions", type=int, default=30, help="interactions of each kind (default: 30)")

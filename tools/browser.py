@@ -2,7 +2,7 @@
 its memory, open Debian's Chromium through Playwright, wait for the app to be idle, click
 plotly markers.
 
-Used by the browser tests and by ``python -m explorer.ui.screenshots``. Needs the dev
+Used by the browser tests and by ``python -m tools.ui.screenshots``. Needs the dev
 requirements (playwright) and /usr/bin/chromium; never downloads a browser.
 """
 
@@ -18,7 +18,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from . import APP_ROOT, ENV_CHECKPOINTS
+from explorer.ui import ENV_CHECKPOINTS
+from tools.common import ROOT
 
 CHROMIUM = "/usr/bin/chromium"
 CHROME_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -39,12 +40,12 @@ def start_server(checkpoints: str | Path | None = None, port: int | None = None,
     env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false", PYTHONUNBUFFERED="1")
     if checkpoints is not None:
         env[ENV_CHECKPOINTS] = str(checkpoints)
-    cmd = [os.path.join(os.path.dirname(sys.executable), "streamlit"), "run", str(APP_ROOT / "app.py"),
+    cmd = [os.path.join(os.path.dirname(sys.executable), "streamlit"), "run", str(ROOT / "app.py"),
            "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
            "--server.runOnSave", "false"]
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, cwd=APP_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + timeout
@@ -104,7 +105,7 @@ class RssMonitor:
         while not self._stop.wait(self.interval):
             self.sample()
 
-    def __enter__(self) -> "RssMonitor":
+    def __enter__(self) -> RssMonitor:
         self.sample()
         self._thread.start()
         return self

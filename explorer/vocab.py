@@ -1,0 +1,36 @@
+"""The names users see, defined once: datasets, model kinds, architectures, activations and
+latent sizes, with their labels and titles.
+
+Torch-free and streamlit-free, so that the CLI's argparse choices, the checkpoint catalog,
+the pages and the tools all import the same names. Adding a kind or an architecture starts
+here, with one line in each tuple and its label.
+"""
+
+from __future__ import annotations
+
+DATASETS = ("mnist", "fashion")
+DATASET_TITLES = {"mnist": "MNIST", "fashion": "Fashion-MNIST"}
+
+KINDS = ("ae", "dae", "vae")
+KIND_LABELS = {"ae": "AE", "dae": "DAE", "vae": "VAE"}
+KIND_COLORS = {"ae": "#1f77b4", "dae": "#2ca02c", "vae": "#d62728"}   # one colour per kind in every chart
+KIND_TITLES = {"ae": "AE: autoencoder", "dae": "DAE: denoising autoencoder", "vae": "VAE: variational autoencoder"}
+KIND_HELP = ("AE: plain autoencoder. DAE: denoising autoencoder, trained to rebuild clean images from corrupted "
+             "ones. VAE: variational autoencoder, whose codes are pulled towards N(0, I) so that the whole latent "
+             "space decodes to plausible images.")
+
+ARCHS = ("mlp", "conv")
+
+ACTIVATIONS = ("relu", "silu", "elu")
+
+LATENT_DIMS = (2, 4, 8, 16, 32)   # the shipped sweep's latent sizes
+
+
+def dataset_title(name: str) -> str:
+    """'fashion' -> 'Fashion-MNIST'; an unknown name is shown as it is."""
+    return DATASET_TITLES.get(name, name)
+
+
+def kind_label(kind: str) -> str:
+    """'vae' -> 'VAE'; an unknown kind is shown as it is."""
+    return KIND_LABELS.get(kind, kind)

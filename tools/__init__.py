@@ -1,0 +1,14 @@
+"""Tooling that measures, reports on or drives Latent Explorer from outside the product.
+
+Run from the project folder, e.g. ``python -m tools.bench``. These modules import
+``explorer``; nothing in ``explorer`` imports them.
+
+  bench.py          training, conv, decode and t-SNE speed, plus the browser figures -> docs/BENCHMARKS.md
+  browser_bench.py  the app's start, click latency and memory in Chromium (part of bench)
+  loadtest.py       many sessions at once against a real server, over its websocket
+  report.py         the shipped checkpoints' quality and training time -> docs/RESULTS.md
+  experiments.py    the shipped recipe against named variants, tabled side by side
+  screenshots.py    screenshots of every page -> docs/screenshots/
+  browser.py        start the app's server, launch Chromium, wait for a page, click a plotly point
+  common.py         what several tools share: latency summaries, the sidebar's URL query, sweep.json
+"""
