@@ -120,9 +120,9 @@ def pick_device(name: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     t0 = time.perf_counter()  # the sweep's wall time includes loading the data
-    # One line per epoch: show each as it is written, also into a pipe (`train.py | tee log`).
-    if hasattr(sys.stdout, "reconfigure"):  # not every stand-in for stdout (e.g. a test's capture) has it
-        sys.stdout.reconfigure(line_buffering=True)
+    from explorer.io import line_buffered_stdout
+
+    line_buffered_stdout()  # one line per epoch, shown as it is written
 
     from tqdm.auto import tqdm
 
@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     timings = {}
     outcomes = run_all(todo, len(specs), data, args.out, device=device, resume=args.resume, jobs=jobs,
                        progress=None if args.quiet else tqdm, log=lambda m: tqdm.write(m))
-    with contextlib.closing(outcomes):
+    with contextlib.closing(outcomes):  # a generator: closing it stops the workers
         try:
             for o in outcomes:
                 if o.error is None:

@@ -16,7 +16,7 @@ _EXPORTS = {
     "DataError": "data", "Dataset": "data", "load_dataset": "data",
     "CheckpointMeta": "metadata", "ModelConfig": "config", "build_model": "models",
 }
-__all__ = sorted(_EXPORTS)
+__all__ = sorted(_EXPORTS)  # pyright: ignore[reportUnsupportedDunderAll] - names resolved lazily below
 
 
 def __getattr__(name: str):

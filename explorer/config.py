@@ -41,7 +41,8 @@ class ModelConfig:
             raise ValueError(f"channels must be two positive integers, got {self.channels!r}")
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The JSON form (tuples as lists), so that a saved config compares equal to a fresh one."""
+        return {**asdict(self), "hidden": list(self.hidden), "channels": list(self.channels)}
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:

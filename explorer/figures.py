@@ -47,7 +47,7 @@ def latent_scatter(coords: np.ndarray, labels: np.ndarray, class_names: Sequence
         picked = None
         if has_selection:  # positions within this trace; [] marks the others as unselected
             picked = []
-            if labels[selected] == c:  # the selected point last, drawn on top of its class
+            if selected is not None and labels[selected] == c:  # the selected point last, on top of its class
                 members = np.append(members[members != selected], selected)
                 picked = [len(members) - 1]
         # WebGL: thousands of points are one canvas, not thousands of SVG paths that the browser
@@ -94,7 +94,8 @@ def loss_curves(history: Sequence[dict], best_epoch: int | None = None) -> go.Fi
                                  line=dict(color="#2ca02c"), marker=dict(size=4)), row=1, col=2)
     if best_epoch and epochs and best_epoch != epochs[-1]:  # the best epoch was kept, not the last
         for col in (1, 2):
-            fig.add_vline(x=best_epoch, line=dict(dash="dot", color="#555"), row=1, col=col)
+            # plotly's annotations say row and col are str; they are the subplot's numbers
+            fig.add_vline(x=best_epoch, line=dict(dash="dot", color="#555"), row=1, col=col)  # pyright: ignore[reportArgumentType]
         fig.add_annotation(x=best_epoch, y=0.98, yref="y domain", text=f"kept: epoch {best_epoch}",
                            showarrow=False, xanchor="left", yanchor="top", row=1, col=1)
     fig.update_xaxes(title_text="epoch")

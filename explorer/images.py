@@ -255,7 +255,7 @@ def convert_upload(data: bytes) -> Converted:
     return Converted(np.ascontiguousarray(array, dtype=np.float32), tuple(notes), size)
 
 
-def convert_drawing(rgba: np.ndarray) -> np.ndarray | None:
+def convert_drawing(rgba: np.ndarray | None) -> np.ndarray | None:
     """A canvas drawing, RGBA uint8 (h, w, 4) -> float32 (28, 28), or None when nothing is drawn."""
     if rgba is None:
         return None

@@ -9,8 +9,10 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
+import io
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,6 +44,14 @@ def check_writable(folder: Path) -> None:
     probe = folder / ".write-test"
     probe.write_bytes(b"")
     probe.unlink()
+
+
+def line_buffered_stdout() -> None:
+    """Write stdout a whole line at a time, also into a pipe (``train.py | tee log``), so that
+    progress shows as it happens and two processes' lines do not mix. A stand-in for stdout
+    that is no text stream (some captures) is left alone."""
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)
 
 
 def write_json(path: Path, data: dict) -> None:

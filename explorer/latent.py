@@ -14,6 +14,7 @@ fig. 4 (with the default extent 3, σ = 1: the VAE's prior).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from statistics import NormalDist
 
@@ -171,6 +172,15 @@ def make_plane(mode: str, codes: np.ndarray, i: int = 0, j: int = 1, anchor: np.
     if mode == "dims":
         return dims_plane(d, i, j, anchor)
     raise ValueError(f"unknown plane {mode!r}; choose one of {', '.join(PLANES)}")
+
+
+VAE_EXTENT = 3.0  # a VAE's codes follow the prior N(0, I): ±3 covers 99.7 % of each coordinate
+
+
+def grid_extent(kind: str, plane_coords: Callable[[], np.ndarray]) -> float:
+    """The default half-width of a latent grid: ``VAE_EXTENT`` for a VAE, else the spread of the
+    test codes on the plane (``spread_extent``); ``plane_coords`` is called only when needed."""
+    return VAE_EXTENT if kind == "vae" else spread_extent(plane_coords())
 
 
 def spread_extent(coords: np.ndarray, q: float = 0.99) -> float:

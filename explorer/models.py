@@ -107,6 +107,8 @@ class Autoencoder(nn.Module):
 class MaskedLinear(nn.Linear):
     """A Linear layer whose weight is multiplied by a fixed 0/1 mask (out_features, in_features)."""
 
+    mask: torch.Tensor
+
     def __init__(self, in_features: int, out_features: int, mask: torch.Tensor):
         super().__init__(in_features, out_features)
         self.register_buffer("mask", mask.to(torch.float32), persistent=False)
@@ -213,5 +215,5 @@ def build_model(cfg: ModelConfig) -> Autoencoder:
     model = MODELS[cfg.kind](cfg)
     if cfg.arch == "conv":
         # channels-last makes conv-transpose layers markedly faster on the CPU.
-        model = model.to(memory_format=torch.channels_last)
+        model = model.to(memory_format=torch.channels_last)  # pyright: ignore[reportCallIssue] - a documented keyword torch's stub lacks
     return model

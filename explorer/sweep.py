@@ -11,9 +11,8 @@ import dataclasses
 import multiprocessing
 import os
 import signal
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import torch
 
 from .checkpoints import checkpoint_id, rounded_like_saved, save_checkpoint
 from .data import Dataset
+from .io import line_buffered_stdout
 from .metadata import CheckpointMeta
 from .models import ModelConfig, build_model
 from .noise import NoiseConfig
@@ -78,9 +78,9 @@ def default_model(kind: str, arch: str, latent_dim: int, hidden: tuple[int, ...]
     (``ModelConfig.flow_steps``): a 2-D posterior is where a diagonal Gaussian fits worst, and
     at larger sizes the flow was no help (docs/experiments/README.md).
     """
-    return ModelConfig(kind=kind, arch=arch, latent_dim=latent_dim, activation="silu" if kind == "vae" else "relu",
-                       flow_steps=FLOW_STEPS_AT_Z2 if kind == "vae" and latent_dim == 2 else 0,
-                       **({"hidden": hidden} if hidden else {}))
+    cfg = ModelConfig(kind=kind, arch=arch, latent_dim=latent_dim, activation="silu" if kind == "vae" else "relu",
+                      flow_steps=FLOW_STEPS_AT_Z2 if kind == "vae" and latent_dim == 2 else 0)
+    return dataclasses.replace(cfg, hidden=hidden) if hidden else cfg
 
 
 def plan(datasets, kinds, latent_dims, archs=("mlp",), *, full_data: dict[str, bool],
@@ -234,8 +234,7 @@ _WORKER: dict = {}
 def _worker_init(data: dict, out: Path, device: str, resume: bool, threads: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the parent, which stops the workers
     torch.set_num_threads(threads)
-    if hasattr(sys.stdout, "reconfigure"):
-        sys.stdout.reconfigure(line_buffering=True)  # whole lines, so two workers' lines do not mix
+    line_buffered_stdout()
     _WORKER.update(data=data, out=out, device=device, resume=resume)
 
 
@@ -247,7 +246,7 @@ def _worker_run(job: tuple[int, int, RunSpec]) -> Outcome:
 
 def run_all(todo: list[tuple[int, RunSpec]], total: int, data: dict[str, tuple[Dataset, Dataset]], out: Path, *,
             device: str = "cpu", resume: bool = False, jobs: int = 1, progress=None,
-            log: Callable[[str], None] = print) -> Iterator[Outcome]:
+            log: Callable[[str], None] = print) -> Generator[Outcome, None, None]:
     """Train ``todo`` (plan position, spec) and yield each run's ``Outcome`` as it finishes.
 
     ``jobs`` > 1 trains that many at once in worker processes, each with its share of the

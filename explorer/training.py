@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -254,7 +255,7 @@ def flushing_denormals(train: Callable) -> Callable:
 @flushing_denormals
 def fit(model: Autoencoder, train_images: torch.Tensor, test_images: torch.Tensor, cfg: TrainConfig, *,
         device: str | torch.device = "cpu", state_path: Path | None = None, resume: bool = False,
-        progress: Callable[..., object] | None = None, log: Callable[[str], None] = print,
+        progress: Callable[..., Any] | None = None, log: Callable[[str], None] = print,
         label: str = "", save_every_s: float = SAVE_EVERY_S) -> TrainResult:
     """Train ``model`` on uint8 images (N, 28, 28); returns the per-epoch history.
 

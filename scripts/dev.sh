@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything Latent Explorer needs on a fresh Debian machine, then start the app or run the tests.
 #   bash scripts/dev.sh app    # install, then: streamlit run app.py
-#   bash scripts/dev.sh test   # install (with test tools and Chromium), then: the whole test suite
+#   bash scripts/dev.sh test   # install (with test tools and Chromium), then: ruff, pyright, the whole test suite
 # Debian packages (dataset-fashion-mnist, chromium) are installed when run as root; otherwise the
 # script says which are missing. Python packages go into .venv/ from requirements*.txt (exact pins).
 set -euo pipefail
@@ -39,5 +39,10 @@ fi
 if [ "$mode" = app ]; then
   exec .venv/bin/streamlit run app.py "$@"
 else
+  # Lint and types first (configured in pyproject.toml): a new warning fails the run, as a test would.
+  echo "ruff check"
+  .venv/bin/ruff check --no-cache .
+  echo "pyright (basic mode)"
+  .venv/bin/pyright
   exec .venv/bin/python -m pytest "$@"
 fi

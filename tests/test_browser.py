@@ -26,7 +26,7 @@ if not Path("/usr/bin/chromium").exists():
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (requirements-dev.txt)")
 
 from tools import browser  # noqa: E402
-from tools.screenshots import PAGES, VIEWPORT, shoot  # noqa: E402
+from tools.screenshots import PAGES, shoot  # noqa: E402
 
 GRID_IFRAME = 'iframe[title*="streamlit_image_coordinates"]'
 
@@ -42,7 +42,7 @@ def server(app_checkpoints):
 def page(server):
     with sync_api.sync_playwright() as pw:
         b = browser.launch(pw)
-        p = b.new_page(viewport=VIEWPORT)
+        p = b.new_page(viewport=browser.VIEWPORT)
         p.set_default_timeout(30000)
         yield p
         b.close()

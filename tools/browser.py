@@ -17,14 +17,19 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from explorer.ui import ENV_CHECKPOINTS
+
+if TYPE_CHECKING:  # playwright is a test dependency, imported where a browser is launched
+    from playwright.sync_api import ViewportSize
 from tools.common import ROOT
 
 CHROMIUM = "/usr/bin/chromium"
 CHROME_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                "--disable-background-networking", "--disable-component-update", "--disable-sync",
                "--disable-dev-shm-usage"]
+VIEWPORT: ViewportSize = {"width": 1400, "height": 1500}  # tall: Streamlit scrolls an inner container
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'  # script done, websocket up
 
 

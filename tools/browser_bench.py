@@ -39,7 +39,6 @@ import numpy as np
 from tools import browser
 from tools.common import ROOT, query, summary
 
-VIEWPORT = {"width": 1400, "height": 1500}
 PLOT = '[data-testid="stPlotlyChart"] .js-plotly-plot'
 GRID_IFRAME = 'iframe[title*="streamlit_image_coordinates"]'
 TIMEOUT_MS = 30_000
@@ -125,7 +124,7 @@ def timed(page, act, prefix: str, caption: str, want_text: str | None, what: str
 
 def measure_start(b, checkpoints: Path, timeout: float = 60) -> dict:
     """Launch a fresh server; seconds until a fresh browser context shows the latent map."""
-    context = b.new_context(viewport=VIEWPORT)
+    context = b.new_context(viewport=browser.VIEWPORT)
     page = context.new_page()
     proc = None
     try:
@@ -362,7 +361,7 @@ def bench_app(checkpoints: Path, *, starts: int = 3, interactions: int = 30, log
             try:
                 with browser.RssMonitor(proc.pid) as rss:
                     out["rss_after_start_mb"] = rss.sample()
-                    page = b.new_page(viewport=VIEWPORT)
+                    page = b.new_page(viewport=browser.VIEWPORT)
                     page.set_default_timeout(TIMEOUT_MS)
                     clicks = {}
                     t0 = time.perf_counter()

@@ -109,7 +109,7 @@ def table(rows: list[dict], title: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tools.experiments", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m tools.experiments", description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--dataset", choices=DATASETS, default="fashion", help="default: fashion")
     ap.add_argument("--kind", choices=KINDS, default="vae", help="default: vae")
     ap.add_argument("--latent-dim", type=int, default=16, help="default: 16")

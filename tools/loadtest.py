@@ -121,9 +121,10 @@ class AppClient:
     async def open(self, page: str, query: str) -> Run:
         """Connect and run ``page`` (its URL path; "" the default) with the URL ``query``."""
         from websockets.asyncio.client import connect
+        from websockets.typing import Origin, Subprotocol
 
         ws_url = self.base.replace("http://", "ws://") + "/_stcore/stream"
-        self.ws = await connect(ws_url, subprotocols=["streamlit"], origin=self.base, max_size=None,
+        self.ws = await connect(ws_url, subprotocols=[Subprotocol("streamlit")], origin=Origin(self.base), max_size=None,
                                 open_timeout=RUN_TIMEOUT_S, ping_interval=None)
         self.query = query
         return await self._run(page_name=page)
@@ -148,12 +149,15 @@ class AppClient:
         cs.page_name = page_name
         cs.fragment_id = fragment_id
         cs.widget_states.widgets.extend(widgets)
+        ws = self.ws
+        if ws is None:
+            raise LoadTestError("the session is not connected: open() it first")
         run = Run()
         t0 = time.perf_counter()
-        await self.ws.send(msg.SerializeToString())
+        await ws.send(msg.SerializeToString())
         names = {v: k for k, v in ForwardMsg.ScriptFinishedStatus.items()}
         while True:
-            data = await asyncio.wait_for(self.ws.recv(), RUN_TIMEOUT_S)
+            data = await asyncio.wait_for(ws.recv(decode=False), RUN_TIMEOUT_S)  # Streamlit's frames are binary
             fwd = ForwardMsg()
             fwd.ParseFromString(data)
             kind = fwd.WhichOneof("type")
@@ -236,12 +240,12 @@ class Reference:
         """The latent grid page with default settings, clicked at (x, y) of a GRID_SIZE² display."""
         from explorer.images import enlarge
         from explorer.inference import decode
-        from explorer.latent import make_plane, pixel_to_plane, spread_extent
+        from explorer.latent import grid_extent, make_plane, pixel_to_plane
 
         model, codes, _, _ = self._loaded(cid)
         meta = self.entries[cid].meta
         plane = make_plane("dims", codes["codes"], 0, 1, None)
-        extent = 3.0 if meta.kind == "vae" else spread_extent(plane.coords(codes["codes"]))
+        extent = grid_extent(meta.kind, lambda: plane.coords(codes["codes"]))
         u, v = pixel_to_plane(x, y, GRID_SIZE, GRID_SIZE, extent, "even")
         image = np.asarray(enlarge(decode(model, plane.points(np.array([u, v])))[0], 8))
         return f"coordinate: {plane.labels[0]} = {u:+.3f}, {plane.labels[1]} = {v:+.3f}", image

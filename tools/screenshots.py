@@ -28,7 +28,6 @@ PAGES = (
     ("6-generate", "generate?gen_pick=10", 'iframe[title*="streamlit_image_coordinates"]'),
     ("7-training-curves", "curves", '[data-testid="stPlotlyChart"] .js-plotly-plot'),
 )
-VIEWPORT = {"width": 1400, "height": 1500}
 
 
 def shoot(page, url: str, path: Path, ready: str, timeout: float = 60000) -> list[str]:
@@ -60,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with sync_playwright() as pw:
             b = browser.launch(pw)
-            page = b.new_page(viewport=VIEWPORT)
+            page = b.new_page(viewport=browser.VIEWPORT)
             for name, path, ready in PAGES:
                 sep = "&" if "?" in path else "?"
                 full = f"{url}/{path}" + (f"{sep}{args.query}" if args.query else "")

@@ -3,6 +3,8 @@ messages, a test-image picker and image display."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import streamlit as st
 
@@ -63,7 +65,7 @@ def class_names(entry: CatalogEntry) -> list[str]:
     return list(entry.meta.dataset.class_names)
 
 
-def show(x: np.ndarray, caption: str | None = None, scale: int = 6, width: int | str = "content") -> None:
+def show(x: np.ndarray, caption: str | None = None, scale: int = 6, width: int | Literal["stretch", "content"] = "content") -> None:
     """One 28×28 image in [0, 1], enlarged with sharp pixels; sent as PNG, so the browser gets
     exactly these pixels (st.image's default for a greyscale image is a lossy JPEG) in about
     as many bytes."""

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from explorer.checkpoints import CatalogEntry, Checkpoint, list_checkpoints, load_checkpoint, load_codes
+from explorer.checkpoints import BrokenEntry, CatalogEntry, Checkpoint, list_checkpoints, load_checkpoint, load_codes
 from explorer.data import DataError, load_dataset, load_mnist_subset
 from explorer.images import mosaic, to_uint8
 from explorer.latent import Plane, grid_coords, make_plane, prior_samples
@@ -34,15 +34,15 @@ class Catalog:
     """The checkpoints of one folder, good and broken."""
 
     folder: Path
-    entries: tuple[CatalogEntry, ...]
+    entries: tuple[CatalogEntry | BrokenEntry, ...]
 
     @property
     def good(self) -> list[CatalogEntry]:
-        return [e for e in self.entries if e.ok]
+        return [e for e in self.entries if isinstance(e, CatalogEntry)]
 
     @property
-    def broken(self) -> list[CatalogEntry]:
-        return [e for e in self.entries if not e.ok]
+    def broken(self) -> list[BrokenEntry]:
+        return [e for e in self.entries if isinstance(e, BrokenEntry)]
 
     def datasets(self) -> list[str]:
         names = {e.meta.dataset.name for e in self.good}
@@ -57,8 +57,7 @@ class Catalog:
                        if e.meta.dataset.name == dataset and e.meta.kind == kind})
 
     def sizes(self, dataset: str, kind: str, arch: str) -> list[int]:
-        return sorted({e.meta.latent_dim for e in self.good if e.meta.dataset.name == dataset
-                       and e.meta.kind == kind and e.meta.arch == arch})
+        return list(self.by_size(dataset, kind, arch))
 
     def find(self, dataset: str, kind: str, latent_dim: int, arch: str = "mlp") -> CatalogEntry | None:
         for e in self.good:
@@ -66,6 +65,12 @@ class Catalog:
             if (m.dataset.name, m.kind, m.latent_dim, m.arch) == (dataset, kind, latent_dim, arch):
                 return e
         return None
+
+    def by_size(self, dataset: str, kind: str, arch: str) -> dict[int, CatalogEntry]:
+        """The checkpoints of one dataset, kind and architecture, keyed by latent size (ascending)."""
+        found = {e.meta.latent_dim: e for e in self.good
+                 if (e.meta.dataset.name, e.meta.kind, e.meta.arch) == (dataset, kind, arch)}
+        return dict(sorted(found.items()))
 
     def by_id(self, checkpoint_id: str) -> CatalogEntry | None:
         return next((e for e in self.good if e.id == checkpoint_id), None)
@@ -185,7 +190,7 @@ def map_figure(entry: CatalogEntry, view: str, selected: int | None, axis_titles
     """The latent map's plotly scatter (``explorer.figures.latent_scatter``) of the stored ``map_<view>``,
     built once and shared: a click reruns the map's panel, and rebuilding thousands of markers
     each time would cost every click. Read-only (``st.plotly_chart`` copies it)."""
-    return _map_figure(*key(entry), view, None if selected is None else int(selected), tuple(axis_titles),
+    return _map_figure(*key(entry), view, None if selected is None else int(selected), (axis_titles[0], axis_titles[1]),
                        tuple(class_names), _entry=entry)
 
 

@@ -5,7 +5,7 @@ import streamlit as st
 
 from explorer import figures
 from explorer.images import enlarge, mosaic
-from explorer.ui import common, loaders
+from explorer.ui import common, loaders, picks
 from explorer.vocab import KIND_LABELS, KIND_TITLES
 
 PICKS = {"classes": "one of each class", "class": "one class", "seed": "random", "index": "by index"}
@@ -15,7 +15,7 @@ entry = common.chosen()
 meta = entry.meta
 dataset, kind, arch = meta.dataset.name, meta.kind, meta.arch
 cat = loaders.catalog()
-sizes = cat.sizes(dataset, kind, arch)
+by_size = cat.by_size(dataset, kind, arch)
 common.intro("Compare latent sizes", (
     f"The same test images rebuilt by the {KIND_LABELS[kind]} of every latent size, smallest at the top. "
     "A code of 2 numbers keeps only the rough shape; more numbers keep more detail, until the gain stops. "
@@ -32,30 +32,21 @@ with c2:
     if pick == "classes":
         common.clamp("cmp_n", 0, 50)
         k = st.number_input("which one of each class", 0, 50, 0, key="cmp_n", bind="query-params")
-        chosen = [int(np.flatnonzero(labels == c)[min(k, int((labels == c).sum()) - 1)])
-                  for c in range(len(names)) if (labels == c).any()]
+        chosen = picks.one_of_each_class(labels, len(names), int(k))
     elif pick == "class":
         cls = st.selectbox("class", range(len(names)), format_func=lambda c: names[c], key="cmp_cls",
                            bind="query-params")
-        chosen = [int(i) for i in np.flatnonzero(labels == cls)[:COUNT]]
+        chosen = picks.first_of_class(labels, cls, COUNT)
     elif pick == "seed":
         seed = st.number_input("seed", 0, 10**6, 0, key="cmp_seed", bind="query-params")
-        chosen = [int(i) for i in np.sort(np.random.default_rng(int(seed)).permutation(len(labels))[:COUNT])]
+        chosen = picks.random_indices(len(labels), COUNT, int(seed))
     else:
         text = st.text_input(f"test image indices (0 to {len(labels) - 1}, comma-separated)", "0, 1, 2, 3, 4, 5",
                              key="cmp_idx", bind="query-params")
-        chosen, bad = [], []
-        for tok in text.replace(";", ",").split(","):
-            tok = tok.strip()
-            if not tok:
-                continue
-            if tok.isdigit() and int(tok) < len(labels):
-                chosen.append(int(tok))
-            else:
-                bad.append(tok)
-        chosen = chosen[:12]
+        chosen, bad = picks.parse_indices(text, len(labels), limit=12)
         if bad:
-            st.warning(f"Ignored: {', '.join(bad[:5])} (not an index from 0 to {len(labels) - 1}).")
+            shown = ", ".join(b if len(b) <= 20 else b[:20] + "…" for b in bad[:5])
+            st.warning(f"Ignored: {shown} (not an index from 0 to {len(labels) - 1}).")
         if not chosen:
             chosen = [0]
 
@@ -66,8 +57,7 @@ with image_col:
     originals = images[chosen].astype(np.float32) / 255.0
     st.image(enlarge(mosaic(originals, len(chosen), pad=1), 3), width="content",
              caption="test images " + ", ".join(str(i) for i in chosen))
-for z in sizes:
-    e = cat.find(dataset, kind, z, arch)
+for z, e in by_size.items():
     label_col, image_col = st.columns([1, 7])
     label_col.markdown(f"**latent {z}**  \ntest loss {e.meta.test_metrics.loss:.1f}")
     with image_col:
@@ -85,7 +75,7 @@ st.subheader("Latent maps of every size")
 view = st.radio("Map", ["tsne", "pca"], format_func={"tsne": "t-SNE", "pca": "PCA"}.get, key="cmp_view",
                 bind="query-params", horizontal=True)
 maps = []
-for z in sizes:
-    c = loaders.codes(cat.find(dataset, kind, z, arch))
+for z, e in by_size.items():
+    c = loaders.codes(e)
     maps.append((f"latent {z}", c[f"map_{view}"], c["labels"]))
 st.plotly_chart(figures.small_multiples(maps, names), config={"displaylogo": False, "staticPlot": True})

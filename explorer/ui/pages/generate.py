@@ -6,6 +6,7 @@ from PIL import Image
 from streamlit_image_coordinates import streamlit_image_coordinates
 
 from explorer import inference
+from explorer.checkpoints import CatalogEntry
 from explorer.images import draw_marker
 from explorer.latent import prior_samples, tile_at
 from explorer.ui import common, fragment, loaders, state
@@ -21,12 +22,13 @@ common.intro("Generate", (
     "image that is in no dataset. The temperature scales the draws: below 1 the samples are typical and "
     "clean, above 1 they get stranger. Click a sample to see it large, with its code."))
 
-vae = entry if meta.kind == "vae" else cat.find(meta.dataset.name, "vae", meta.latent_dim, meta.arch)
-if vae is None:
+found = entry if meta.kind == "vae" else cat.find(meta.dataset.name, "vae", meta.latent_dim, meta.arch)
+if found is None:
     st.error(f"Generating needs a VAE, and none was trained for {dataset_title(meta.dataset.name)} "
              f"with latent size {meta.latent_dim}. Train one with "
              f"`python train.py --dataset {meta.dataset.name} --kind vae --latent-dims {meta.latent_dim}`.")
     st.stop()
+vae: CatalogEntry = found
 if vae is not entry:
     st.info(f"Only a VAE has a prior to sample from: this page uses the VAE with latent size "
             f"{meta.latent_dim}, not the {KIND_LABELS[meta.kind]} chosen in the sidebar.")

@@ -39,7 +39,7 @@ def endpoint(prefix: str, title: str, default_class: int, column) -> tuple[np.nd
         if len(sources) > 1:  # offer the map's or the grid's point once there is one
             source = st.radio("From", sources, format_func=SOURCES.get, key=f"{prefix}_src", horizontal=True,
                               bind="query-params", label_visibility="collapsed")
-        if source == "grid":
+        if source == "grid" and grid_z:
             z = np.asarray(grid_z[1], dtype=np.float32)
             return z, None, "the point clicked on the latent grid"
         if source == "map":

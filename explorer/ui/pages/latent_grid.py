@@ -7,7 +7,7 @@ from streamlit_image_coordinates import streamlit_image_coordinates
 
 from explorer import inference
 from explorer.images import draw_marker, draw_points
-from explorer.latent import pixel_to_plane, plane_to_pixel, spread_extent
+from explorer.latent import grid_extent, pixel_to_plane, plane_to_pixel
 from explorer.ui import common, fragment, loaders, state
 from explorer.vocab import KIND_LABELS, KIND_TITLES
 
@@ -82,10 +82,7 @@ if len(st.session_state.get("grid_at") or ()) != 2:
 def extent_for(e) -> float:
     if not auto:
         return float(manual_extent)
-    if e.meta.kind == "vae":
-        return 3.0
-    p = loaders.plane(e, mode, i, j, anchor_index)
-    return spread_extent(p.coords(loaders.codes(e)["codes"]))
+    return grid_extent(e.meta.kind, lambda: loaders.plane(e, mode, i, j, anchor_index).coords(loaders.codes(e)["codes"]))
 
 
 def take_click(click_key: str, extent: float) -> None:
