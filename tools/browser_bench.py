@@ -27,7 +27,6 @@ The machine's load average is kept beside the figures: other work on the same co
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import sys
@@ -37,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from tools import browser
-from tools.common import ROOT, query, summary
+from tools.common import query, summary, tool_parser
 
 PLOT = '[data-testid="stPlotlyChart"] .js-plotly-plot'
 GRID_IFRAME = 'iframe[title*="streamlit_image_coordinates"]'
@@ -395,10 +394,7 @@ def bench_app(checkpoints: Path, *, starts: int = 3, interactions: int = 30, log
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tools.browser_bench", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoints", type=Path, default=ROOT / "checkpoints",
-                   help="checkpoint folder the app serves (default: checkpoints/)")
+    p = tool_parser("browser_bench", __doc__, "checkpoint folder the app serves")
     p.add_argument("--starts", type=int, default=3, help="fresh server starts; the median is kept (default: 3)")
     p.add_argument("--interactions", type=int, default=30, help="interactions of each kind (default: 30)")
     args = p.parse_args(argv)

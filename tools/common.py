@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 from urllib.parse import urlencode
@@ -12,6 +13,15 @@ from explorer.metadata import CheckpointMeta
 from explorer.vocab import dataset_title, kind_label
 
 ROOT = Path(__file__).resolve().parent.parent   # the project folder: app.py, checkpoints/, docs/
+
+
+def tool_parser(name: str, doc: str | None, checkpoints_help: str) -> argparse.ArgumentParser:
+    """The command line of ``python -m tools.<name>``: its docstring as help, and ``--checkpoints``."""
+    p = argparse.ArgumentParser(prog=f"python -m tools.{name}", description=doc,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoints", type=Path, default=ROOT / "checkpoints",
+                   help=f"{checkpoints_help} (default: checkpoints/)")
+    return p
 
 
 def summary(ms: list[float]) -> dict:

@@ -32,7 +32,6 @@ resident memory at start, after the first round of page loads, at the end and at
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import hashlib
 import io
@@ -47,7 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from explorer.vocab import kind_label
-from tools.common import ROOT, query, summary
+from tools.common import query, summary, tool_parser
 
 # the pages and the fixed inputs every session uses (so sessions can be compared)
 GRID_SIZE = 600                                   # the displayed size the grid click reports
@@ -476,10 +475,7 @@ def format_report(r: dict) -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tools.loadtest", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoints", type=Path, default=ROOT / "checkpoints",
-                   help="checkpoint folder the server reads (default: checkpoints/)")
+    p = tool_parser("loadtest", __doc__, "checkpoint folder the server reads")
     p.add_argument("--sessions", type=int, default=20, help="concurrent sessions (default: 20)")
     p.add_argument("--seconds", type=float, default=60, help="how long to keep them busy (default: 60)")
     p.add_argument("--per-page", type=int, default=4, help="interactions per page before the next (default: 4)")
