@@ -28,7 +28,7 @@ from safetensors.numpy import load_file as load_numpy
 from safetensors.numpy import save_file as save_numpy
 
 from .io import sha256_file, write_json
-from .metadata import FORMAT_VERSION, CheckpointMeta, MetadataError
+from .metadata import FORMAT_VERSION, CheckpointMeta, MetadataError, NewerFormatError
 
 if TYPE_CHECKING:  # torch is imported where weights are touched: listing and codes need none
     import torch
@@ -267,7 +267,7 @@ def read_meta(path: Path) -> CheckpointMeta:
     try:
         return CheckpointMeta.from_json(raw)
     except MetadataError as e:
-        hint = "" if "newer than this program" in str(e) else f"; {RETRAIN_HINT}"
+        hint = "" if isinstance(e, NewerFormatError) else f"; {RETRAIN_HINT}"
         raise CheckpointError(f"{path.name}: {META} {e}{hint}") from None
 
 

@@ -27,8 +27,8 @@ class MetadataError(ValueError):
     """The metadata lacks a field, or a field has the wrong type; the message names it."""
 
 
-def _type_name(t) -> str:
-    return "float" if t is float else t.__name__
+class NewerFormatError(MetadataError):
+    """The metadata is of a format newer than this program reads: updating helps, retraining does not."""
 
 
 def _check_types(d: dict, types: dict[str, type], prefix: str = "") -> None:
@@ -39,7 +39,7 @@ def _check_types(d: dict, types: dict[str, type], prefix: str = "") -> None:
         v = d[k]
         ok = isinstance(v, (int, float)) if t is float else isinstance(v, t)
         if not ok or (t in (int, float) and isinstance(v, bool)):
-            raise MetadataError(f"field {prefix + k!r} should be {_type_name(t)}, found {type(v).__name__}")
+            raise MetadataError(f"field {prefix + k!r} should be {t.__name__}, found {type(v).__name__}")
 
 
 def _require(d: dict, names, prefix: str = "") -> None:
@@ -165,7 +165,7 @@ class CheckpointMeta:
         if strict:
             _refuse_unknown(d, cls)
         if d["format_version"] > FORMAT_VERSION:
-            raise MetadataError(f"format version {d['format_version']} is newer than this program reads "
+            raise NewerFormatError(f"format version {d['format_version']} is newer than this program reads "
                                 f"({FORMAT_VERSION}); update Latent Explorer")
         try:
             cfg = ModelConfig.from_dict(d["model_config"])

@@ -36,7 +36,7 @@ def tsne_2d(codes: np.ndarray, seed: int = 0, *, n_jobs: int = 2) -> np.ndarray:
     codes = np.asarray(codes, dtype=np.float64)
     perplexity = float(min(30.0, max(2.0, (len(codes) - 1) / 3.0)))
     # Barnes-Hut with theta 0.8 (openTSNE's default is 0.5): markedly faster on 5,000 codes for a
-    # final KL divergence barely higher, and time the 20-minute sweep needs. FFT is slower at this size.
+    # final KL divergence barely higher, which saves time the 20-minute sweep needs. FFT is slower here.
     emb = TSNE(perplexity=perplexity, n_jobs=n_jobs, random_state=seed, initialization="pca",  # pyright: ignore[reportArgumentType] - openTSNE takes a float perplexity
                negative_gradient_method="bh", theta=0.8,
                neighbors="exact" if len(codes) < 1000 else "annoy", verbose=False).fit(codes)
