@@ -7,9 +7,11 @@ Checkpoints are read from checkpoints/ beside this file, or $LATENT_EXPLORER_CHE
 
 import streamlit as st
 
-from explorer.ui import freeze_imported_objects, loaders, sidebar
+from explorer.ui import freeze_imported_objects, guard_url_numbers, loaders, page_icon, sidebar
 
-st.set_page_config(page_title="Latent Explorer", page_icon=":material/explore:", layout="wide")
+guard_url_numbers()
+
+st.set_page_config(page_title="Latent Explorer", page_icon=page_icon(), layout="wide")
 
 PAGES = "explorer/ui/pages/"
 catalog = loaders.catalog()

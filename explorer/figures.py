@@ -19,12 +19,14 @@ SELECTED_COLOR = "#111111"  # the clicked point on a latent map: visible on ever
 
 
 def latent_scatter(coords: np.ndarray, labels: np.ndarray, class_names: Sequence[str], *,
-                   selected: int | None = None, neighbours: Sequence[int] = (),
+                   indices: np.ndarray | None = None, selected: int | None = None, neighbours: Sequence[int] = (),
                    axis_titles: tuple[str, str] = ("", ""), height: int = 560,
                    marker_size: float = 5.0) -> go.Figure:
     """A scatter of 2-D ``coords`` (n, 2), one trace per class (the legend names them).
 
-    Each point's ``customdata`` is its row in ``coords``, so a click identifies the code.
+    Each point's ``customdata`` is its row in ``coords``, so a click identifies the code; its
+    ``text`` is its test image's index (``indices``, default the row), which the hover names
+    as the page does.
     ``selected`` (a row) is drawn the way plotly draws a clicked point (large, black), through
     the traces' ``selectedpoints``, so that a click in the browser needs no new figure; it is
     drawn last (its class after the others, it after its class), so nothing hides it.
@@ -34,6 +36,7 @@ def latent_scatter(coords: np.ndarray, labels: np.ndarray, class_names: Sequence
     labels = np.asarray(labels)
     fig = go.Figure()
     rows = np.arange(len(coords))
+    test_index = rows if indices is None else np.asarray(indices, dtype=np.int64)
     has_selection = selected is not None and 0 <= selected < len(coords)
     order = list(range(len(class_names)))
     if has_selection and int(labels[selected]) in order:  # its class drawn last, on top of the others
@@ -55,13 +58,13 @@ def latent_scatter(coords: np.ndarray, labels: np.ndarray, class_names: Sequence
         # latent map's click latency).
         fig.add_trace(go.Scattergl(
             x=coords[members, 0], y=coords[members, 1], mode="markers", name=str(name), legendrank=c,
-            customdata=members, marker=dict(size=marker_size, color=CLASS_COLORS[c % 10], opacity=0.75),
+            customdata=members, text=test_index[members], marker=dict(size=marker_size, color=CLASS_COLORS[c % 10], opacity=0.75),
             selectedpoints=picked,
             # Once something is selected, plotly fades unselected points: keep them as drawn, and
             # draw the selected one large and black (plotly does the same after a click).
             unselected=dict(marker=dict(opacity=0.75)),
             selected=dict(marker=dict(opacity=1.0, size=marker_size + 9, color=SELECTED_COLOR)),
-            hovertemplate=f"{name}<br>row %{{customdata}}<extra></extra>",
+            hovertemplate=f"Test image %{{text}}: {name}<extra></extra>",
         ))
     if len(neighbours):
         nb = np.asarray(neighbours, dtype=np.int64)
@@ -143,5 +146,7 @@ def small_multiples(maps: Sequence[tuple[str, np.ndarray, np.ndarray]], class_na
                 hoverinfo="skip"), row=1, col=col)
     fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
     fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
-    fig.update_layout(height=300, margin=dict(l=5, r=5, t=30, b=5), legend=dict(itemsizing="constant"))
+    # A static chart cannot scroll its legend: a row under the maps holds every class.
+    fig.update_layout(height=340, margin=dict(l=5, r=5, t=30, b=5),
+                      legend=dict(itemsizing="constant", orientation="h", yanchor="top", y=-0.02, x=0))
     return fig

@@ -16,13 +16,18 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
-MAX_UPLOAD_BYTES = 10 * 1024 * 1024   # also the server's limit (.streamlit/config.toml)
-MAX_PIXELS = 40_000_000               # width × height; a 50-megapixel photo is refused
+MAX_UPLOAD_BYTES = 4 * 1024 * 1024    # also the server's limit (.streamlit/config.toml)
+# width × height. Every pixel of a PNG (or any format but JPEG) is decoded before it can be
+# shrunk, 4 bytes each for RGBA: 16 million is a 12-megapixel phone photo with room to spare,
+# and 64 MB at most. A JPEG is decoded at 1/8 scale (``draft``), so a larger photo is cheap.
+MAX_PIXELS = 16_000_000
+MAX_JPEG_PIXELS = 50_000_000
 WORK_SIDE = 512                       # larger images are shrunk to this before processing
 BOX = 20                              # MNIST: the digit fits a 20×20 box ...
 SIDE = 28                             # ... centred by mass in a 28×28 field
@@ -31,7 +36,11 @@ BLANK_PEAK = 0.05                     # less contrast than this: the image is bl
 
 # Pillow's own guard, process-wide: it warns above this many pixels and refuses (at open,
 # from the header) above twice as many. ``open_image`` refuses anything above it anyway.
-Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+Image.MAX_IMAGE_PIXELS = MAX_JPEG_PIXELS
+
+# One conversion at a time in the server process: a large upload keeps a core busy for a
+# fraction of a second, and four at once must not take both cores from everyone else's clicks.
+_CONVERSIONS = threading.BoundedSemaphore(1)
 
 # Ten distinguishable class colours (d3 "category10"), shared by charts and image overlays.
 CLASS_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
@@ -58,11 +67,14 @@ class Converted:
 
 # --------------------------------------------------------------------------- decoding
 
-def open_image(data: bytes) -> tuple[Image.Image, list[str]]:
-    """Decode untrusted bytes into a loaded Pillow image (first frame, EXIF rotation applied).
+def open_image(data: bytes) -> tuple[Image.Image, list[str], tuple[int, int]]:
+    """Decode untrusted bytes into a loaded Pillow image (first frame, EXIF rotation applied),
+    with notes for the user and the size the file declares.
 
     Raises ``ImageRejected`` for empty or oversized files, non-images, truncated or damaged
-    files and images with more than ``MAX_PIXELS`` pixels (checked from the header).
+    files and images with more than ``MAX_PIXELS`` pixels (``MAX_JPEG_PIXELS`` for a JPEG),
+    checked from the header. An image larger than twice ``WORK_SIDE`` is shrunk right after
+    decoding, before any array is made of it.
     """
     if not data:
         raise ImageRejected("The file is empty (0 bytes). Choose an image file (PNG or JPEG).")
@@ -83,8 +95,8 @@ def open_image(data: bytes) -> tuple[Image.Image, list[str]]:
     w, h = img.size
     if w < 1 or h < 1:
         raise ImageRejected(f"The image has no pixels ({w}×{h}).")
-    if w * h > MAX_PIXELS:
-        raise ImageRejected(_too_big_message((w, h)))
+    if w * h > (MAX_JPEG_PIXELS if img.format == "JPEG" else MAX_PIXELS):
+        raise ImageRejected(_too_big_message((w, h), jpeg=img.format == "JPEG"))
     frames = getattr(img, "n_frames", 1) or 1
     if frames > 1:
         notes.append(f"animated image: the first of its {frames} frames is used")
@@ -93,6 +105,7 @@ def open_image(data: bytes) -> tuple[Image.Image, list[str]]:
         if img.format == "JPEG" and max(w, h) > 2 * WORK_SIDE:
             img.draft(img.mode, (WORK_SIDE, WORK_SIDE))  # decode a JPEG at 1/2, 1/4 or 1/8 scale
         img.load()
+        img = _shrunk(img)
     except (Image.DecompressionBombError, MemoryError):
         raise ImageRejected(_too_big_message((w, h))) from None
     except Exception as e:  # noqa: BLE001
@@ -108,11 +121,50 @@ def open_image(data: bytes) -> tuple[Image.Image, list[str]]:
             img = rotated
     except Exception:  # noqa: BLE001 - a broken EXIF block is ignored, the pixels are fine
         pass
-    return img, notes
+    return img, notes, (w, h)
 
 
-def _too_big_message(size: tuple[int, int] | None = None, pixels: int | None = None) -> str:
-    limit = f"{MAX_PIXELS / 1e6:.0f} million pixels"
+def _shrunk(img: Image.Image) -> Image.Image:
+    """A decoded image larger than twice ``WORK_SIDE`` reduced by a whole factor (a box average,
+    in Pillow, before any float array exists: a 16-megapixel RGBA image would be 128 MB per
+    float64 plane). Modes Pillow cannot reduce are converted first (palette to RGB or RGBA,
+    to grey, 1-bit to L, 16-bit to 32-bit integers)."""
+    factor = max(img.size) // WORK_SIDE
+    if factor < 2:
+        return img
+    if img.mode in ("P", "PA"):
+        return _palette_reduced(img, factor)
+    elif img.mode == "1":
+        img = img.convert("L")
+    elif img.mode.startswith("I;16"):
+        img = img.convert("I")
+    try:
+        return img.reduce(factor)
+    except ValueError:  # a mode reduce does not take (CMYK, LAB, HSV …): through RGB
+        return img.convert("RGB").reduce(factor)
+
+
+def _palette_reduced(img: Image.Image, factor: int) -> Image.Image:
+    """A palette image's grey (and alpha, where it has transparency), each one byte a pixel and
+    reduced at once: Pillow's own conversion of a transparent palette image goes through RGBA."""
+    grey = img.convert("L").reduce(factor)
+    trns = img.info.get("transparency")
+    if img.mode == "PA":
+        alpha = img.getchannel("A")
+    elif trns is None:
+        return grey
+    else:
+        table = [255] * 256
+        if isinstance(trns, int):
+            table[trns] = 0
+        else:
+            table[:len(trns)] = list(trns)[:256]
+        alpha = Image.fromarray(np.asarray(img, dtype=np.uint8)).point(table)
+    return Image.merge("LA", (grey, alpha.reduce(factor)))
+
+
+def _too_big_message(size: tuple[int, int] | None = None, pixels: int | None = None, jpeg: bool = False) -> str:
+    limit = f"{(MAX_JPEG_PIXELS if jpeg else MAX_PIXELS) / 1e6:.0f} million pixels" + ("" if jpeg else " (larger as JPEG)")
     if size is not None:
         w, h = size
         what = f"{w}×{h} pixels ({w * h / 1e6:,.0f} million)"
@@ -241,9 +293,14 @@ def convert_image(img: Image.Image, notes: list[str] | None = None) -> np.ndarra
 
 
 def convert_upload(data: bytes) -> Converted:
-    """The bytes of an uploaded image -> ``Converted`` (28×28 MNIST-style) or ``ImageRejected``."""
-    img, notes = open_image(data)
-    size = img.size
+    """The bytes of an uploaded image -> ``Converted`` (28×28 MNIST-style) or ``ImageRejected``.
+    One at a time per process (``_CONVERSIONS``)."""
+    with _CONVERSIONS:
+        return _convert_upload(data)
+
+
+def _convert_upload(data: bytes) -> Converted:
+    img, notes, size = open_image(data)
     try:
         array = convert_image(img, notes)
     except ImageRejected:

@@ -43,6 +43,11 @@ def fraction_to_coord(f, extent: float, spacing: str = "even") -> np.ndarray:
     return (extent / 3.0) * _inv_cdf(np.clip(f, eps, 1.0 - eps))
 
 
+def plane_limit(extent: float, spacing: str = "even") -> float:
+    """The largest |coordinate| a grid of this range shows: a click can land nowhere further out."""
+    return float(np.abs(fraction_to_coord(0.0, extent, spacing)))
+
+
 def coord_to_fraction(u, extent: float, spacing: str = "even") -> np.ndarray:
     """Inverse of ``fraction_to_coord`` (may fall outside [0, 1] for even spacing)."""
     _check(extent, spacing)
@@ -254,3 +259,15 @@ def prior_samples(n: int, latent_dim: int, temperature: float = 1.0, seed: int =
         raise ValueError(f"temperature must be 0 or more, got {temperature}")
     rng = np.random.default_rng(seed)
     return (temperature * rng.standard_normal((n, latent_dim))).astype(np.float32)
+
+
+def prior_block(n: int, side: int, latent_dim: int, temperature: float = 1.0, seed: int = 0) -> np.ndarray:
+    """The top-left n×n block of a ``side``×``side`` grid of prior draws, (n*n, latent_dim), row by row.
+
+    The sample at row r, column c is draw ``r * side + c`` whatever ``n`` is, so a larger grid
+    only adds rows and columns, and a chosen sample keeps its place and its code.
+    """
+    if not 1 <= n <= side:
+        raise ValueError(f"a block of {n}×{n} does not fit a grid of {side}×{side}")
+    z = prior_samples(side * side, latent_dim, temperature, seed).reshape(side, side, latent_dim)
+    return np.ascontiguousarray(z[:n, :n].reshape(n * n, latent_dim))

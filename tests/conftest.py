@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
+from streamlit.testing.v1 import AppTest
 
 from explorer.vocab import KINDS
 from tests.helpers import make_idx_folder
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 torch.set_num_threads(2)
 
@@ -65,3 +70,22 @@ def app_checkpoints(tmp_path_factory):
         for spec in specs:
             sweep.run(spec, train, test, out, log=lambda message: None)
     return out
+
+
+@pytest.fixture
+def open_app(monkeypatch, app_checkpoints):
+    """open_app(page, query=..., state=..., folder=...) -> an AppTest that has run once."""
+
+    def _open(page: str | None = None, *, query: dict | None = None, state: dict | None = None,
+              folder: Path | None = None) -> AppTest:
+        monkeypatch.setenv("LATENT_EXPLORER_CHECKPOINTS", str(folder or app_checkpoints))
+        at = AppTest.from_file(APP, default_timeout=60)
+        for k, v in (query or {}).items():
+            at.query_params[k] = v
+        if page:
+            at.switch_page(f"explorer/ui/pages/{page}.py")
+        for k, v in (state or {}).items():
+            at.session_state[k] = v
+        return at.run()
+
+    return _open

@@ -28,25 +28,6 @@ APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGES = ("latent_map", "latent_grid", "interpolate", "compare", "denoise", "generate", "curves")
 
 
-@pytest.fixture
-def open_app(monkeypatch, app_checkpoints):
-    """open_app(page, query=..., state=..., folder=...) -> an AppTest that has run once."""
-
-    def _open(page: str | None = None, *, query: dict | None = None, state: dict | None = None,
-              folder: Path | None = None) -> AppTest:
-        monkeypatch.setenv("LATENT_EXPLORER_CHECKPOINTS", str(folder or app_checkpoints))
-        at = AppTest.from_file(APP, default_timeout=60)
-        for k, v in (query or {}).items():
-            at.query_params[k] = v
-        if page:
-            at.switch_page(f"explorer/ui/pages/{page}.py")
-        for k, v in (state or {}).items():
-            at.session_state[k] = v
-        return at.run()
-
-    return _open
-
-
 def ok(at: AppTest) -> AppTest:
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -331,10 +312,10 @@ class TestGenerate:
         assert any("Click a sample" in i.value for i in at.info)
         at.session_state["gen_click"] = {"x": 5, "y": 5, "width": 480, "height": 480, "unix_time": 3}
         ok(at.run())
-        assert "sample 1: row 1, column 1" in texts(at)
+        assert "sample at row 1, column 1" in texts(at)
         at.session_state["gen_click"] = {"x": 475, "y": 5, "width": 480, "height": 480, "unix_time": 4}
         ok(at.run())
-        assert "sample 8: row 1, column 8" in texts(at)
+        assert "sample at row 1, column 8" in texts(at)
         code = at.code[0].value
         at.slider(key="gen_t").set_value(0.0).run()
         assert ok(at).code[0].value == "z = [+0.00, +0.00]" != code

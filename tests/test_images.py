@@ -126,7 +126,7 @@ class TestBadFiles:
             convert_upload(data[: len(data) // 3])
 
     def test_huge_image_refused_from_its_header(self):
-        with pytest.raises(ImageRejected, match="400 million pixels; the limit is 40 million"):
+        with pytest.raises(ImageRejected, match="400 million pixels; the limit is 16 million"):
             convert_upload(png_header_only(20_000, 20_000))
 
     def test_decompression_bomb_refused_before_decoding(self):

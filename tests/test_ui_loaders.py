@@ -14,7 +14,7 @@ SHIPPED_CHECKPOINTS = len(DATASETS) * len(KINDS) * len(LATENT_DIMS)  # what trai
 
 
 def _cache_decorators():
-    """(file, function, 'cache_data' | 'cache_resource', the decorator node) in explorer/ui."""
+    """(file, function, 'cache_data' | 'cache_resource' | 'shared', the decorator node) in explorer/ui."""
     found = []
     for path in sorted(UI.rglob("*.py")):
         tree = ast.parse(path.read_text(), filename=str(path))
@@ -23,14 +23,15 @@ def _cache_decorators():
                 continue
             for dec in node.decorator_list:
                 target = dec.func if isinstance(dec, ast.Call) else dec
-                if isinstance(target, ast.Attribute) and target.attr in ("cache_data", "cache_resource"):
-                    found.append((path.relative_to(UI.parent.parent), node.name, target.attr, dec))
+                name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", None)
+                if name in ("cache_data", "cache_resource", "shared"):
+                    found.append((path.relative_to(UI.parent.parent), node.name, name, dec))
     return found
 
 
 def test_the_ui_has_caches_to_check():
     kinds = {kind for _, _, kind, _ in _cache_decorators()}
-    assert kinds == {"cache_data", "cache_resource"}
+    assert kinds == {"cache_data", "shared"}
 
 
 def test_every_cache_has_max_entries():
@@ -41,7 +42,7 @@ def test_every_cache_has_max_entries():
         if isinstance(dec, ast.Call):
             bound = next((kw.value for kw in dec.keywords if kw.arg == "max_entries"), None)
         if not (isinstance(bound, ast.Constant) and isinstance(bound.value, int) and bound.value > 0):
-            unbounded.append(f"{path}: {name} (@st.{kind} without a positive max_entries)")
+            unbounded.append(f"{path}: {name} (@{kind} without a positive max_entries)")
     assert unbounded == []
 
 
@@ -57,4 +58,55 @@ def test_per_checkpoint_resources_hold_the_whole_catalog():
     from explorer.ui import loaders
 
     for fn in (loaders._checkpoint, loaders._codes, loaders._plane):
-        assert fn._info.max_entries >= SHIPPED_CHECKPOINTS, fn
+        assert fn.max_entries >= SHIPPED_CHECKPOINTS, fn
+
+
+def test_the_large_resources_survive_streamlits_clear_cache(app_checkpoints, monkeypatch):
+    """Any websocket client can send "clear cache"; Streamlit then runs exactly this
+    (``AppSession._handle_clear_cache_request``): the catalog, models, codes and test images
+    stay loaded, the same objects, for every other session."""
+    import streamlit as st
+    from streamlit.runtime.app_session import AppSession
+
+    from explorer.ui import loaders
+
+    monkeypatch.setenv("LATENT_EXPLORER_CHECKPOINTS", str(app_checkpoints))
+    entry = loaders.catalog().good[0]
+    before = (loaders.catalog(), loaders.model(entry), loaders.codes(entry), loaders.test_split(entry),
+              loaders.plane(entry, "pca"))
+
+    class Session:  # what the handler touches besides the two caches
+        _session_state = {"x": 1}
+
+    AppSession._handle_clear_cache_request(Session())  # pyright: ignore[reportArgumentType]
+    assert Session._session_state == {}, "the handler ran"
+    after = (loaders.catalog(), loaders.model(entry), loaders.codes(entry), loaders.test_split(entry),
+             loaders.plane(entry, "pca"))
+    assert all(a is b for a, b in zip(before, after))
+    st.cache_data.clear()
+
+
+def test_shared_computes_once_for_simultaneous_callers():
+    import threading
+    import time
+
+    from explorer.ui.loaders import shared
+
+    calls = []
+
+    @shared(max_entries=2)
+    def slow(key, _unhashable=None):
+        calls.append(key)
+        time.sleep(0.1)
+        return object()
+
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(slow("a", _unhashable={}))) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert calls == ["a"] and len({id(r) for r in results}) == 1
+    slow("b"), slow("c")
+    slow("a")
+    assert calls == ["a", "b", "c", "a"], "least recently used evicted beyond max_entries"

@@ -25,7 +25,7 @@ PAGES = (
     ("3-interpolate", "interpolate", '[data-testid="stImage"]'),
     ("4-compare", "compare", '[data-testid="stPlotlyChart"] .js-plotly-plot'),
     ("5-denoise", "denoise", '[data-testid="stMetric"]'),
-    ("6-generate", "generate?gen_pick=10", 'iframe[title*="streamlit_image_coordinates"]'),
+    ("6-generate", "generate?gen_pick=12", 'iframe[title*="streamlit_image_coordinates"]'),
     ("7-training-curves", "curves", '[data-testid="stPlotlyChart"] .js-plotly-plot'),
 )
 

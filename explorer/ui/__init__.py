@@ -24,6 +24,34 @@ def checkpoint_folder() -> Path:
     return Path(override).expanduser() if override else APP_ROOT / "checkpoints"
 
 
+def checkpoint_folder_label() -> str:
+    """The folder as the sidebar names it: relative to the project (a public server's page must not
+    show its file system), or as given in ``$LATENT_EXPLORER_CHECKPOINTS`` by whoever started it."""
+    override = os.environ.get(ENV_CHECKPOINTS)
+    if override:
+        return override
+    return checkpoint_folder().relative_to(APP_ROOT).as_posix() + "/"
+
+
+@functools.cache
+def page_icon():
+    """The browser tab's icon, drawn here and served by the app itself: an emoji or a
+    ``:material/…:`` icon would be fetched from an outside host. A 2-D latent map in miniature:
+    four clusters of dots in the class colours."""
+    from PIL import Image, ImageDraw
+
+    from explorer.images import CLASS_COLORS
+
+    img = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(img)
+    draw.rounded_rectangle((0, 0, 63, 63), radius=12, fill=(250, 250, 250, 255), outline=(60, 60, 60, 255), width=3)
+    for k, (cx, cy) in enumerate(((20, 20), (44, 22), (22, 44), (44, 44))):
+        for dx, dy in ((-5, -3), (4, -4), (0, 4), (-3, 6), (6, 3)):
+            x, y = cx + dx, cy + dy
+            draw.ellipse((x - 3, y - 3, x + 3, y + 3), fill=CLASS_COLORS[k])
+    return img
+
+
 _modules_when_frozen = 0
 
 
@@ -44,6 +72,33 @@ def freeze_imported_objects() -> None:
     if len(sys.modules) != _modules_when_frozen:
         gc.freeze()
         _modules_when_frozen = len(sys.modules)
+
+
+def guard_url_numbers() -> None:
+    """Make ``inf`` or ``-inf`` in the URL fall back to an integer number box's default.
+
+    Streamlit 1.67 seeds a number box bound to the URL through ``NumberInputSerde.deserialize``,
+    which calls ``int()`` on the parsed value; ``int(float("inf"))`` raises ``OverflowError``,
+    which its seeding does not catch (it catches ``ValueError``), so ``?gen_seed=inf`` was a
+    traceback. It reads the URL as it was when the session opened, so deleting the parameter
+    before the widget does not help. Here the deserializer answers an overflow with the
+    default, which Streamlit's seeding then takes as "no value" and removes from the URL.
+    ``tests/test_hostile_urls.py`` checks that Streamlit still needs this.
+    """
+    from streamlit.elements.widgets.number_input import NumberInputSerde
+
+    original = NumberInputSerde.deserialize
+    if getattr(original, "__wrapped__", None) is not None:
+        return
+
+    @functools.wraps(original)
+    def deserialize(self, ui_value):
+        try:
+            return original(self, ui_value)
+        except OverflowError:
+            return self.value
+
+    NumberInputSerde.deserialize = deserialize
 
 
 def fragment(fn):

@@ -12,9 +12,11 @@ from explorer.checkpoints import CatalogEntry, CheckpointError
 from explorer.data import DataError
 from explorer.images import enlarge
 
-from . import loaders
+from . import loaders, state
 
 CHOSEN = "_chosen"  # session key: the id of the checkpoint the sidebar chose
+MAP_PICK = "map_img"             # the test image clicked on the latent map (in the URL)
+_MAP_PICK_DATASET = "_map_img.dataset"  # ... and the dataset whose map it was clicked on
 
 
 def chosen() -> CatalogEntry:
@@ -24,6 +26,27 @@ def chosen() -> CatalogEntry:
         st.error("No checkpoint is chosen. Pick a dataset, kind and latent size in the sidebar.")
         st.stop()
     return entry
+
+
+def map_pick(entry: CatalogEntry) -> int | None:
+    """The test image last clicked on the latent map, if it is a point of this model's map.
+
+    A click on another dataset's map (the sidebar changed since) names another image, and a
+    hand-edited number may name none: both are None here, so no page shows or offers them.
+    A value from the URL belongs to the dataset the URL chose.
+    """
+    state.init(MAP_PICK, state.parse_index)
+    dataset = entry.meta.dataset.name
+    st.session_state.setdefault(_MAP_PICK_DATASET, dataset)
+    index = st.session_state.get(MAP_PICK)
+    if index is None or st.session_state[_MAP_PICK_DATASET] != dataset:
+        return None
+    return index if loaders.code_row(entry, index) is not None else None
+
+
+def put_map_pick(entry: CatalogEntry, index: int | None) -> None:
+    st.session_state[_MAP_PICK_DATASET] = entry.meta.dataset.name
+    state.put(MAP_PICK, index)
 
 
 def intro(title: str, text: str) -> None:

@@ -1,11 +1,14 @@
 """Cached loading, shared by every session of the server process.
 
-``st.cache_resource`` holds what is large and read-only: the catalog of checkpoints, the
-models (eval mode, never mutated; inference runs under ``torch.inference_mode``), their
-codes and maps, the test split's images and the latent map's figure. ``st.cache_data``
-holds arrays computed from small keys (a checkpoint's id and hash, grid settings). Every
-cache is bounded by ``max_entries`` so that browsing every checkpoint in every session
-cannot grow memory without limit.
+``shared`` holds what is large and read-only: the catalog of checkpoints, the models (eval
+mode, never mutated; inference runs under ``torch.inference_mode``), their codes and maps,
+the test split's images, the latent planes and the latent map's figure. It is not
+``st.cache_resource`` because any websocket client can send Streamlit's "clear cache"
+message, which empties every ``st.cache_*`` of the process, for everyone: a class would
+reload its models after each one. ``st.cache_data`` holds arrays computed from small keys
+(a checkpoint's id and hash, grid settings), which are cheap to compute again. Every cache
+is bounded by ``max_entries`` so that browsing every checkpoint in every session cannot
+grow memory without limit.
 
 Cache keys are the checkpoint folder and the SHA-256 its metadata records, so a retrained
 checkpoint is loaded afresh and never confused with the old one.
@@ -13,6 +16,10 @@ checkpoint is loaded afresh and never confused with the old one.
 
 from __future__ import annotations
 
+import functools
+import inspect
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,10 +29,60 @@ import streamlit as st
 from explorer.checkpoints import BrokenEntry, CatalogEntry, Checkpoint, list_checkpoints, load_checkpoint, load_codes
 from explorer.data import DataError, load_dataset, load_mnist_subset
 from explorer.images import mosaic, to_uint8
-from explorer.latent import Plane, grid_coords, make_plane, prior_samples
+from explorer.latent import Plane, grid_coords, make_plane, prior_block
 from explorer.vocab import DATASETS, KINDS
 
 from . import checkpoint_folder
+
+# --------------------------------------------------------------------------- the shared cache
+
+def shared(max_entries: int):
+    """A process-wide cache of read-only values, like ``st.cache_resource`` (keyed by the
+    arguments whose names do not start with ``_``, least recently used evicted beyond
+    ``max_entries``) but out of reach of Streamlit's "clear cache" message. Each value is
+    computed once even when many sessions ask for it at the same moment (a class opening the
+    same model); an exception is raised to every caller and not kept."""
+
+    def wrap(fn):
+        signature = inspect.signature(fn)
+        values: OrderedDict = OrderedDict()
+        loading: dict = {}
+        lock = threading.Lock()
+
+        @functools.wraps(fn)
+        def call(*args, **kwargs):
+            bound = signature.bind(*args, **kwargs)
+            key = tuple((k, v) for k, v in bound.arguments.items() if not k.startswith("_"))
+            with lock:
+                if key in values:
+                    values.move_to_end(key)
+                    return values[key]
+                key_lock = loading.setdefault(key, threading.Lock())
+            with key_lock:
+                with lock:
+                    if key in values:
+                        return values[key]
+                try:
+                    value = fn(*args, **kwargs)
+                finally:
+                    with lock:
+                        loading.pop(key, None)
+                with lock:
+                    values[key] = value
+                    while len(values) > max_entries:
+                        values.popitem(last=False)
+            return value
+
+        def clear() -> None:
+            with lock:
+                values.clear()
+
+        call.clear = clear  # pyright: ignore[reportFunctionMemberAccess]
+        call.max_entries = max_entries  # pyright: ignore[reportFunctionMemberAccess]
+        return call
+
+    return wrap
+
 
 # --------------------------------------------------------------------------- catalog
 
@@ -89,7 +146,7 @@ def _signature(folder: Path) -> tuple:
         return ()
 
 
-@st.cache_resource(max_entries=4, show_spinner=False)
+@shared(max_entries=4)
 def _catalog(folder: str, signature: tuple) -> Catalog:
     return Catalog(Path(folder), tuple(list_checkpoints(folder)))
 
@@ -102,7 +159,7 @@ def catalog() -> Catalog:
 
 # --------------------------------------------------------------------------- models, codes
 
-@st.cache_resource(max_entries=64, show_spinner="Loading the model…")
+@shared(max_entries=64)
 def _checkpoint(path: str, weights_sha256: str) -> Checkpoint:
     return load_checkpoint(path)  # eval mode, requires_grad off: safe to share
 
@@ -116,7 +173,7 @@ def model(entry: CatalogEntry):
     return checkpoint(entry).model
 
 
-@st.cache_resource(max_entries=64, show_spinner=False)
+@shared(max_entries=64)
 def _codes(path: str, codes_sha256: str) -> dict[str, np.ndarray]:
     arrays = load_codes(path)
     for a in arrays.values():
@@ -132,7 +189,7 @@ def codes(entry: CatalogEntry) -> dict[str, np.ndarray]:
 
 # --------------------------------------------------------------------------- test split
 
-@st.cache_resource(max_entries=4, show_spinner="Loading the test images…")
+@shared(max_entries=4)
 def _test_split(name: str, full: bool, expected: int) -> tuple[np.ndarray, np.ndarray]:
     if full:
         ds = load_dataset(name, "test", allow_subset=False)
@@ -175,13 +232,13 @@ def reconstructions(path: str, weights_sha256: str, indices: tuple[int, ...], _e
     return inference.reconstruct(model(_entry), test_images(_entry, list(indices)))
 
 
-@st.cache_resource(max_entries=64, show_spinner=False)
+@shared(max_entries=64)
 def _map_figure(path: str, weights_sha256: str, view: str, selected: int | None, axis_titles: tuple[str, str],
                 class_names: tuple[str, ...], _entry: CatalogEntry):
     from explorer import figures
 
     c = codes(_entry)
-    return figures.latent_scatter(c[f"map_{view}"], c["labels"], class_names, selected=selected,
+    return figures.latent_scatter(c[f"map_{view}"], c["labels"], class_names, indices=c["indices"], selected=selected,
                                   axis_titles=axis_titles)
 
 
@@ -208,7 +265,7 @@ def code_row(entry: CatalogEntry, test_index: int | None) -> int | None:
     return pos if pos < len(indices) and int(indices[pos]) == int(test_index) else None
 
 
-@st.cache_resource(max_entries=128, show_spinner=False)
+@shared(max_entries=128)
 def _plane(path: str, weights_sha256: str, plane_key: tuple, _entry: CatalogEntry) -> Plane:
     mode, i, j, anchor_index = plane_key
     stored = codes(_entry)["codes"]
@@ -240,14 +297,15 @@ def grid_tiles(entry: CatalogEntry, mode: str, i: int, j: int, anchor_index: int
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _prior_tiles(path: str, weights_sha256: str, n: int, temperature: float, seed: int,
+def _prior_tiles(path: str, weights_sha256: str, n: int, side: int, temperature: float, seed: int,
                  _entry: CatalogEntry) -> np.ndarray:
-    z = prior_samples(n * n, _entry.meta.latent_dim, temperature, seed)
+    z = prior_block(n, side, _entry.meta.latent_dim, temperature, seed)
     from explorer import inference  # torch: imported on first use, not at start
 
     return to_uint8(mosaic(inference.decode(model(_entry), z), n, pad=1))
 
 
-def prior_tiles(entry: CatalogEntry, n: int, temperature: float, seed: int) -> np.ndarray:
-    """n×n samples from the prior N(0, temperature² I), decoded: uint8, each tile padded by 1 px."""
-    return _prior_tiles(*key(entry), int(n), float(temperature), int(seed), _entry=entry)
+def prior_tiles(entry: CatalogEntry, n: int, side: int, temperature: float, seed: int) -> np.ndarray:
+    """The n×n top-left block of side×side samples from the prior N(0, temperature² I)
+    (``explorer.latent.prior_block``), decoded: uint8, each tile padded by 1 px."""
+    return _prior_tiles(*key(entry), int(n), int(side), float(temperature), int(seed), _entry=entry)

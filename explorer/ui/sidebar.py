@@ -9,7 +9,7 @@ from explorer.checkpoints import CatalogEntry
 from explorer.metadata import CheckpointMeta
 from explorer.vocab import KIND_HELP, dataset_title, kind_label
 
-from . import ENV_CHECKPOINTS
+from . import ENV_CHECKPOINTS, checkpoint_folder_label
 from .common import CHOSEN
 from .loaders import Catalog
 
@@ -103,5 +103,5 @@ def render(cat: Catalog, curves_page=None) -> CatalogEntry | None:
             if curves_page is not None:
                 st.page_link(curves_page, label="Training curves", icon=":material/show_chart:")
         broken_list(cat)
-        st.caption(f"Checkpoints: `{cat.folder}` (set `{ENV_CHECKPOINTS}` to use another folder).")
+        st.caption(f"Checkpoints: `{checkpoint_folder_label()}` (set `{ENV_CHECKPOINTS}` to use another folder).")
     return entry

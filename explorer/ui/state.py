@@ -88,6 +88,17 @@ def parse_floats(text: str) -> tuple[float, ...]:
     return values
 
 
+MAX_COORDINATE = 1e3  # no latent plane shown reaches this far; a URL that does is refused
+
+
+def parse_point(text: str) -> tuple[float, float]:
+    """'0.5,-1.25' -> (0.5, -1.25): two finite plane coordinates, each within ``MAX_COORDINATE``."""
+    values = parse_floats(text)
+    if len(values) != 2 or max(abs(v) for v in values) > MAX_COORDINATE:
+        raise ValueError(f"not a point of a latent plane: {text[:40]!r}")
+    return values[0], values[1]
+
+
 def fmt_floats(values) -> str:
     return ",".join(f"{float(v):.4g}" for v in values)
 

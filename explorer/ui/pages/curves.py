@@ -19,11 +19,12 @@ else:
     st.plotly_chart(figures.loss_curves(history, meta.best_epoch), config={"displaylogo": False})
 
 t = meta.test_metrics
-cols = st.columns(4)
-cols[0].metric("Test loss (nats)", f"{t.loss:.1f}")
-cols[1].metric("Reconstruction (nats)", f"{t.recon:.1f}")
-cols[2].metric("KL (nats)", f"{t.kl:.1f}")
-cols[3].metric("Test PSNR (dB)", f"{t.psnr:.1f}")
+metrics = [("Test loss (nats)", f"{t.loss:.1f}"), ("Reconstruction (nats)", f"{t.recon:.1f}")]
+if meta.kind == "vae":  # only a VAE's loss has a KL term; an AE's would read "KL 0.0"
+    metrics.append(("KL (nats)", f"{t.kl:.1f}"))
+metrics.append(("Test PSNR (dB)", f"{t.psnr:.1f}"))
+for col, (label, value) in zip(st.columns(4), metrics):
+    col.metric(label, value)
 tc = meta.train_config
 epochs = meta.epochs
 mc = meta.model_config

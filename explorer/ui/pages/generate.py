@@ -8,11 +8,12 @@ from streamlit_image_coordinates import streamlit_image_coordinates
 from explorer import inference
 from explorer.checkpoints import CatalogEntry
 from explorer.images import draw_marker
-from explorer.latent import prior_samples, tile_at
+from explorer.latent import prior_block, tile_at
 from explorer.ui import common, fragment, loaders, state
 from explorer.vocab import KIND_LABELS, dataset_title
 
 TARGET_PX = 540
+SIDE_MAX = 10  # the most samples per side; a sample is named by its place in a grid this large
 
 entry = common.chosen()
 meta = entry.meta
@@ -44,31 +45,31 @@ def new_seed() -> None:
 c1, c2, c3, c4 = st.columns([2, 1.3, 1.3, 1])
 temperature = c1.slider("Temperature", 0.0, 2.0, 1.0, step=0.05, key="gen_t", bind="query-params",
                         help="Samples are drawn from N(0, temperature² I).")
-n = c2.slider("Samples per side", 3, 10, 8, key="gen_n", bind="query-params")
+n = c2.slider("Samples per side", 3, SIDE_MAX, 8, key="gen_n", bind="query-params",
+              help="A larger grid adds rows and columns: every sample keeps its place.")
 seed = c3.number_input("Seed", 0, 10**6, 0, key="gen_seed", bind="query-params")
 c4.button("New samples", icon=":material/casino:", on_click=new_seed)
 state.init("gen_pick", state.parse_index)
+if (st.session_state.get("gen_pick") or 0) >= SIDE_MAX * SIDE_MAX:
+    state.put("gen_pick", None)  # a hand-edited number that names no sample
 
 
 @fragment
 def sample_panel():
-    tiles = loaders.prior_tiles(vae, n, temperature, int(seed))
+    tiles = loaders.prior_tiles(vae, n, SIDE_MAX, temperature, int(seed))
     scale = max(1, round(TARGET_PX / tiles.shape[0]))
     img = Image.fromarray(tiles).resize((tiles.shape[1] * scale, tiles.shape[0] * scale), Image.Resampling.NEAREST)
     value = st.session_state.get("gen_click")
     if isinstance(value, dict) and state.new_event("gen_click", value.get("unix_time")):
         r, c = tile_at(value["x"], value["y"], value["width"], value["height"], n, n)
-        state.put("gen_pick", r * n + c)
+        state.put("gen_pick", r * SIDE_MAX + c)
     pick = st.session_state.get("gen_pick")
-    if pick is not None and not 0 <= pick < n * n:
-        pick = None
-        state.put("gen_pick", None)
     state.publish("gen_pick")
     left, right = st.columns([3, 2])
     with left:
-        if pick is not None:
+        if pick is not None and max(divmod(pick, SIDE_MAX)) < n:
             cell = img.width / n
-            r, c = divmod(pick, n)
+            r, c = divmod(pick, SIDE_MAX)
             img = draw_marker(img, (c + 0.5) * cell, (r + 0.5) * cell, size=int(cell / 2) - 4)
         streamlit_image_coordinates(img, key="gen_click", png_compression_level=1, width="content", cursor="pointer")
         st.caption(f"{n * n} samples, seed {seed}, temperature {temperature:.2f}.")
@@ -76,9 +77,12 @@ def sample_panel():
         if pick is None:
             st.info("Click a sample to see it large, with its code.")
             return
-        z = prior_samples(n * n, z_dim, temperature, int(seed))[pick]
-        common.show(inference.decode(model, z)[0], f"sample {pick + 1} of {n * n}", scale=8)
-        st.text(f"sample {pick + 1}: row {pick // n + 1}, column {pick % n + 1}")
+        r, c = divmod(pick, SIDE_MAX)
+        z = prior_block(SIDE_MAX, SIDE_MAX, z_dim, temperature, int(seed))[pick]
+        common.show(inference.decode(model, z)[0], f"the sample in row {r + 1}, column {c + 1}", scale=8)
+        st.text(f"sample at row {r + 1}, column {c + 1}")
+        if max(r, c) >= n:
+            st.caption(f"It lies outside the {n}×{n} samples shown; show {max(r, c) + 1} per side to see it there.")
         st.code("z = " + common.fmt_code(z), language=None, wrap_lines=True)
         st.caption(f"Its length is {np.linalg.norm(z):.2f}; a draw from N(0, I) in {z_dim} dimensions is "
                    f"typically about √{z_dim} ≈ {np.sqrt(z_dim):.1f} long.")

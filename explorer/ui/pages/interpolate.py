@@ -6,7 +6,7 @@ import streamlit as st
 from explorer import inference
 from explorer.images import enlarge, mosaic
 from explorer.latent import interpolate
-from explorer.ui import common, fragment, loaders, state
+from explorer.ui import common, fragment, loaders
 
 entry = common.chosen()
 meta = entry.meta
@@ -22,7 +22,7 @@ images, labels = common.test_split_or_stop(entry)
 model = common.model_or_stop(entry)
 names = common.class_names(entry)
 SOURCES = {"image": "test image", "map": "latent map click", "grid": "latent grid click"}
-state.init("map_img", state.parse_index)
+map_index = common.map_pick(entry)  # None unless it is a point of this model's map
 
 
 def endpoint(prefix: str, title: str, default_class: int, column) -> tuple[np.ndarray, np.ndarray | None, str]:
@@ -30,7 +30,7 @@ def endpoint(prefix: str, title: str, default_class: int, column) -> tuple[np.nd
     with column:
         st.markdown(f"**{title}**")
         sources = ["image"]
-        if st.session_state.get("map_img") is not None:
+        if map_index is not None:
             sources.append("map")
         grid_z = st.session_state.get("grid_z")
         if grid_z and grid_z[0] == entry.id:
@@ -42,8 +42,8 @@ def endpoint(prefix: str, title: str, default_class: int, column) -> tuple[np.nd
         if source == "grid" and grid_z:
             z = np.asarray(grid_z[1], dtype=np.float32)
             return z, None, "the point clicked on the latent grid"
-        if source == "map":
-            idx = int(st.session_state["map_img"])
+        if source == "map" and map_index is not None:
+            idx = map_index
         else:
             idx = common.pick_test_image(prefix, entry, labels, label="Image", default_class=default_class)
         x = images[idx].astype(np.float32) / 255.0

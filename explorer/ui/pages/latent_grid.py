@@ -7,7 +7,7 @@ from streamlit_image_coordinates import streamlit_image_coordinates
 
 from explorer import inference
 from explorer.images import draw_marker, draw_points
-from explorer.latent import grid_extent, pixel_to_plane, plane_to_pixel
+from explorer.latent import grid_extent, pixel_to_plane, plane_limit, plane_to_pixel
 from explorer.ui import common, fragment, loaders, state
 from explorer.vocab import KIND_LABELS, KIND_TITLES
 
@@ -37,8 +37,7 @@ spacing = c2.radio("Spacing", ["even", "quantile"], horizontal=True, key="grid_s
 auto = c3.toggle("Automatic range", value=True, key="grid_auto", bind="query-params",
                  help="VAE: ±3 (its prior N(0, I) lies almost all inside). AE/DAE: the spread of its test codes "
                       "on this plane (99th percentile).")
-manual_extent = c3.slider("Range ±", 0.5, 20.0, 3.0, step=0.5, key="grid_range", bind="query-params",
-                          disabled=auto)
+range_box = c3.empty()  # filled once the plane is known: the range in use, or the slider that sets it
 overlay = c4.toggle("Show test codes", value=False, key="grid_overlay", bind="query-params",
                     help="Draw the test images' codes (projected onto the plane) as dots coloured by class.")
 partner_kind = "ae" if kind == "vae" else "vae"
@@ -73,16 +72,20 @@ if z_dim > 2:
     st.caption("For latent sizes above 2 the grid shows one flat slice through the latent space; the test codes "
                "drawn over it are their projections onto that slice.")
 
+shown = [entry] + ([partner] if pair and partner is not None else [])
+auto_extents = [grid_extent(e.meta.kind, lambda e=e: loaders.plane(e, mode, i, j, anchor_index).coords(
+    loaders.codes(e)["codes"])) for e in shown]
+if auto:  # the range in use, in words: a disabled slider would show its own value, not this one
+    range_box.caption("Range in use: " + ", ".join(
+        f"±{x:g}" + (f" ({KIND_LABELS[e.meta.kind]})" if len(shown) > 1 else "") for e, x in zip(shown, auto_extents)))
+    extents = auto_extents
+else:  # starts where the automatic range was
+    manual = range_box.slider("Range ±", 0.5, 20.0, float(min(20.0, max(0.5, auto_extents[0]))), step=0.5,
+                              key="grid_range", bind="query-params")
+    extents = [float(manual)] * len(shown)
+
 default_uv = (0.0, 0.0)
-state.init("grid_at", state.parse_floats, default_uv)
-if len(st.session_state.get("grid_at") or ()) != 2:
-    st.session_state["grid_at"] = default_uv
-
-
-def extent_for(e) -> float:
-    if not auto:
-        return float(manual_extent)
-    return grid_extent(e.meta.kind, lambda: loaders.plane(e, mode, i, j, anchor_index).coords(loaders.codes(e)["codes"]))
+state.init("grid_at", state.parse_point, default_uv)
 
 
 def take_click(click_key: str, extent: float) -> None:
@@ -110,6 +113,17 @@ def grid_image(e, extent: float, click_key: str):
     streamlit_image_coordinates(img, key=click_key, png_compression_level=1, width="stretch", cursor="crosshair")
 
 
+def keep_point_on_the_grid(limit: float) -> str | None:
+    """Move a point beyond every grid shown (a click on another model's wider plane) to the nearest
+    point inside, so that the decoded image is of a point the user can see; says what was done."""
+    u, v = st.session_state["grid_at"]
+    if max(abs(u), abs(v)) <= limit:
+        return None
+    st.session_state["grid_at"] = (float(np.clip(u, -limit, limit)), float(np.clip(v, -limit, limit)))
+    return (f"The point ({u:+.3g}, {v:+.3g}) lies outside this grid (up to ±{limit:.3g}); it was moved to the "
+            "nearest point on it.")
+
+
 def decoded(e, extent: float) -> None:
     """The clicked point decoded large, with its coordinate."""
     p = loaders.plane(e, mode, i, j, anchor_index)
@@ -118,7 +132,9 @@ def decoded(e, extent: float) -> None:
     image = inference.decode(common.model_or_stop(e), z)[0]
     if e.id == entry.id:  # the Interpolate page can start from this point
         st.session_state["grid_z"] = (e.id, tuple(float(t) for t in z.ravel()))
-    common.show(image, f"{KIND_LABELS[e.meta.kind]} decodes the clicked point", scale=8)
+    on_grid = max(abs(u), abs(v)) <= plane_limit(extent, spacing)
+    common.show(image, f"{KIND_LABELS[e.meta.kind]} decodes the clicked point"
+                + ("" if on_grid else " (outside its grid, so not marked on it)"), scale=8)
     st.text(f"coordinate: {p.labels[0]} = {u:+.3f}, {p.labels[1]} = {v:+.3f}")
     if z_dim > 2:
         st.code("z = " + common.fmt_code(z), language=None, wrap_lines=True)
@@ -128,11 +144,12 @@ def decoded(e, extent: float) -> None:
 
 @fragment
 def grid_panel():
-    shown = [entry] + ([partner] if pair and partner is not None else [])
-    extents = [extent_for(e) for e in shown]
     for k, ext in enumerate(extents):
         take_click(f"grid_click_{k}", ext)
+    moved = keep_point_on_the_grid(max(plane_limit(x, spacing) for x in extents))
     state.publish("grid_at", state.fmt_floats)
+    if moved:
+        st.caption(moved)
     if len(shown) == 1:
         left, right = st.columns([3, 2])
         with left:

@@ -29,7 +29,8 @@ show_nn = c2.toggle("Nearest neighbours", value=True, key="map_nn", bind="query-
 k = c3.slider("How many", 3, 16, 8, key="map_k", bind="query-params", disabled=not show_nn)
 
 indices = codes["indices"]
-state.init("map_img", state.parse_index)
+if common.map_pick(entry) is None and st.session_state.get(common.MAP_PICK) is not None:
+    common.put_map_pick(entry, None)  # not a point of this map (another dataset's, or made up)
 DRAWN = "_map_drawn"  # session key: ((checkpoint id, view), row) the figure was last drawn with
 
 
@@ -43,7 +44,7 @@ def take_click():
         data = points[0].get("customdata")
         picked = int(data[0] if isinstance(data, (list, tuple)) else data)
         if 0 <= picked < len(indices):
-            state.put("map_img", int(indices[picked]))
+            common.put_map_pick(entry, int(indices[picked]))
 
 
 def drawn_selection(row):
@@ -58,7 +59,7 @@ def drawn_selection(row):
 @fragment
 def map_panel():
     take_click()
-    row = loaders.code_row(entry, st.session_state.get("map_img"))
+    row = loaders.code_row(entry, common.map_pick(entry))
     names = common.class_names(entry)
     nb = (nearest_neighbours(codes["codes"], codes["codes"][row], k, exclude=row)
           if (row is not None and show_nn) else np.zeros(0, np.int64))
