@@ -7,7 +7,7 @@ Checkpoints are read from checkpoints/ beside this file, or $LATENT_EXPLORER_CHE
 
 import streamlit as st
 
-from explorer.ui import freeze_imported_objects, guard_url_numbers, loaders, page_icon, sidebar
+from explorer.ui import freeze_imported_objects, guard_url_numbers, loaders, page_icon, sidebar, state
 
 guard_url_numbers()
 
@@ -18,10 +18,13 @@ catalog = loaders.catalog()
 
 if catalog.good:
     curves = st.Page(PAGES + "curves.py", title="Training curves", icon=":material/show_chart:", url_path="curves")
+    latent_map = dict(title="Latent map", icon=":material/scatter_plot:")
     navigation = st.navigation({
         "Explore": [
-            st.Page(PAGES + "latent_map.py", title="Latent map", icon=":material/scatter_plot:",
-                    url_path="latent_map", default=True),
+            # The default page answers at "/" only (Streamlit ignores its url_path); a hidden twin
+            # answers a typed or linked /latent_map.
+            st.Page(PAGES + "latent_map.py", **latent_map, url_path="map", default=True),
+            st.Page(PAGES + "latent_map.py", **latent_map, url_path="latent_map", visibility="hidden"),
             st.Page(PAGES + "latent_grid.py", title="Latent grid", icon=":material/grid_on:", url_path="latent_grid"),
             st.Page(PAGES + "interpolate.py", title="Interpolate", icon=":material/linear_scale:",
                     url_path="interpolate"),
@@ -39,5 +42,9 @@ else:
                                         url_path="setup", default=True)])
 
 sidebar.render(catalog, curves)
+with st.sidebar:
+    st.html(state.HISTORY_SCRIPT, unsafe_allow_javascript=True)  # which URL changes are Back-button steps
+state.begin_run()
 navigation.run()
+state.end_run()  # the clicked points this page does not show leave its address
 freeze_imported_objects()  # keeps Streamlit's garbage collection after each run cheap

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
 from explorer.vocab import KINDS
@@ -15,6 +16,9 @@ from tests.helpers import make_idx_folder
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 torch.set_num_threads(2)
+# The app's config shows a public user only an error's type (.streamlit/config.toml); a failing
+# test shows the whole error.
+st_config.set_option("client.showErrorDetails", "full")
 
 
 @pytest.fixture

@@ -188,7 +188,7 @@ class TestLatentGrid:
         assert f"coordinate: z0 = {u:+.3f}, z1 = {v:+.3f}" in texts(at)
         assert u < -2 and v > 2
         assert image_urls(at) != before
-        assert at.query_params["grid_at"] == f"{u:.4g},{v:.4g}"
+        assert at.query_params["grid_at"] == f"{u:.6g},{v:.6g}"
 
     def test_the_same_click_reported_again_is_not_a_new_click(self, open_app):
         at = ok(open_app("latent_grid"))

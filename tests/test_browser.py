@@ -176,3 +176,137 @@ def test_denoising_an_upload_and_a_drawing(server, page):
     page.mouse.up()
     page.locator('[data-testid="stMetric"]', has_text="VAE vs clean").first.wait_for()
     no_exception(page)
+
+
+# --------------------------------------------------------------------------- addresses and history (issue 18)
+
+def _url(page, server) -> str:
+    return page.url.replace(server, "")
+
+
+def _settle(page) -> None:
+    browser.wait_idle(page, settle=0.8)
+
+
+def test_every_page_answers_at_its_own_path(server, page):
+    for path, title in (("latent_map", "Latent map"), ("", "Latent map"), ("latent_grid", "Latent grid"),
+                        ("interpolate", "Interpolate"), ("curves", "Training curves")):
+        page.goto(f"{server}/{path}")
+        page.locator("h1", has_text=title).first.wait_for()
+        _settle(page)
+        assert page.get_by_text("Page not found").count() == 0, path
+        assert _url(page, server).split("?")[0] == f"/{path}", "the address stays as typed"
+    page.goto(f"{server}/latent_map")
+    page.wait_for_selector('[data-testid="stPlotlyChart"] .js-plotly-plot')
+    no_exception(page)
+
+
+def test_back_steps_through_visits_model_changes_and_clicks_one_at_a_time(server, page):
+    page.goto(server)
+    _settle(page)
+    page.get_by_role("link", name="Latent grid").first.click()
+    page.frame_locator(GRID_IFRAME).locator("#image").wait_for()
+    _settle(page)
+    start = page.evaluate("history.length")
+    image = page.frame_locator(GRID_IFRAME).locator("#image")
+    image.click(position={"x": 150, "y": 50})
+    first = browser.wait_text(page, "coordinate:", lambda s: s != "coordinate: z0 = +0.000, z1 = +0.000")
+    _settle(page)
+    time.sleep(0.6)
+    image.click(position={"x": 400, "y": 300})
+    second = browser.wait_text(page, "coordinate:", lambda s: s != first)
+    _settle(page)
+    thumb = page.locator('[data-testid="stSlider"]', has_text="Grid resolution").get_by_role("slider")
+    thumb.focus()
+    page.keyboard.press("ArrowLeft")  # a setting: not a step of its own
+    _settle(page)
+    page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').nth(1).click()
+    page.get_by_role("option", name="AE").first.click()
+    page.get_by_text("AE decodes the clicked point").first.wait_for()
+    _settle(page)
+    page.get_by_role("link", name="Interpolate").first.click()
+    page.locator("h1", has_text="Interpolate").wait_for()
+    _settle(page)
+    assert page.evaluate("history.length") == start + 4, "two clicks, a model change and a visit"
+    assert "grid_at" not in page.url, "the grid's point is not part of another page's address"
+
+    page.go_back()  # the grid, AE, as it was left
+    page.get_by_text("AE decodes the clicked point").first.wait_for()
+    assert browser.wait_text(page, "coordinate:") == second
+    assert "grid_n=14" in page.url and "kind=AE" in page.url
+    page.go_back()  # the model change undone
+    page.get_by_text("VAE decodes the clicked point").first.wait_for()
+    assert browser.wait_text(page, "coordinate:") == second
+    page.go_back()  # the second click undone
+    assert browser.wait_text(page, "coordinate:", lambda s: s == first) == first
+    page.go_back()  # the first click undone
+    browser.wait_text(page, "coordinate:", lambda s: s == "coordinate: z0 = +0.000, z1 = +0.000")
+    page.go_back()  # the visit undone: the map
+    page.wait_for_selector('[data-testid="stPlotlyChart"] .js-plotly-plot')
+    assert _url(page, server) == "/"
+    no_exception(page)
+
+
+def test_a_link_reproduces_interpolate_from_map_and_grid_clicks_and_an_edited_code(server, page):
+    page.goto(server)
+    page.wait_for_selector('[data-testid="stPlotlyChart"] .js-plotly-plot')
+    _settle(page)
+    x, y = page.evaluate("""() => { const gd = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
+        const t = gd._fullData[1]; const k = Math.floor(t.x.length / 3); return [t.x[k], t.y[k]]; }""")
+    browser.click_plotly(page, 0, x, y)
+    browser.wait_text(page, "code of image")
+    page.get_by_role("link", name="Latent grid").first.click()
+    image = page.frame_locator(GRID_IFRAME).locator("#image")
+    image.wait_for()
+    _settle(page)
+    image.click(position={"x": 120, "y": 200})
+    browser.wait_text(page, "coordinate:", lambda s: s != "coordinate: z0 = +0.000, z1 = +0.000")
+    _settle(page)
+    page.get_by_role("link", name="Interpolate").first.click()
+    page.locator("h1", has_text="Interpolate").wait_for()
+    _settle(page)
+    for column, source in ((0, "latent map click"), (1, "latent grid click")):
+        radio = page.locator('[data-testid="stRadio"]').nth(column)
+        radio.get_by_text(source).click()
+        _settle(page)
+    thumb = page.locator('[data-testid="stSlider"]', has_text="z1").get_by_role("slider")
+    thumb.focus()
+    for _ in range(12):
+        page.keyboard.press("ArrowRight")
+    page.get_by_text("1 of 2 numbers changed").wait_for()
+    _settle(page)
+    link = page.url
+    assert "map_img=" in link and "grid_z=" in link and "edit_z=" in link, link
+    captions = ("decoded at t", "decoded from the edited code")
+    shown = [decoded_src(page, c) for c in captions]
+    ends = page.locator('[data-testid="stImage"] img').evaluate_all("(imgs) => imgs.map((i) => i.src.split('/').pop())")
+
+    fresh = page.context.browser.new_page(viewport=browser.VIEWPORT)
+    try:
+        fresh.goto(link)
+        fresh.get_by_text("1 of 2 numbers changed").wait_for(timeout=30000)
+        browser.wait_idle(fresh, settle=0.8)
+        assert [decoded_src(fresh, c).split("/")[-1] for c in captions] == [s.split("/")[-1] for s in shown]
+        again = fresh.locator('[data-testid="stImage"] img').evaluate_all(
+            "(imgs) => imgs.map((i) => i.src.split('/').pop())")
+        assert again == ends, "the same images, in the same places"
+        assert browser.exceptions(fresh) == []
+    finally:
+        fresh.close()
+
+
+def test_the_page_contacts_no_outside_host(server, page):
+    outside = []
+    fresh = page.context.browser.new_page(viewport=browser.VIEWPORT)
+    fresh.on("request", lambda r: outside.append(r.url) if not r.url.startswith((server, "data:", "blob:", "about:"))
+             else None)
+    try:
+        for path in ("", "latent_grid", "generate"):
+            fresh.goto(f"{server}/{path}")
+            fresh.locator("h1").first.wait_for()
+            browser.wait_idle(fresh, settle=1.0)
+        icon = fresh.evaluate("() => [...document.querySelectorAll('link[rel~=icon]')].map((l) => l.href)")
+    finally:
+        fresh.close()
+    assert outside == []
+    assert icon and all(h.startswith(server) for h in icon), icon

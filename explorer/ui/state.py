@@ -1,11 +1,20 @@
-"""Session state the app owns, mirrored in the URL.
+"""Session state the app owns, mirrored in the URL, and what the Back button steps through.
 
 Widgets keep their own values in the URL (``bind="query-params"``, keyed by the widget's
 key). What is not a widget — the point clicked on a map or a grid, the sample picked from
-a grid of samples — lives here: a small value (an index, two floats) under a namespaced
-key in ``st.session_state``, written to ``st.query_params`` under the same name so that a
-reload, or a link sent to a class, shows the same view. Tests set these keys directly
-(``at.session_state["map_img"] = 12``), as a click would.
+a grid of samples, an edited code — lives here: a small value (an index, a few floats)
+under a key in ``st.session_state`` (one of ``OWNED``), written to ``st.query_params``
+under the same name while the page that uses it is shown, so that a reload, or a link
+sent to a class, shows the same view. It is read from the URL when the session opens and
+when the user goes Back or Forward (a history navigation), and stays in the session while
+other pages are visited. Tests set these keys directly (``at.session_state["map_img"] =
+12``), as a click would.
+
+History: Streamlit's page pushes a browser history entry for every URL change the server
+makes and for every page visit, and none for a widget's change. ``HISTORY_SCRIPT`` (run in
+the page by app.py) makes the steps the ones a user expects: a page visit, a change of model
+(``STEPS``' sidebar keys) and a click (its app-owned keys) each add one entry; anything else
+replaces the current one.
 
 Components report their last event on every rerun; ``new_event`` tells a fresh click from
 the same one reported again.
@@ -13,44 +22,118 @@ the same one reported again.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 _SEEN = "_seen."
+_PUBLISHED = "_published"   # session key: the owned keys written to the URL in this full run
+
+OWNED = ("map_img", "grid_at", "gen_pick", "grid_z", "edit_z")
+STEPS = ("dataset", "kind", "arch", "z", "map_img", "grid_at", "gen_pick")
+
+
+def history_navigation() -> bool:
+    """True in the run that follows the browser's Back or Forward button: the URL is the truth."""
+    ctx = get_script_run_ctx()
+    return bool(getattr(ctx, "is_history_navigation", False))
 
 
 def init(key: str, parse: Callable[[str], Any], default: Any = None) -> Any:
-    """The value under ``key``: on the session's first run, taken from the URL if it parses."""
-    if key not in st.session_state:
+    """The value under ``key``: taken from the URL (if it parses, else ``default``) on the
+    session's first run and after Back or Forward; kept in the session otherwise."""
+    if key not in st.session_state or history_navigation():
         value = default
         raw = st.query_params.get(key)
         if raw is not None:
             try:
                 value = parse(raw)
-            except (ValueError, TypeError, IndexError):
+            except (ValueError, TypeError, IndexError, OverflowError):
                 value = default  # a hand-edited URL: ignore what does not parse
         st.session_state[key] = value
     return st.session_state[key]
 
 
-def put(key: str, value: Any, fmt: Callable[[Any], str] = str) -> None:
-    """Set an app-owned value and mirror it in the URL (None removes it)."""
+def put(key: str, value: Any, fmt: Callable[[Any], str] = str, default: Any = None) -> None:
+    """Set an app-owned value and mirror it in the URL (``default`` or None removes it)."""
     st.session_state[key] = value
-    publish(key, fmt)
+    publish(key, fmt, default)
 
 
-def publish(key: str, fmt: Callable[[Any], str] = str) -> None:
-    """Write the current value of ``key`` to the URL, if it is not there already."""
+def publish(key: str, fmt: Callable[[Any], str] = str, default: Any = None) -> None:
+    """Write the current value of ``key`` to the URL, if it is not there already; a value of
+    None or ``default`` is left out (a link stays short, and a page's first run does not
+    change the URL)."""
+    st.session_state.setdefault(_PUBLISHED, set()).add(key)
     value = st.session_state.get(key)
-    if value is None:
+    if value is None or (default is not None and value == default):
         if key in st.query_params:
             del st.query_params[key]
         return
     text = fmt(value)
     if st.query_params.get(key) != text:
         st.query_params[key] = text
+
+
+def begin_run() -> None:
+    """Called by app.py before the page runs: nothing is published yet in this run."""
+    st.session_state[_PUBLISHED] = set()
+
+
+def end_run() -> None:
+    """Called by app.py after the page ran: owned keys this page did not publish leave the URL
+    (the grid's point is not part of the map page's address); they stay in the session."""
+    published = st.session_state.get(_PUBLISHED, set())
+    for key in OWNED:
+        if key not in published and key in st.query_params:
+            del st.query_params[key]
+
+
+HISTORY_SCRIPT = """<script>
+(() => {
+  // Latent Explorer: which URL changes are Back-button steps (explorer/ui/state.py).
+  if (window.__latentExplorerHistory) return;
+  window.__latentExplorerHistory = true;
+  const STEPS = __STEPS__;
+  // From a page visit until that page's first run has finished, the page's own URL changes
+  // (its settings, a point it keeps) belong to the visit's entry.
+  let settling = true, sawRunning = false, since = Date.now();
+  setInterval(() => {
+    if (!settling) return;
+    const app = document.querySelector('[data-testid="stApp"]');
+    const s = app && app.getAttribute("data-test-script-state");
+    if (s === "running") sawRunning = true;
+    else if ((sawRunning && s === "notRunning") || Date.now() - since > 8000) settling = false;
+  }, 40);
+  const visit = () => { settling = true; sawRunning = false; since = Date.now(); };
+  // A click on a link to another page: until its address is pushed, the server's changes to the
+  // old page's address (the params it drops on leaving) are not written into the old entry.
+  let leaving = 0;
+  document.addEventListener("click", (event) => {
+    const a = event.target.closest && event.target.closest("a[href]");
+    if (!a) return;
+    const to = new URL(a.href, location.href);
+    if (to.origin === location.origin && to.pathname !== location.pathname) leaving = Date.now();
+  }, true);
+  const push = history.pushState.bind(history), replace = history.replaceState.bind(history);
+  const steps = (search) => { const q = new URLSearchParams(search);
+    return JSON.stringify(STEPS.map((k) => q.getAll(k))); };
+  function decide(state, title, url, wanted) {
+    if (url === undefined || url === null) return wanted(state, title, url);
+    const next = new URL(url, location.href);
+    if (next.pathname !== location.pathname) { leaving = 0; visit(); return push(state, title, url); }
+    if (leaving && Date.now() - leaving < 3000) return;
+    const step = !settling && steps(next.search) !== steps(location.search);
+    return (step ? push : replace)(state, title, url);
+  }
+  history.pushState = (s, t, u) => decide(s, t, u, push);
+  history.replaceState = (s, t, u) => decide(s, t, u, replace);
+  addEventListener("popstate", visit);
+})();
+</script>""".replace("__STEPS__", json.dumps(list(STEPS)))
 
 
 def new_event(name: str, token: Any) -> bool:
@@ -99,8 +182,17 @@ def parse_point(text: str) -> tuple[float, float]:
     return values[0], values[1]
 
 
+def parse_code(text: str, length: int) -> tuple[float, ...]:
+    """A latent code of ``length`` finite numbers, each within ``MAX_COORDINATE``."""
+    values = parse_floats(text)
+    if len(values) != length or max(abs(v) for v in values) > MAX_COORDINATE:
+        raise ValueError(f"not a code of {length} numbers: {text[:40]!r}")
+    return values
+
+
 def fmt_floats(values) -> str:
-    return ",".join(f"{float(v):.4g}" for v in values)
+    """Six significant digits: a link decodes to the same pixels, and stays readable."""
+    return ",".join(f"{float(v) + 0.0:.6g}" for v in values)
 
 
 def parse_index(text: str) -> int:

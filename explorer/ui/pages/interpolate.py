@@ -6,7 +6,7 @@ import streamlit as st
 from explorer import inference
 from explorer.images import enlarge, mosaic
 from explorer.latent import interpolate
-from explorer.ui import common, fragment, loaders
+from explorer.ui import common, fragment, loaders, state
 
 entry = common.chosen()
 meta = entry.meta
@@ -23,6 +23,8 @@ model = common.model_or_stop(entry)
 names = common.class_names(entry)
 SOURCES = {"image": "test image", "map": "latent map click", "grid": "latent grid click"}
 map_index = common.map_pick(entry)  # None unless it is a point of this model's map
+# the point clicked on the latent grid, as a code of this model (from the grid page, or a link)
+state.init("grid_z", lambda text: (entry.id, state.parse_code(text, z_dim)))
 
 
 def endpoint(prefix: str, title: str, default_class: int, column) -> tuple[np.ndarray, np.ndarray | None, str]:
@@ -40,9 +42,11 @@ def endpoint(prefix: str, title: str, default_class: int, column) -> tuple[np.nd
             source = st.radio("From", sources, format_func=SOURCES.get, key=f"{prefix}_src", horizontal=True,
                               bind="query-params", label_visibility="collapsed")
         if source == "grid" and grid_z:
+            state.publish("grid_z", lambda v: state.fmt_floats(v[1]))  # the link then holds the point
             z = np.asarray(grid_z[1], dtype=np.float32)
             return z, None, "the point clicked on the latent grid"
         if source == "map" and map_index is not None:
+            state.publish(common.MAP_PICK)
             idx = map_index
         else:
             idx = common.pick_test_image(prefix, entry, labels, label="Image", default_class=default_class)
@@ -114,6 +118,12 @@ if st.session_state.get("_edit_base") != (entry.id, base) or any(
         f"edit_z{d}" not in st.session_state for d in range(z_dim)):
     st.session_state["_edit_base"] = (entry.id, base)
     reset_code()
+# An edited code from a link (or Back): the sliders take it once; after that they are the truth.
+url_code = state.init("edit_z", lambda text: state.parse_code(text, z_dim))
+if url_code is not None and url_code != st.session_state.get("_edit_applied"):
+    for d in range(z_dim):
+        st.session_state[f"edit_z{d}"] = float(np.clip(round(url_code[d], 2), -limit, limit))
+    st.session_state["_edit_applied"] = url_code
 with c2:
     st.button("Reset to the image's code", on_click=reset_code)
 
@@ -128,6 +138,9 @@ def edit_panel():
         common.clamp(f"edit_z{d}", -limit, limit)
         cols[d % ncols].slider(f"z{d}", -limit, limit, step=step, key=f"edit_z{d}")
     z = np.array([st.session_state[f"edit_z{d}"] for d in range(z_dim)], dtype=np.float32)
+    edited = tuple(round(float(v), 2) for v in z) if np.abs(z - base_z).max() > step / 2 else None
+    st.session_state["_edit_applied"] = edited
+    state.put("edit_z", edited, state.fmt_floats)  # the link holds the edited code
     with view:
         common.show(inference.decode(model, z)[0], "decoded from the edited code", scale=6)
         common.show(base_x, f"test image {base}", scale=3)

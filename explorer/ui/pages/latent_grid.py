@@ -93,7 +93,7 @@ def take_click(click_key: str, extent: float) -> None:
     value = st.session_state.get(click_key)
     if isinstance(value, dict) and state.new_event(click_key, value.get("unix_time")):
         u, v = pixel_to_plane(value["x"], value["y"], value["width"], value["height"], extent, spacing)
-        state.put("grid_at", (u, v), state.fmt_floats)
+        state.put("grid_at", (u, v), state.fmt_floats, default=default_uv)
 
 
 def grid_image(e, extent: float, click_key: str):
@@ -147,7 +147,7 @@ def grid_panel():
     for k, ext in enumerate(extents):
         take_click(f"grid_click_{k}", ext)
     moved = keep_point_on_the_grid(max(plane_limit(x, spacing) for x in extents))
-    state.publish("grid_at", state.fmt_floats)
+    state.publish("grid_at", state.fmt_floats, default=default_uv)
     if moved:
         st.caption(moved)
     if len(shown) == 1:
