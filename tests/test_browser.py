@@ -310,3 +310,31 @@ def test_the_page_contacts_no_outside_host(server, page):
         fresh.close()
     assert outside == []
     assert icon and all(h.startswith(server) for h in icon), icon
+
+
+def test_a_pages_settings_survive_a_visit_to_another_page(server, page):
+    page.goto(f"{server}/interpolate")
+    page.locator("h1", has_text="Interpolate").wait_for()
+    _settle(page)
+    thumb = page.locator('[data-testid="stSlider"]', has_text="z0").get_by_role("slider")
+    thumb.focus()
+    for _ in range(6):
+        page.keyboard.press("ArrowLeft")
+    page.get_by_text("1 of 2 numbers changed").wait_for()
+    steps = page.locator('[data-testid="stSlider"]', has_text="Steps in the strip").get_by_role("slider")
+    steps.focus()
+    page.keyboard.press("ArrowRight")
+    _settle(page)
+    edited, n_steps = thumb.get_attribute("aria-valuenow"), steps.get_attribute("aria-valuenow")
+    page.get_by_role("link", name="Generate").first.click()
+    page.locator("h1", has_text="Generate").wait_for()
+    _settle(page)
+    page.get_by_role("link", name="Interpolate").first.click()
+    page.get_by_text("1 of 2 numbers changed").wait_for()
+    _settle(page)
+    assert page.locator('[data-testid="stSlider"]', has_text="z0").get_by_role("slider").get_attribute(
+        "aria-valuenow") == edited
+    assert page.locator('[data-testid="stSlider"]', has_text="Steps in the strip").get_by_role(
+        "slider").get_attribute("aria-valuenow") == n_steps
+    assert "edit_z=" in page.url and "interp_steps=" in page.url
+    no_exception(page)

@@ -114,16 +114,20 @@ def reset_code() -> None:
         st.session_state[f"edit_z{d}"] = float(round(base_z[d], 2))
 
 
-if st.session_state.get("_edit_base") != (entry.id, base) or any(
-        f"edit_z{d}" not in st.session_state for d in range(z_dim)):
+# The edited code lives in the session and the link (``edit_z``); the sliders are drawn from it
+# whenever they were not drawn last run (another page was visited), or it came from the URL.
+previous = st.session_state.get("_edit_base")
+code = state.init("edit_z", lambda text: state.parse_code(text, z_dim))
+if previous is not None and previous != (entry.id, base) and not state.history_navigation():
+    code = st.session_state["edit_z"] = None  # another starting image: its own code, unedited
+if (previous != (entry.id, base) or code != st.session_state.get("_edit_applied")
+        or any(f"edit_z{d}" not in st.session_state for d in range(z_dim))):
     st.session_state["_edit_base"] = (entry.id, base)
     reset_code()
-# An edited code from a link (or Back): the sliders take it once; after that they are the truth.
-url_code = state.init("edit_z", lambda text: state.parse_code(text, z_dim))
-if url_code is not None and url_code != st.session_state.get("_edit_applied"):
-    for d in range(z_dim):
-        st.session_state[f"edit_z{d}"] = float(np.clip(round(url_code[d], 2), -limit, limit))
-    st.session_state["_edit_applied"] = url_code
+    if code is not None:
+        for d in range(z_dim):
+            st.session_state[f"edit_z{d}"] = float(np.clip(round(code[d], 2), -limit, limit))
+    st.session_state["_edit_applied"] = code
 with c2:
     st.button("Reset to the image's code", on_click=reset_code)
 
