@@ -19,7 +19,8 @@ PARAMS = {
     "latent_grid": ("grid_n", "grid_spacing", "grid_auto", "grid_range", "grid_overlay", "grid_pair", "grid_plane",
                     "grid_i", "grid_j", "grid_anchor", "grid_anchor_cls", "grid_anchor_n", "grid_at"),
     "interpolate": ("interp_a_src", "interp_b_src", "interp_a_cls", "interp_a_n", "interp_b_cls", "interp_b_n",
-                    "interp_method", "interp_steps", "interp_t", "edit_cls", "edit_n", "map_img", "grid_at"),
+                    "interp_method", "interp_steps", "interp_t", "edit_cls", "edit_n", "map_img", "grid_at", "grid_z",
+                    "edit_z"),
     "compare": ("cmp_pick", "cmp_n", "cmp_cls", "cmp_seed", "cmp_idx", "cmp_view"),
     "denoise": ("noise_src", "noise_kind", "noise_sigma", "noise_p", "noise_block", "noise_seed", "noise_img_cls",
                 "noise_img_n"),
@@ -40,7 +41,7 @@ CONTEXTS = {
 BAD = {
     "negative": "-5", "huge": "9" * 25, "nan": "nan", "inf": "inf", "-inf": "-inf", "word": "banana", "empty": "",
     "repeated": ["1", "2"], "100kB": "9" * 100_000, "traversal": "../../../etc/passwd", "unicode digits": "①²٣",
-    "huge float": "1e308,1e308",
+    "huge float": "1e308,1e308", "floats": "0.5,-1.5",
 }
 CASES = [(page, i, bad) for page in PAGES for i in range(len(CONTEXTS[page])) for bad in BAD]
 
@@ -56,6 +57,13 @@ def test_bad_sidebar_values_fall_back_to_a_model(open_app):
     for bad in BAD.values():
         at = ok(open_app("latent_map", query=dict.fromkeys(SIDEBAR, bad)))
         assert at.title[0].value == "Latent map"
+
+
+def test_the_sweep_covers_every_app_owned_parameter():
+    from explorer.ui.state import OWNED
+
+    swept = {k for keys in PARAMS.values() for k in keys}
+    assert set(OWNED) <= swept, sorted(set(OWNED) - swept)
 
 
 @pytest.mark.parametrize("page", PAGES)
