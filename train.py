@@ -15,7 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-from explorer.vocab import ACTIVATIONS, ARCHS, DATASETS, KINDS, LATENT_DIMS
+from explorer.config import RECIPES
+from explorer.vocab import ACTIVATIONS, ARCHS, DATASETS, KINDS, LATENT_DIMS, dataset_title, kind_label
 
 
 def positive_int(text: str) -> int:
@@ -68,13 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "Gaussian (default: 2 at latent size 2, else 0)")
     p.add_argument("--epochs", type=positive_int, default=None,
                    help="epochs per model (default: the shipped recipe's, per dataset and kind: "
-                        "Fashion-MNIST, and full MNIST where present: VAE 40, AE 6, DAE 8; "
-                        "MNIST subset: VAE 300, AE 60, DAE 150, best epoch kept)")
+                        + "; ".join(f"{dataset_title(ds)}: " + ", ".join(f"{kind_label(k)} {RECIPES[ds][k][0]}" for k in KINDS)
+                                    for ds in DATASETS) + "; MNIST keeps its best validation epoch)")
     p.add_argument("--batch-size", type=positive_int, default=None,
-                   help="batch size (default: the recipe's: 256, except 128 for the MNIST-subset AE)")
+                   help="batch size (default: the recipe's: 256)")
     p.add_argument("--lr", type=positive_float, default=None,
                    help="Adam learning rate, decayed by a cosine to a tenth (default: the recipe's: 0.003 for the "
-                        "Fashion-MNIST VAE, 0.001 for the MNIST-subset AE, 0.002 otherwise)")
+                        "VAE, 0.002 for the AE and DAE)")
     p.add_argument("--precision", choices=["auto", "float32", "bfloat16"], default="auto",
                    help="arithmetic of the matrix products while training (weights stay float32): auto = bfloat16 "
                         "where the CPU or GPU multiplies it natively (Intel AMX / AVX-512 BF16, recent CUDA GPUs), "
@@ -145,14 +146,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"train.py: {e}", file=sys.stderr)
         return 2
     for ds, (tr, te) in data.items():
-        note = "" if tr.full else "  (offline subset: the full set is not on this machine)"
-        print(f"{ds}: {len(tr)} train / {len(te)} test images from {tr.source}{note}")
+        print(f"{ds}: {len(tr)} train / {len(te)} test images from {tr.source}")
 
     overrides = {k: v for k, v in {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
                                    "seed": args.seed}.items() if v is not None}
     overrides["precision"] = fast_precision(device) if args.precision == "auto" else args.precision
-    specs = plan(datasets, kinds, args.latent_dims, archs, full_data={ds: tr.full for ds, (tr, _) in data.items()},
-                 overrides=overrides, hidden=tuple(args.hidden) if args.hidden else None,
+    specs = plan(datasets, kinds, args.latent_dims, archs, overrides=overrides, hidden=tuple(args.hidden) if args.hidden else None,
                  activation=args.activation, flow_steps=args.flow_steps)
     if args.dry_run:
         for s in specs:

@@ -354,6 +354,11 @@ def list_checkpoints(folder: str | Path = "checkpoints") -> list[CatalogEntry | 
             meta = read_meta(child)
             _check_tensor_file(child, WEIGHTS, meta.weights_sha256)
             _check_tensor_file(child, CODES, meta.codes_sha256)
+            if not meta.dataset.full:
+                raise CheckpointError(
+                    f"{child.name} was trained on a subset of {meta.dataset.name} ({meta.dataset.source or 'unknown'}), "
+                    "whose test images this version no longer has; retrain it on the full set with "
+                    f"`python train.py --dataset {meta.dataset.name} --kind {meta.kind} --latent-dims {meta.latent_dim}`")
             entries.append(CatalogEntry(meta.id, child, meta=meta))
         except CheckpointError as e:
             entries.append(BrokenEntry(child.name, child, problem=str(e)))

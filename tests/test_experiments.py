@@ -15,11 +15,11 @@ def changed_fields(a, b) -> set[str]:
 
 
 def test_a_variant_changes_only_what_it_names():
-    base_t, base_m = experiments.variant_spec("baseline", "fashion", "vae", 16, full_data=True)
-    t, m = experiments.variant_spec("kl-warmup-5+relu", "fashion", "vae", 16, full_data=True)
+    base_t, base_m = experiments.variant_spec("baseline", "fashion", "vae", 16)
+    t, m = experiments.variant_spec("kl-warmup-5+relu", "fashion", "vae", 16)
     assert changed_fields(base_t, t) == {"kl_warmup_epochs"} and t.kl_warmup_epochs == 5
     assert changed_fields(base_m, m) == {"activation"} and m.activation == "relu"
-    t, _ = experiments.variant_spec("baseline", "fashion", "vae", 16, full_data=True, epochs=3)
+    t, _ = experiments.variant_spec("baseline", "fashion", "vae", 16, epochs=3)
     assert changed_fields(base_t, t) == {"epochs"}
 
 

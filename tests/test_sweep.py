@@ -35,62 +35,50 @@ TINY = (16,)
 class TestPlan:
     def test_expands_every_combination_once_with_matching_ids(self):
         datasets, dims, archs = DATASETS, (2, 4), ARCHS
-        specs = plan(datasets, KINDS, dims, archs, full_data={})
+        specs = plan(datasets, KINDS, dims, archs)
         assert len(specs) == len(datasets) * len(KINDS) * len(dims) * len(archs)
         expected = {checkpoint_id(d, k, a, z) for d in datasets for k in KINDS for z in dims for a in archs}
         assert {s.id for s in specs} == expected and len({s.id for s in specs}) == len(specs)
         for s in specs:
             assert s.id == f"{s.dataset}-{s.model.kind}-{s.model.arch}-z{s.model.latent_dim}"
             assert s.model == default_model(s.model.kind, s.model.arch, s.model.latent_dim)
-            assert s.train == default_recipe(s.dataset, s.model.kind, full_data=True)
-
-    def test_full_data_is_looked_up_per_dataset_and_defaults_to_full(self):
-        subset = plan(["mnist"], ["ae"], [2], full_data={"mnist": False})[0]
-        full = plan(["mnist"], ["ae"], [2], full_data={})[0]
-        assert subset.train == default_recipe("mnist", "ae", full_data=False)
-        assert full.train == default_recipe("mnist", "ae", full_data=True)
-        assert subset.train != full.train
+            assert s.train == default_recipe(s.dataset, s.model.kind)
 
     def test_overrides_replace_only_the_fields_named(self):
-        specs = plan(DATASETS, KINDS, [2, 8], full_data={"mnist": False}, overrides={"epochs": 1, "lr": 0.5})
+        specs = plan(DATASETS, KINDS, [2, 8], overrides={"epochs": 1, "lr": 0.5})
         for s in specs:
-            recipe = default_recipe(s.dataset, s.model.kind, full_data=s.dataset != "mnist")
+            recipe = default_recipe(s.dataset, s.model.kind)
             assert s.train.epochs == 1 and s.train.lr == 0.5
             assert s.train == dataclasses.replace(recipe, epochs=1, lr=0.5)
 
     def test_hidden_and_activation_apply_to_every_model(self):
-        specs = plan(["mnist"], KINDS, [2, 4], full_data={}, hidden=TINY, activation="elu")
+        specs = plan(["mnist"], KINDS, [2, 4], hidden=TINY, activation="elu")
         assert all(s.model.hidden == TINY and s.model.activation == "elu" for s in specs)
-        default = plan(["mnist"], KINDS, [2], full_data={})
+        default = plan(["mnist"], KINDS, [2])
         assert all(s.model.hidden == ModelConfig().hidden for s in default)
 
     @pytest.mark.parametrize("steps", [0, 3])
     def test_flow_steps_apply_to_the_vae_only(self, steps):
-        specs = plan(["mnist"], KINDS, [2, 4], full_data={}, flow_steps=steps)
+        specs = plan(["mnist"], KINDS, [2, 4], flow_steps=steps)
         for s in specs:
             assert s.model.flow_steps == (steps if s.model.kind == "vae" else 0)
 
     def test_without_flow_steps_the_shipped_flow_is_kept(self):
-        specs = plan(["mnist"], ["vae"], [2, 4], full_data={})
+        specs = plan(["mnist"], ["vae"], [2, 4])
         assert {s.model.latent_dim: s.model.flow_steps for s in specs} == {2: FLOW_STEPS_AT_Z2, 4: 0}
 
 
 class TestRecipe:
     @pytest.mark.parametrize("kind", KINDS)
-    def test_fashion_is_always_trained_as_full_data(self, kind):
-        assert default_recipe("fashion", kind, full_data=False) == default_recipe("fashion", kind, full_data=True)
-        assert default_recipe("fashion", kind, full_data=True) == default_recipe("mnist", kind, full_data=True)
+    def test_mnist_chooses_on_held_out_training_digits_and_fashion_keeps_its_last_epoch(self, kind):
+        mnist, fashion = default_recipe("mnist", kind), default_recipe("fashion", kind)
+        assert mnist.val_fraction == pytest.approx(0.1) and fashion.val_fraction == 0
+        assert mnist.shift_pixels == fashion.shift_pixels == 0
+        assert mnist.test_every == fashion.test_every > 1, "the test set only measures: every few epochs"
 
-    @pytest.mark.parametrize("kind", KINDS)
-    def test_the_mnist_subset_holds_out_shifts_and_trains_longer(self, kind):
-        full, subset = default_recipe("mnist", kind, full_data=True), default_recipe("mnist", kind, full_data=False)
-        assert full.val_fraction == 0 and full.shift_pixels == 0
-        assert subset.val_fraction == pytest.approx(0.1) and subset.shift_pixels == 1
-        assert subset.epochs > full.epochs
-
-    @pytest.mark.parametrize("full_data", [True, False])
-    def test_per_kind_settings(self, full_data):
-        recipes = {k: default_recipe("mnist", k, full_data=full_data) for k in KINDS}
+    @pytest.mark.parametrize("dataset", DATASETS)
+    def test_per_kind_settings(self, dataset):
+        recipes = {k: default_recipe(dataset, k) for k in KINDS}
         assert recipes["dae"].noise == NoiseConfig()
         assert recipes["ae"].noise is None and recipes["vae"].noise is None
         assert recipes["vae"].kl_warmup_epochs == 10

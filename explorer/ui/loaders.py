@@ -27,7 +27,7 @@ import numpy as np
 import streamlit as st
 
 from explorer.checkpoints import BrokenEntry, CatalogEntry, Checkpoint, list_checkpoints, load_checkpoint, load_codes
-from explorer.data import DataError, load_dataset, load_mnist_subset
+from explorer.data import DataError, load_dataset
 from explorer.images import mosaic, to_uint8
 from explorer.latent import Plane, grid_coords, make_plane, prior_block
 from explorer.vocab import DATASETS, KINDS
@@ -190,12 +190,9 @@ def codes(entry: CatalogEntry) -> dict[str, np.ndarray]:
 # --------------------------------------------------------------------------- test split
 
 @shared(max_entries=4)
-def _test_split(name: str, full: bool, expected: int) -> tuple[np.ndarray, np.ndarray]:
-    if full:
-        ds = load_dataset(name, "test", allow_subset=False)
-        images, labels = ds.images.numpy(), ds.labels.numpy()
-    else:  # the checkpoint was trained on the offline MNIST subset: use its own test part
-        images, labels = load_mnist_subset("test")
+def _test_split(name: str, expected: int) -> tuple[np.ndarray, np.ndarray]:
+    ds = load_dataset(name, "test")
+    images, labels = ds.images.numpy(), ds.labels.numpy()
     if expected and len(labels) != expected:
         raise DataError(f"the {name} test split found here has {len(labels):,} images, but the checkpoint was "
                         f"made with {expected:,}; its image indices would not match. Retrain with "
@@ -213,7 +210,7 @@ def test_split(entry: CatalogEntry) -> tuple[np.ndarray, np.ndarray]:
     Raises ``DataError`` (its message says how to get the data) when they are not here.
     """
     d = entry.meta.dataset
-    return _test_split(d.name, d.full, d.test_count)
+    return _test_split(d.name, d.test_count)
 
 
 def test_images(entry: CatalogEntry, indices) -> np.ndarray:

