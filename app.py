@@ -18,13 +18,14 @@ catalog = loaders.catalog()
 
 if catalog.good:
     curves = st.Page(PAGES + "curves.py", title="Training curves", icon=":material/show_chart:", url_path="curves")
-    latent_map = dict(title="Latent map", icon=":material/scatter_plot:")
     navigation = st.navigation({
         "Explore": [
             # The default page answers at "/" only (Streamlit ignores its url_path); a hidden twin
             # answers a typed or linked /latent_map.
-            st.Page(PAGES + "latent_map.py", **latent_map, url_path="map", default=True),
-            st.Page(PAGES + "latent_map.py", **latent_map, url_path="latent_map", visibility="hidden"),
+            st.Page(PAGES + "latent_map.py", title="Latent map", icon=":material/scatter_plot:", url_path="map",
+                    default=True),
+            st.Page(PAGES + "latent_map.py", title="Latent map", icon=":material/scatter_plot:", url_path="latent_map",
+                    visibility="hidden"),
             st.Page(PAGES + "latent_grid.py", title="Latent grid", icon=":material/grid_on:", url_path="latent_grid"),
             st.Page(PAGES + "interpolate.py", title="Interpolate", icon=":material/linear_scale:",
                     url_path="interpolate"),

@@ -39,24 +39,37 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(checkpoints: str | Path | None = None, port: int | None = None, timeout: float = 60):
-    """Start the app's server in its own process group; returns (process, url, seconds to healthy)."""
+def start_server(checkpoints: str | Path | None = None, port: int | None = None, timeout: float = 60, *,
+                 address: str = "127.0.0.1", env: dict[str, str] | None = None, log: Path | None = None):
+    """Start the app's server in its own process group; returns (process, url, seconds to healthy).
+
+    ``address``: the interface it listens on; ``env``: more environment variables for it (e.g.
+    the cookie secret replicas share); ``log``: a file for its output instead of a pipe (a
+    server that runs for hours would fill a pipe nobody reads, and stop at its next line).
+    """
     port = port or free_port()
-    env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false", PYTHONUNBUFFERED="1")
+    env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false", PYTHONUNBUFFERED="1", **(env or {}))
     if checkpoints is not None:
         env[ENV_CHECKPOINTS] = str(checkpoints)
     cmd = [os.path.join(os.path.dirname(sys.executable), "streamlit"), "run", str(ROOT / "app.py"),
-           "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
+           "--server.headless", "true", "--server.address", address, "--server.port", str(port),
            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
            "--server.runOnSave", "false"]
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+    if log is None:
+        proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, start_new_session=True)
+    else:
+        with open(log, "ab") as out:  # the child keeps its own copy of the file
+            proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+    host = "127.0.0.1" if address in ("0.0.0.0", "") else address
+    url = f"http://{host}:{port}"
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError("streamlit exited:\n" + (proc.stdout.read() if proc.stdout else ""))
+            output = Path(log).read_text(errors="replace") if log else proc.stdout.read() if proc.stdout else ""
+            raise RuntimeError("streamlit exited:\n" + output)
         try:
             if urllib.request.urlopen(url + "/_stcore/health", timeout=1).read() == b"ok":
                 return proc, url, time.perf_counter() - t0
@@ -67,7 +80,8 @@ def start_server(checkpoints: str | Path | None = None, port: int | None = None,
 
 
 def stop_server(proc, timeout: float = 10) -> str:
-    """SIGTERM the server's own process group, SIGKILL if it lingers; returns its output."""
+    """SIGTERM the server's own process group, SIGKILL if it lingers; returns its output (empty
+    when it went to a ``log`` file)."""
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

@@ -1,8 +1,9 @@
 """Many users at once: a load test of the app's real server, spoken to in its own protocol.
 
-    python -m tools.loadtest [--checkpoints checkpoints] [--sessions 20] [--seconds 60]
+    python -m tools.loadtest [--checkpoints checkpoints] [--sessions 20] [--seconds 60] [--url URL]
 
-Starts ``streamlit run app.py`` on a free port of 127.0.0.1 (``tools.browser``) and
+Starts ``streamlit run app.py`` on a free port of 127.0.0.1 (``tools.browser``), or takes
+the server at ``--url`` (e.g. nginx in front of replicas, ``tools.deploy``), and
 opens ``--sessions`` concurrent sessions over its websocket (``/_stcore/stream``), each
 doing what a browser tab sends when a user clicks: the latent grid component's click
 value, the latent map's plotly selection and the interpolation slider's value, as widget
@@ -10,7 +11,9 @@ states in a ``rerun_script`` message (with the widget's fragment, as the browser
 No browser is involved, so the server's two cores are not shared with twenty renderers:
 the latencies are the server's, as a class on their own machines would see them.
 
-Each session works through rounds. A round opens a fresh session on one page for one
+Each session is one browser: it keeps the cookies the server sets (a proxy's routing
+cookie) and sends them with every request. It works through rounds. A round loads the
+page (``GET /``, as a browser tab does), opens a fresh session on one page for one
 checkpoint (session ``i`` in round ``r`` takes checkpoint ``(i + r) mod n``, so all
 checkpoints are in use at once and every session moves through them), makes
 ``--per-page`` interactions, and closes. Every interaction is checked:
@@ -27,7 +30,8 @@ checkpoints are in use at once and every session moves through them), makes
 
 Reported: interactions done, errors (with the first few messages), median and 95th
 percentile latency (from sending the input to having the image's bytes), and the server's
-resident memory at start, after the first round of page loads, at the end and at peak.
+resident memory at start, after the first round of page loads, at the end and at peak
+(only for a server it started), and every value each session's cookies took.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ import json
 import sys
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -108,14 +113,38 @@ class Run:
         raise InteractionError(f"no widget with key {key!r} on the page")
 
 
+class CookieJar:
+    """One browser's cookies for the one site it talks to: set by responses' ``Set-Cookie``
+    headers, sent back on every request (page, websocket handshake, media). A proxy that
+    routes by a cookie (deploy/README.md) sees the same browser throughout."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+        self.history: dict[str, list[str]] = {}   # name -> every value it took, in order
+
+    def take(self, headers) -> None:
+        """Keep the cookies a response (its ``email.message.Message`` headers) sets."""
+        for line in headers.get_all("Set-Cookie") or []:
+            name, _, rest = line.partition("=")
+            name, value = name.strip(), rest.split(";", 1)[0].strip()
+            if name and self.values.get(name) != value:
+                self.values[name] = value
+                self.history.setdefault(name, []).append(value)
+
+    def headers(self) -> dict[str, str]:
+        return {"Cookie": "; ".join(f"{k}={v}" for k, v in self.values.items())} if self.values else {}
+
+
 class AppClient:
     """One user's tab, speaking Streamlit's websocket protocol (BackMsg / ForwardMsg)."""
 
-    def __init__(self, base_url: str):
+    def __init__(self, base_url: str, cookies: CookieJar | None = None):
         self.base = base_url
+        self.cookies = cookies or CookieJar()
         self.ws = None
         self.page_hash = ""
         self.query = ""
+        self.session_id = ""   # the server's id of this session (upload URLs carry it)
 
     async def open(self, page: str, query: str) -> Run:
         """Connect and run ``page`` (its URL path; "" the default) with the URL ``query``."""
@@ -124,7 +153,7 @@ class AppClient:
 
         ws_url = self.base.replace("http://", "ws://") + "/_stcore/stream"
         self.ws = await connect(ws_url, subprotocols=[Subprotocol("streamlit")], origin=Origin(self.base), max_size=None,
-                                open_timeout=RUN_TIMEOUT_S, ping_interval=None)
+                                open_timeout=RUN_TIMEOUT_S, ping_interval=None, additional_headers=self.cookies.headers())
         self.query = query
         return await self._run(page_name=page)
 
@@ -164,6 +193,7 @@ class AppClient:
                 raise InteractionError("the server sent a cached-message reference the client never asked for")
             if kind == "new_session":
                 self.page_hash = fwd.new_session.page_script_hash or self.page_hash
+                self.session_id = fwd.new_session.initialize.session_id or self.session_id
             elif kind == "navigation":
                 self.page_hash = fwd.navigation.page_script_hash or self.page_hash
             elif kind == "page_not_found":
@@ -193,8 +223,12 @@ def widget(wid: str, **value) -> object:
     return w
 
 
-def fetch(base_url: str, path: str) -> bytes:
-    with urllib.request.urlopen(base_url + path, timeout=RUN_TIMEOUT_S) as r:
+def fetch(base_url: str, path: str, cookies: CookieJar | None = None) -> bytes:
+    """GET ``path``, sending the browser's cookies and keeping those the response sets."""
+    request = urllib.request.Request(base_url + path, headers=cookies.headers() if cookies else {})
+    with urllib.request.urlopen(request, timeout=RUN_TIMEOUT_S) as r:
+        if cookies is not None:
+            cookies.take(r.headers)
         return r.read()
 
 
@@ -215,23 +249,19 @@ class Reference:
 
     @staticmethod
     @cache
-    def _split(name: str, full: bool) -> tuple[np.ndarray, np.ndarray]:
+    def _split(name: str) -> tuple[np.ndarray, np.ndarray]:
         """The test split the app shows for checkpoints of this dataset (see ui/loaders.py)."""
-        from explorer.data import load_dataset, load_mnist_subset
+        from explorer.data import load_dataset
 
-        if full:
-            ds = load_dataset(name, "test", allow_subset=False)
-            images, labels = ds.images.numpy(), ds.labels.numpy()
-        else:  # trained on the offline MNIST subset: its own test part
-            images, labels = load_mnist_subset("test")
-        return np.asarray(images, np.uint8), np.asarray(labels)
+        ds = load_dataset(name, "test")
+        return np.asarray(ds.images.numpy(), np.uint8), np.asarray(ds.labels.numpy())
 
     @cache
     def _loaded(self, cid: str):
         from explorer.checkpoints import load_checkpoint, load_codes
 
         e = self.entries[cid]
-        images, labels = self._split(e.meta.dataset.name, e.meta.dataset.full)
+        images, labels = self._split(e.meta.dataset.name)
         return load_checkpoint(e.path).model, load_codes(e.path, e.meta), images, labels
 
     @cache
@@ -311,6 +341,7 @@ class Tally:
     page_seconds: list = field(default_factory=list)
     errors: list = field(default_factory=list)
     outputs: dict = field(default_factory=dict)   # (checkpoint, kind, input) -> {sha256 of image bytes}
+    cookies: dict = field(default_factory=dict)   # session number -> its CookieJar.history
 
 
 async def interact(client: AppClient, page: str, run: Run, entry, k: int, ref: Reference, tally: Tally) -> Run:
@@ -341,7 +372,7 @@ async def interact(client: AppClient, page: str, run: Run, entry, k: int, ref: R
         kind, key, (want_text, want_img) = "slider", t, ref.slider(cid, t)
         got_text = run.text("t = ")
         url = run.image_url("decoded at t")
-    png = await asyncio.to_thread(fetch, client.base, url)
+    png = await asyncio.to_thread(fetch, client.base, url, client.cookies)
     ms = (time.perf_counter() - t0) * 1000
     if run.exceptions():
         raise InteractionError(f"{kind} on {cid}: the page shows an exception: {run.exceptions()[0][:300]}")
@@ -358,14 +389,18 @@ async def interact(client: AppClient, page: str, run: Run, entry, k: int, ref: R
 
 async def session(i: int, base_url: str, entries: list, ref: Reference, tally: Tally, deadline: float,
                   per_page: int, started: asyncio.Event | None = None) -> None:
-    """One user: rounds of (open a page for a checkpoint, interact ``per_page`` times, close)."""
+    """One user: rounds of (load the page, open it for a checkpoint, interact ``per_page``
+    times, close), all with the same cookies, as one browser."""
     r = 0
+    cookies = CookieJar()
+    tally.cookies[i] = cookies.history
     while time.perf_counter() < deadline:
         entry = entries[(i + r) % len(entries)]
         page = PAGES[(i + r) % len(PAGES)]
-        client = AppClient(base_url)
+        client = AppClient(base_url, cookies)
         where = f"session {i}, {entry.id}, page {page or 'latent_map'}"
         try:
+            await asyncio.to_thread(fetch, base_url, "/", cookies)   # the page itself (not timed)
             t0 = time.perf_counter()
             run = await client.open(page, query(entry.meta))
             tally.page_seconds.append(time.perf_counter() - t0)
@@ -391,6 +426,9 @@ async def session(i: int, base_url: str, entries: list, ref: Reference, tally: T
 
 async def _drive(base_url: str, entries: list, ref: Reference, sessions: int, seconds: float, per_page: int,
                  rss) -> tuple[Tally, dict]:
+    # a thread per session for its HTTP requests, as each browser fetches on its own (the
+    # default pool, a few threads, would queue the sessions' image fetches behind each other)
+    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=sessions + 4))
     tally = Tally()
     marks: dict = {}
     deadline = time.perf_counter() + seconds
@@ -400,7 +438,7 @@ async def _drive(base_url: str, entries: list, ref: Reference, sessions: int, se
 
     async def after_first_round():
         await asyncio.gather(*(e.wait() for e in firsts))
-        marks["rss_after_first_round_mb"] = rss.sample()
+        marks["rss_after_first_round_mb"] = rss.sample() if rss else None
 
     watcher = asyncio.create_task(after_first_round())
     await asyncio.gather(*tasks)
@@ -409,9 +447,14 @@ async def _drive(base_url: str, entries: list, ref: Reference, sessions: int, se
 
 
 def run_load_test(checkpoints: Path, *, sessions: int = 20, seconds: float = 60, per_page: int = 4,
-                  log=print) -> dict:
+                  log=print, url: str | None = None) -> dict:
     """Start the server on ``checkpoints``, drive ``sessions`` concurrent sessions for ``seconds``;
-    returns the report (see the module docstring). The server is always stopped."""
+    returns the report (see the module docstring). The server is always stopped.
+
+    With ``url``, the sessions go to the server already there instead (it must serve the same
+    ``checkpoints``, which the expected images come from); its memory and log are then the
+    caller's to watch, and the report's memory figures are None.
+    """
     from explorer.checkpoints import usable_checkpoints
     from tools import browser
 
@@ -423,6 +466,10 @@ def run_load_test(checkpoints: Path, *, sessions: int = 20, seconds: float = 60,
     t0 = time.perf_counter()
     ref.precompute()  # the single-session truth, before the clock starts and off the event loop
     log(f"reference images for {len(entries)} checkpoints computed in {time.perf_counter() - t0:.1f} s")
+    if url is not None:
+        t0 = time.perf_counter()
+        tally, marks = asyncio.run(_drive(url.rstrip("/"), entries, ref, sessions, seconds, per_page, None))
+        return _report(tally, marks, sessions, time.perf_counter() - t0, entries, "", {})
     proc, url, _ = browser.start_server(checkpoints)
     try:
         with browser.RssMonitor(proc.pid, interval=0.2) as rss:
@@ -437,6 +484,11 @@ def run_load_test(checkpoints: Path, *, sessions: int = 20, seconds: float = 60,
         if tail.strip():
             print(f"server output (last lines):\n{tail}", file=sys.stderr)
         raise
+    memory = {"rss_start_mb": rss_start, "rss_end_mb": rss_end, "rss_peak_mb": rss.peak_mb}
+    return _report(tally, marks, sessions, wall, entries, server_log, memory)
+
+
+def _report(tally: Tally, marks: dict, sessions: int, wall: float, entries: list, server_log: str, memory: dict) -> dict:
     inconsistent = [f"{cid} {kind} {key}: {len(h)} different images for the same input"
                     for (cid, kind, key), h in tally.outputs.items() if len(h) > 1]
     if "Traceback" in server_log:
@@ -450,8 +502,9 @@ def run_load_test(checkpoints: Path, *, sessions: int = 20, seconds: float = 60,
         "latency": summary(all_ms),
         "latency_by_kind": {k: summary(v) for k, v in tally.latencies.items()},
         "page_load": summary([s * 1000 for s in tally.page_seconds]),
-        "rss_start_mb": rss_start, "rss_after_first_round_mb": marks.get("rss_after_first_round_mb"),
-        "rss_end_mb": rss_end, "rss_peak_mb": rss.peak_mb,
+        "rss_start_mb": memory.get("rss_start_mb"), "rss_after_first_round_mb": marks.get("rss_after_first_round_mb"),
+        "rss_end_mb": memory.get("rss_end_mb"), "rss_peak_mb": memory.get("rss_peak_mb"),
+        "cookies_by_session": [tally.cookies.get(i, {}) for i in range(sessions)],
     }
     return report
 
@@ -466,9 +519,12 @@ def format_report(r: dict) -> str:
     pl = r["page_load"]
     lines.append(f"page load: median {pl['median_ms']:.0f} ms, p95 {pl['p95_ms']:.0f} ms")
     after = r["rss_after_first_round_mb"]
-    lines.append(f"server memory: {r['rss_start_mb']:.0f} MB at start, "
-                 + (f"{after:.0f} MB after every session's first page, " if after else "")
-                 + f"{r['rss_end_mb']:.0f} MB at the end, {r['rss_peak_mb']:.0f} MB at peak")
+    if r["rss_start_mb"] is None:
+        lines.append("server memory: not measured (a server the load test did not start)")
+    else:
+        lines.append(f"server memory: {r['rss_start_mb']:.0f} MB at start, "
+                     + (f"{after:.0f} MB after every session's first page, " if after else "")
+                     + f"{r['rss_end_mb']:.0f} MB at the end, {r['rss_peak_mb']:.0f} MB at peak")
     lines.append(f"identical images across sessions checked for {r['inputs_compared_across_sessions']} inputs")
     lines += [f"ERROR: {m}" for m in r["error_messages"]]
     return "\n".join(lines)
@@ -479,9 +535,12 @@ def main(argv=None) -> int:
     p.add_argument("--sessions", type=int, default=20, help="concurrent sessions (default: 20)")
     p.add_argument("--seconds", type=float, default=60, help="how long to keep them busy (default: 60)")
     p.add_argument("--per-page", type=int, default=4, help="interactions per page before the next (default: 4)")
+    p.add_argument("--url", default=None,
+                   help="drive the server at this address (serving --checkpoints) instead of starting one (default: start one)")
     p.add_argument("--json", type=Path, default=None, help="also write the report as JSON here")
     args = p.parse_args(argv)
-    r = run_load_test(args.checkpoints, sessions=args.sessions, seconds=args.seconds, per_page=args.per_page)
+    r = run_load_test(args.checkpoints, sessions=args.sessions, seconds=args.seconds, per_page=args.per_page,
+                      url=args.url)
     print(format_report(r))
     if args.json:
         args.json.write_text(json.dumps(r, indent=1))

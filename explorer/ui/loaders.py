@@ -77,8 +77,8 @@ def shared(max_entries: int):
             with lock:
                 values.clear()
 
-        call.clear = clear  # pyright: ignore[reportFunctionMemberAccess]
-        call.max_entries = max_entries  # pyright: ignore[reportFunctionMemberAccess]
+        call.clear = clear  # pyright: ignore[reportAttributeAccessIssue]
+        call.max_entries = max_entries  # pyright: ignore[reportAttributeAccessIssue]
         return call
 
     return wrap
