@@ -139,3 +139,15 @@ def test_flow_vae_embed_goes_through_the_flow_and_is_deterministic():
     assert code.shape == (3, 4) and torch.equal(code, model.embed(x))
     assert not torch.allclose(code, model.encode(x)[0])
     assert ModelConfig.from_dict(model.cfg.to_dict()) == model.cfg
+
+
+def test_a_runaway_log_variance_keeps_the_vaes_loss_finite():
+    """A log-variance of 108 (seen in bfloat16 training) made exp() overflow and the KL infinite."""
+    model = build_model(ModelConfig(kind="vae", latent_dim=4, hidden=(16,)))
+    last = model.encoder[-1] if isinstance(model.encoder, torch.nn.Sequential) else None
+    assert last is not None and isinstance(last, torch.nn.Linear)
+    with torch.no_grad():
+        last.bias[4:8] = 108.0  # the log-variance half of the encoder's output
+    x = torch.rand(3, 1, 28, 28)
+    parts = model.loss_parts(x, x, torch.Generator().manual_seed(0))
+    assert torch.isfinite(parts["kl"]).all() and torch.isfinite(parts["recon"]).all()
