@@ -54,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     from playwright.sync_api import sync_playwright
 
     args.out.mkdir(parents=True, exist_ok=True)
-    proc, url, _ = browser.start_server(args.checkpoints)
+    shipped = Path(args.checkpoints).resolve() == (ROOT / "checkpoints").resolve()
+    proc, url, _ = browser.start_server(None if shipped else args.checkpoints)  # the sidebar then names checkpoints/
     problems = []
     try:
         with sync_playwright() as pw:
