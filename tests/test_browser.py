@@ -188,6 +188,15 @@ def _settle(page) -> None:
     browser.wait_idle(page, settle=0.8)
 
 
+def _slide(page, label: str, key: str, times: int):
+    """Press an arrow key ``times`` times on the slider labelled ``label``; returns its thumb."""
+    thumb = page.locator('[data-testid="stSlider"]', has_text=label).get_by_role("slider")
+    thumb.focus()
+    for _ in range(times):
+        page.keyboard.press(key)
+    return thumb
+
+
 def test_every_page_answers_at_its_own_path(server, page):
     for path, title in (("latent_map", "Latent map"), ("", "Latent map"), ("latent_grid", "Latent grid"),
                         ("interpolate", "Interpolate"), ("curves", "Training curves")):
@@ -216,9 +225,7 @@ def test_back_steps_through_visits_model_changes_and_clicks_one_at_a_time(server
     image.click(position={"x": 400, "y": 300})
     second = browser.wait_text(page, "coordinate:", lambda s: s != first)
     _settle(page)
-    thumb = page.locator('[data-testid="stSlider"]', has_text="Grid resolution").get_by_role("slider")
-    thumb.focus()
-    page.keyboard.press("ArrowLeft")  # a setting: not a step of its own
+    _slide(page, "Grid resolution", "ArrowLeft", 1)  # a setting: not a step of its own
     _settle(page)
     page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').nth(1).click()
     page.get_by_role("option", name="AE").first.click()
@@ -269,10 +276,7 @@ def test_a_link_reproduces_interpolate_from_map_and_grid_clicks_and_an_edited_co
         radio = page.locator('[data-testid="stRadio"]').nth(column)
         radio.get_by_text(source).click()
         _settle(page)
-    thumb = page.locator('[data-testid="stSlider"]', has_text="z1").get_by_role("slider")
-    thumb.focus()
-    for _ in range(12):
-        page.keyboard.press("ArrowRight")
+    _slide(page, "z1", "ArrowRight", 12)
     page.get_by_text("1 of 2 numbers changed").wait_for()
     _settle(page)
     link = page.url
@@ -316,14 +320,9 @@ def test_a_pages_settings_survive_a_visit_to_another_page(server, page):
     page.goto(f"{server}/interpolate")
     page.locator("h1", has_text="Interpolate").wait_for()
     _settle(page)
-    thumb = page.locator('[data-testid="stSlider"]', has_text="z0").get_by_role("slider")
-    thumb.focus()
-    for _ in range(6):
-        page.keyboard.press("ArrowLeft")
+    thumb = _slide(page, "z0", "ArrowLeft", 6)
     page.get_by_text("1 of 2 numbers changed").wait_for()
-    steps = page.locator('[data-testid="stSlider"]', has_text="Steps in the strip").get_by_role("slider")
-    steps.focus()
-    page.keyboard.press("ArrowRight")
+    steps = _slide(page, "Steps in the strip", "ArrowRight", 1)
     _settle(page)
     edited, n_steps = thumb.get_attribute("aria-valuenow"), steps.get_attribute("aria-valuenow")
     page.get_by_role("link", name="Generate").first.click()

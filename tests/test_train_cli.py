@@ -66,7 +66,9 @@ def test_metadata_matches_recomputed_metrics_and_maps(tiny_run):
         meta = ck.meta
         assert meta.dataset.source == f"idx:{data}" and meta.dataset.train_count == 200
         assert meta.epochs == 2 and len(meta.history) == 2 and meta.seed == 0
-        assert {"test_recon", "test_kl", "train_loss"} <= set(meta.history[0])
+        assert all("train_loss" in row for row in meta.history)
+        # the test set is measured every few epochs and always at the last
+        assert {"test_recon", "test_kl"} <= set(meta.history[-1])
         codes = ck.codes()
         idx = map_indices(len(te))
         np.testing.assert_array_equal(codes["indices"], idx)

@@ -51,8 +51,8 @@ class TestParseFloats:
 
 
 class TestFmtFloats:
-    def test_four_significant_digits_comma_separated(self):
-        assert fmt_floats([1.23456, -0.000123456, 98765.4]) == "1.235,-0.0001235,9.877e+04"
+    def test_six_significant_digits_comma_separated(self):
+        assert fmt_floats([1.2345678, -0.000123456789, 98765.43, -0.0]) == "1.23457,-0.000123457,98765.4,0"
         assert fmt_floats([]) == ""
 
     def test_accepts_numpy_values(self):
