@@ -14,6 +14,12 @@ RECIPES = {
     "mnist": {"vae": (45, 256, 3e-3), "ae": (6, 256, 3e-3), "dae": (8, 256, 3e-3)},
 }
 
+def validation_size(n: int, fraction: float) -> int:
+    """How many of ``n`` training images are held out for validation at ``fraction``: what
+    ``training.split_validation`` holds out, and what the sidebar and the report say it did."""
+    return int(round(n * fraction))
+
+
 IMAGE_SHAPE = (1, 28, 28)
 N_PIXELS = 784
 

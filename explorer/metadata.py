@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import ModelConfig
+from .config import ModelConfig, validation_size
 from .vocab import dataset_title, kind_label
 
 FORMAT_VERSION = 1
@@ -204,6 +204,11 @@ class CheckpointMeta:
                 v = list(v)
             out[f.name] = v
         return out
+
+    @property
+    def validation_count(self) -> int:
+        """Training images held out to choose the epoch kept (0: the last epoch was kept)."""
+        return validation_size(self.dataset.train_count, float(self.train_config.get("val_fraction") or 0))
 
     @property
     def title(self) -> str:

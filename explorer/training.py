@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from .config import ModelConfig
+from .config import ModelConfig, validation_size
 from .io import atomic_path
 from .losses import mean_psnr_of_mse, mse_per_pixel
 from .models import VAE, Autoencoder
@@ -144,7 +144,7 @@ def random_shift(x: torch.Tensor, max_shift: int, gen: torch.Generator) -> torch
 def split_validation(n: int, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Indices (train, val) of a fixed random split of ``n`` items."""
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed + 7919))
-    n_val = int(round(n * fraction))
+    n_val = validation_size(n, fraction)
     return perm[n_val:], perm[:n_val]
 
 

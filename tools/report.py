@@ -284,7 +284,7 @@ def write_markdown(rows, extra, problems, folder: Path, out: Path, plots: list[s
         d = any_row.meta.dataset
         L += [f"## {dataset_title(ds)}", "",
               f"Trained on {d.train_count:,} images, tested on {d.test_count:,} (source: `{d.source}`)."]
-        held = round(d.train_count * float(any_row.meta.train_config.get("val_fraction") or 0))
+        held = any_row.meta.validation_count
         if held:
             L += ["", f"{held:,} of the training images were held out: the epoch kept, and the recipe's epochs and "
                   "learning rates (docs/experiments/README.md), were chosen on them. The test images chose nothing."]

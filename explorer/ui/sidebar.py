@@ -70,7 +70,7 @@ def facts(meta: CheckpointMeta) -> list[str]:
     d = meta.dataset
     title = dataset_title(d.name)
     train_n, test_n = d.train_count, d.test_count
-    held = round(train_n * float(meta.train_config.get("val_fraction") or 0))
+    held = meta.validation_count
     data = (f"Trained on {title}: {train_n:,} training images"
             + (f" ({held:,} of them held out to choose the epoch kept)" if held else "") + f", tested on {test_n:,}.")
     epochs, best = meta.epochs, meta.best_epoch
