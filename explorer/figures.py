@@ -6,7 +6,7 @@ Compute, then figure, then display: the pages compute arrays (through the loader
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -150,3 +150,44 @@ def small_multiples(maps: Sequence[tuple[str, np.ndarray, np.ndarray]], class_na
     fig.update_layout(height=340, margin=dict(l=5, r=5, t=30, b=5),
                       legend=dict(itemsizing="constant", orientation="h", yanchor="top", y=-0.02, x=0))
     return fig
+
+
+def psnr_by_latent_size(sizes: Sequence[int], scores: Mapping[str, Sequence[float | None]], noisy_db: float,
+                        chosen_size: int | None = None) -> go.Figure:
+    """PSNR of each kind's output against latent size for one input (None: no such model), with the
+    noisy input's PSNR as a dashed line: above it a model denoises, below it a model does harm."""
+    fig = go.Figure()
+    for kind in KINDS:
+        pts = [(z, v) for z, v in zip(sizes, scores.get(kind, [])) if v is not None]
+        if not pts:
+            continue
+        fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines+markers",
+                                 name=KIND_LABELS[kind], line=dict(color=KIND_COLORS[kind], width=4 if kind == "dae" else 2),
+                                 hovertemplate="latent size %{x}: %{y:.1f} dB<extra>" + KIND_LABELS[kind] + "</extra>"))
+    fig.add_hline(y=noisy_db, line=dict(dash="dash", color="#555"), annotation_text=f"noisy input {noisy_db:.1f} dB",
+                  annotation_position="bottom right")
+    if chosen_size is not None:
+        fig.add_vline(x=chosen_size, line=dict(dash="dot", color="#999"))
+    fig.update_xaxes(type="log", tickvals=list(sizes), ticktext=[str(z) for z in sizes], title_text="latent size")
+    fig.update_yaxes(title_text="PSNR against the clean image (dB)")
+    fig.update_layout(height=320, margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=1.12))
+    return fig
+
+# The user's own image, on a map and on a grid: magenta, which no class colour is near and which
+# the grid's yellow crosshair (the clicked point) is not.
+OWN_COLOR = "#ff00c8"
+
+
+def with_own_point(fig: go.Figure, xy: np.ndarray | Sequence[float], neighbours_xy: np.ndarray | None = None) -> go.Figure:
+    """A copy of a latent map with the user's own image as a large star at ``xy`` and rings
+    around its nearest test codes (``neighbours_xy`` (k, 2)); neither answers a click."""
+    out = go.Figure(fig)
+    if neighbours_xy is not None and len(neighbours_xy):
+        out.add_trace(go.Scatter(
+            x=neighbours_xy[:, 0], y=neighbours_xy[:, 1], mode="markers", name="your image's neighbours",
+            hoverinfo="skip", marker=dict(size=14, color="rgba(0,0,0,0)", line=dict(width=2.5, color=OWN_COLOR))))
+    out.add_trace(go.Scatter(
+        x=[float(xy[0])], y=[float(xy[1])], mode="markers", name="your image", customdata=[-1],
+        marker=dict(size=24, symbol="star", color=OWN_COLOR, line=dict(width=2, color="#111")),
+        hovertemplate="Your image<extra></extra>"))
+    return out

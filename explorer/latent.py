@@ -160,6 +160,7 @@ def pca_plane(codes: np.ndarray, anchor: np.ndarray | None = None) -> Plane:
 
 
 PLANES = ("dims", "pca")
+MEAN_ANCHOR = "mean"  # a plane through the mean of the test codes (the UI's anchors are test images)
 
 
 def make_plane(mode: str, codes: np.ndarray, i: int = 0, j: int = 1, anchor: np.ndarray | None = None) -> Plane:
@@ -271,3 +272,25 @@ def prior_block(n: int, side: int, latent_dim: int, temperature: float = 1.0, se
         raise ValueError(f"a block of {n}×{n} does not fit a grid of {side}×{side}")
     z = prior_samples(side * side, latent_dim, temperature, seed).reshape(side, side, latent_dim)
     return np.ascontiguousarray(z[:n, :n].reshape(n * n, latent_dim))
+
+
+def place_on_map(view: str, codes: np.ndarray, map_coords: np.ndarray, code: np.ndarray, k: int = 8) -> np.ndarray:
+    """Where a new ``code`` goes on a stored 2-D map (n, 2) of ``codes`` (n, d): (2,) float32.
+
+    ``raw``: the code itself (latent size 2). ``pca``: projected like the stored codes (the map
+    is ``projections.pca_2d`` of them, so a stored code lands exactly on its own point). ``tsne``
+    has no formula for a new point: the mean position of its ``k`` nearest codes, which is how
+    openTSNE starts placing new points before optimising them (``TSNEEmbedding.prepare_partial``).
+    """
+    from .projections import pca_fit
+
+    code = np.asarray(code, dtype=np.float64).ravel()
+    if view == "raw":
+        return code[:2].astype(np.float32)
+    if view == "pca":
+        mean, comps = pca_fit(codes, 2)
+        return ((code - mean) @ comps.T).astype(np.float32)
+    if view == "tsne":
+        rows = nearest_neighbours(codes, code, min(k, len(codes)))
+        return np.asarray(map_coords, dtype=np.float64)[rows].mean(axis=0).astype(np.float32)
+    raise ValueError(f"unknown map {view!r}")

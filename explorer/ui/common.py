@@ -3,6 +3,7 @@ messages, a test-image picker and image display."""
 
 from __future__ import annotations
 
+import html
 from typing import Literal
 
 import numpy as np
@@ -10,12 +11,14 @@ import streamlit as st
 
 from explorer.checkpoints import CatalogEntry, CheckpointError
 from explorer.data import DataError
-from explorer.images import enlarge
+from explorer.images import CLASS_COLORS, enlarge
 
 from . import loaders, state
 
 CHOSEN = "_chosen"  # session key: the id of the checkpoint the sidebar chose
 MAP_PICK = "map_img"             # the test image clicked on the latent map (in the URL)
+OWN_IMAGE = "own_img"            # the user's own converted upload or drawing, 28×28 (in the URL)
+OWN_ON_MAP = "own_map"           # ... and whether it is placed on the latent map and grid
 _MAP_PICK_DATASET = "_map_img.dataset"  # ... and the dataset whose map it was clicked on
 
 
@@ -127,10 +130,62 @@ def clamp(key: str, lo, hi) -> None:
             st.session_state[key] = min(max(value, lo), hi)
 
 
-def randomise_pick(prefix: str, labels: np.ndarray, seed: int) -> None:
-    """Callback: point a picker at a random test image."""
-    rng = np.random.default_rng(seed)
-    idx = int(rng.integers(0, len(labels)))
+def point_pick_at(prefix: str, labels: np.ndarray, idx: int) -> None:
+    """Callback: point a picker (``pick_test_image``) at test image ``idx``."""
     cls = int(labels[idx])
     st.session_state[f"{prefix}_cls"] = cls
     st.session_state[f"{prefix}_n"] = int(np.flatnonzero(np.flatnonzero(labels == cls) == idx)[0])
+
+
+def class_legend(names: list[str], title: str = "") -> None:
+    """One line naming the class colours of dots drawn into an image (a plotly chart has its own legend)."""
+    items = "".join(
+        f'<span style="white-space:nowrap;margin-right:0.9em"><span style="display:inline-block;width:0.8em;'
+        f'height:0.8em;border-radius:50%;background:{CLASS_COLORS[k % len(CLASS_COLORS)]};margin-right:0.3em">'
+        f'</span>{html.escape(name)}</span>' for k, name in enumerate(names))
+    st.html(f'<div data-testid="class-legend" style="font-size:0.85rem;line-height:1.6">'
+            f'{html.escape(title)} {items}</div>')
+
+
+def own_image() -> np.ndarray | None:
+    """The user's own image (an upload or a drawing, converted), float32 (28, 28) in [0, 1], or None.
+    Kept as grey levels, so that a reload or a link gives the models the very same input."""
+    img = state.init(OWN_IMAGE, state.parse_image)
+    return None if img is None else img.astype(np.float32) / 255.0
+
+
+def keep_own_image(x: np.ndarray) -> np.ndarray:
+    """Keep a converted image as the user's own; returns it as it is kept (in grey levels)."""
+    kept = (np.clip(np.asarray(x, dtype=np.float64), 0, 1) * 255 + 0.5).astype(np.uint8)
+    before = st.session_state.get(OWN_IMAGE)
+    if before is None or not np.array_equal(kept, before):
+        state.put(OWN_IMAGE, kept, state.fmt_image)
+    else:
+        state.publish(OWN_IMAGE, state.fmt_image)
+    return kept.astype(np.float32) / 255.0
+
+
+def forget_own_image() -> None:
+    """Button callback: the user's image leaves the session, the link, the map and the grid."""
+    state.put(OWN_IMAGE, None)
+    state.put(OWN_ON_MAP, None)
+
+
+def own_on_map() -> np.ndarray | None:
+    """The user's own image when it was placed on the map (and the grid), else None; publishes both."""
+    state.init(OWN_ON_MAP, state.parse_flag)
+    img = own_image()
+    if img is None or not st.session_state.get(OWN_ON_MAP):
+        return None
+    state.publish(OWN_IMAGE, state.fmt_image)
+    state.publish(OWN_ON_MAP, state.fmt_flag)
+    return img
+
+
+def place_own_on_map() -> None:
+    """Button callback: put the user's image on the latent map."""
+    st.session_state[OWN_ON_MAP] = True
+
+
+def remove_own_from_map() -> None:
+    st.session_state[OWN_ON_MAP] = None

@@ -31,6 +31,16 @@ def random_indices(n: int, count: int, seed: int) -> list[int]:
     return [int(i) for i in np.sort(np.random.default_rng(int(seed)).permutation(n)[:count])]
 
 
+def random_pair(labels: np.ndarray, seed: int) -> tuple[int, int]:
+    """Two test indices of two different classes drawn with ``seed`` (the same class only when
+    the labels hold one class)."""
+    rng = np.random.default_rng(int(seed))
+    a = int(rng.integers(0, len(labels)))
+    others = np.flatnonzero(labels != labels[a])
+    b = int(others[rng.integers(0, len(others))]) if len(others) else int(rng.integers(0, len(labels)))
+    return a, b
+
+
 def parse_indices(text: str, n: int, limit: int) -> tuple[list[int], list[str]]:
     """'0, 1; 7' -> ([0, 1, 7], []): the valid test indices below ``n`` (at most ``limit``, in the
     order given) and the pieces refused. Only ASCII digits count (``'①'.isdigit()`` is true, and

@@ -30,7 +30,10 @@ def repaired_choice(value, options: list, prefer=None):
 def _keep_valid(key: str, options: list, prefer=None) -> None:
     """Before a choice is drawn: repair its kept value (``repaired_choice``)."""
     if key in st.session_state:
-        st.session_state[key] = repaired_choice(st.session_state[key], options, prefer)
+        value = st.session_state[key]
+        repaired = repaired_choice(value, options, prefer)
+        if repaired != value:  # an unchanged write would still count as set through the API (a warning)
+            st.session_state[key] = repaired
 
 
 def choose(cat: Catalog) -> CatalogEntry | None:

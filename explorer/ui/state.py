@@ -22,17 +22,21 @@ the same one reported again.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import zlib
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 _SEEN = "_seen."
 _PUBLISHED = "_published"   # session key: the owned keys written to the URL in this full run
 
-OWNED = ("map_img", "grid_at", "gen_pick", "grid_z", "edit_z")
+OWNED = ("map_img", "grid_at", "gen_pick", "grid_z", "edit_z", "own_img", "own_map")
 STEPS = ("dataset", "kind", "arch", "z", "map_img", "grid_at", "gen_pick")
 
 
@@ -200,3 +204,41 @@ def parse_index(text: str) -> int:
     if value < 0:
         raise ValueError(f"negative index {value}")
     return value
+
+
+IMAGE_SIDE = 28
+
+
+def fmt_image(img: np.ndarray) -> str:
+    """A 28×28 image of grey levels (uint8) as URL-safe text: zlib, then base64url. A drawing is
+    mostly black and takes 200–500 characters; any image at most about 1,100."""
+    a = np.asarray(img, dtype=np.uint8)
+    if a.shape != (IMAGE_SIDE, IMAGE_SIDE):
+        raise ValueError(f"need a {IMAGE_SIDE}×{IMAGE_SIDE} image, got {a.shape}")
+    return base64.urlsafe_b64encode(zlib.compress(a.tobytes(), 9)).decode("ascii").rstrip("=")
+
+
+def parse_image(text: str) -> np.ndarray:
+    """The inverse of ``fmt_image``: a (28, 28) uint8 array. Hand-edited text is refused, and a
+    compressed bomb is never inflated past the 784 bytes an image has."""
+    if len(text) > 4 * IMAGE_SIDE * IMAGE_SIDE:
+        raise ValueError("too long to be an image")
+    try:
+        packed = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        inflater = zlib.decompressobj()
+        raw = inflater.decompress(packed, IMAGE_SIDE * IMAGE_SIDE + 1)
+    except (binascii.Error, zlib.error) as e:
+        raise ValueError(f"not an image: {e}") from None
+    if len(raw) != IMAGE_SIDE * IMAGE_SIDE or not inflater.eof:
+        raise ValueError("not a 28×28 image")
+    return np.frombuffer(raw, dtype=np.uint8).reshape(IMAGE_SIDE, IMAGE_SIDE).copy()
+
+
+def parse_flag(text: str) -> bool:
+    if text not in ("1", "0"):
+        raise ValueError(f"not a flag: {text[:20]!r}")
+    return text == "1"
+
+
+def fmt_flag(value: bool) -> str:
+    return "1" if value else "0"

@@ -3,9 +3,10 @@
 import numpy as np
 import streamlit as st
 
-from explorer import inference
+from explorer import figures, inference
+from explorer.checkpoints import CheckpointError
 from explorer.images import MAX_UPLOAD_BYTES, ImageRejected, convert_drawing, convert_upload
-from explorer.ui import common, loaders
+from explorer.ui import common, loaders, state
 from explorer.vocab import KIND_LABELS, KINDS
 
 SOURCES = {"test": "test image", "upload": "upload", "draw": "draw"}
@@ -39,7 +40,31 @@ with c2:
 seed = c3.number_input("seed", 0, 10**6, 0, key="noise_seed", bind="query-params",
                        help="The same seed gives the same noise.")
 
-clean = None
+MAP_PAGE = "explorer/ui/pages/latent_map.py"
+
+
+def kept_image(what: str) -> np.ndarray:
+    """The user's image from before (a reload, a link, another page), or the end of the run."""
+    kept = common.own_image()
+    if kept is None:
+        st.info(what)
+        st.stop()
+    state.publish(common.OWN_IMAGE, state.fmt_image)
+    st.caption("Your image from before (kept in the page's link), as the models see it. "
+               + ("Upload another to replace it." if source == "upload" else "Draw again to replace it."))
+    st.button("Forget it", icon=":material/delete:", key="own_forget", on_click=common.forget_own_image)
+    return kept
+
+
+def offer_map() -> None:
+    """Where the user's image sits among the test images: a button to the latent map (and grid)."""
+    if st.button("Place it on the latent map", icon=":material/scatter_plot:", key="own_place",
+                 help=f"Its code under the {entry.meta.title}, as a large point among the test images' codes, "
+                      "with its nearest neighbours" + (" (and on the latent grid)." if z_dim == 2 else ".")):
+        common.place_own_on_map()
+        st.switch_page(MAP_PAGE)
+
+
 if source == "test":
     split = common.test_split_or_stop(entry)
     images, labels = split
@@ -49,20 +74,20 @@ elif source == "upload":
     upload = st.file_uploader("A PNG or JPEG of one digit or garment, any size; it is converted the MNIST way",
                               type=UPLOAD_TYPES, key="noise_upload", max_upload_size=MAX_UPLOAD_BYTES // 2**20)
     if upload is None:
-        st.info("Upload an image to start. It is turned grey, inverted if its background is light, cropped "
-                "to its content, fitted into 20×20 pixels and centred by mass in 28×28, like MNIST.")
-        st.stop()
-    try:
-        converted = convert_upload(upload.getvalue())
-    except ImageRejected as e:
-        st.error(f"**{upload.name}** cannot be used: {e}")
-        st.stop()
-    clean = converted.array
-    w, h = converted.original_size
-    notes = "; ".join(converted.notes)
-    st.caption(f"{upload.name}: {w}×{h} pixels, converted to 28×28" + (f" ({notes})" if notes else "") + ".")
-    if converted.blank:
-        st.warning("The image is blank after conversion (one colour, nothing drawn): the models get an empty input.")
+        clean = kept_image("Upload an image to start. It is turned grey, inverted if its background is light, "
+                           "cropped to its content, fitted into 20×20 pixels and centred by mass in 28×28, like MNIST.")
+    else:
+        try:
+            converted = convert_upload(upload.getvalue())
+        except ImageRejected as e:
+            st.error(f"**{upload.name}** cannot be used: {e}")
+            st.stop()
+        clean = common.keep_own_image(converted.array)
+        w, h = converted.original_size
+        notes = "; ".join(converted.notes)
+        st.caption(f"{upload.name}: {w}×{h} pixels, converted to 28×28" + (f" ({notes})" if notes else "") + ".")
+        if converted.blank:
+            st.warning("The image is blank after conversion (one colour, nothing drawn): the models get an empty input.")
 else:
     try:
         from streamlit_drawable_canvas import st_canvas
@@ -75,9 +100,35 @@ else:
                        width=280, drawing_mode="freedraw", key="noise_canvas", return_image_data=True)
     drawn = convert_drawing(getattr(result, "image_data", None)) if result is not None else None
     if drawn is None:
-        st.info("Draw something on the canvas; the models' outputs appear below.")
-        st.stop()
-    clean = drawn
+        clean = kept_image("Draw something on the canvas; the models' outputs appear below.")
+    else:
+        clean = common.keep_own_image(drawn)
+if source != "test":
+    offer_map()
+
+def psnr_of(e, noisy: np.ndarray, clean: np.ndarray) -> float | None:
+    """One model's PSNR on this input, or None where no such model was trained (or it is broken)."""
+    if e is None:
+        return None
+    try:
+        model = loaders.model(e)
+    except CheckpointError:
+        return None
+    return float(inference.psnr(inference.reconstruct(model, noisy[None]), clean[None])[0])
+
+
+def denoising_lesson(sizes: list[int], dae: list[float | None], noisy_db: float) -> str:
+    """Why the smallest code cannot denoise, in the figures of this very input."""
+    known = [(z, v) for z, v in zip(sizes, dae) if v is not None]
+    if len(known) < 2:
+        return ""
+    (z_lo, lo), (z_best, best) = known[0], max(known, key=lambda t: t[1])
+    return (f"On this input the DAE with latent size {z_lo} gains **{lo - noisy_db:+.1f} dB** over the noisy "
+            f"input ({lo:.1f} against {noisy_db:.1f} dB), and with latent size {z_best} **{best - noisy_db:+.1f} dB**. "
+            f"A code of {z_lo} numbers holds little more than which kind of image this is, so its decoder returns "
+            "a blurred prototype of that kind instead of this image's own strokes: the noise goes, and the detail "
+            "with it. Larger codes keep the detail, and the DAE, trained to ignore the noise, keeps only the detail.")
+
 
 noisy = inference.corrupt(clean, noise, level, int(seed))
 noisy_psnr = float(inference.psnr(noisy[None], clean[None])[0])
@@ -101,3 +152,11 @@ for col, kind in zip(cols[2:], KINDS):
                   help="PSNR of the model's output against the clean input; the change is against the noisy input.")
 st.caption("PSNR: peak signal-to-noise ratio, 10·log10(1 / mean squared error), in dB. "
            "Each model sees only the noisy image.")
+
+# ---- every latent size at once: where the DAE's lesson shows ------------------------------------
+sizes = sorted({z for kind in KINDS for z in cat.sizes(dataset, kind, arch)})
+scores = {kind: [psnr_of(cat.find(dataset, kind, z, arch), noisy, clean) for z in sizes] for kind in KINDS}
+st.subheader("The same input at every latent size")
+st.plotly_chart(figures.psnr_by_latent_size(sizes, scores, noisy_psnr, z_dim), key="noise_sizes",
+                config={"displaylogo": False, "displayModeBar": False})
+st.markdown(denoising_lesson(sizes, scores.get("dae", []), noisy_psnr))

@@ -2,12 +2,11 @@
 
 import numpy as np
 import streamlit as st
-from PIL import Image
+from PIL import Image, ImageDraw
 from streamlit_image_coordinates import streamlit_image_coordinates
 
 from explorer import inference
 from explorer.checkpoints import CatalogEntry
-from explorer.images import draw_marker
 from explorer.latent import prior_block, tile_at
 from explorer.ui import common, fragment, loaders, state
 from explorer.vocab import KIND_LABELS, dataset_title
@@ -54,6 +53,15 @@ if (st.session_state.get("gen_pick") or 0) >= SIDE_MAX * SIDE_MAX:
     state.put("gen_pick", None)  # a hand-edited number that names no sample
 
 
+def frame_tile(img: Image.Image, r: int, c: int, cell: float) -> Image.Image:
+    """The picked sample framed, not covered: a crosshair on it hid the very image it marked."""
+    out = img.convert("RGB")
+    width = max(2, round(cell / 18))
+    ImageDraw.Draw(out).rectangle((c * cell, r * cell, (c + 1) * cell - 1, (r + 1) * cell - 1),
+                                  outline=(255, 212, 0), width=width)
+    return out
+
+
 @fragment
 def sample_panel():
     tiles = loaders.prior_tiles(vae, n, SIDE_MAX, temperature, int(seed))
@@ -68,9 +76,8 @@ def sample_panel():
     left, right = st.columns([3, 2])
     with left:
         if pick is not None and max(divmod(pick, SIDE_MAX)) < n:
-            cell = img.width / n
             r, c = divmod(pick, SIDE_MAX)
-            img = draw_marker(img, (c + 0.5) * cell, (r + 0.5) * cell, size=int(cell / 2) - 4)
+            img = frame_tile(img, r, c, img.width / n)
         streamlit_image_coordinates(img, key="gen_click", png_compression_level=1, width="content", cursor="pointer")
         st.caption(f"{n * n} samples, seed {seed}, temperature {temperature:.2f}.")
     with right:

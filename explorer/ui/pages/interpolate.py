@@ -6,7 +6,7 @@ import streamlit as st
 from explorer import inference
 from explorer.images import enlarge, mosaic
 from explorer.latent import interpolate
-from explorer.ui import common, fragment, loaders, state
+from explorer.ui import common, fragment, loaders, picks, state
 
 entry = common.chosen()
 meta = entry.meta
@@ -55,9 +55,12 @@ def endpoint(prefix: str, title: str, default_class: int, column) -> tuple[np.nd
 
 
 def random_pair(seed: int) -> None:
-    for k, prefix in enumerate(("interp_a", "interp_b")):
+    """Callback: two random test images of two different classes (a morph within one class
+    teaches little), a new pair on every press."""
+    a, b = picks.random_pair(labels, seed)
+    for prefix, idx in (("interp_a", a), ("interp_b", b)):
         st.session_state[f"{prefix}_src"] = "image"
-        common.randomise_pick(prefix, labels, seed * 2 + k)
+        common.point_pick_at(prefix, labels, idx)
     st.session_state["interp_seed"] = seed + 1
 
 
@@ -69,7 +72,9 @@ with cc:
                       horizontal=True, help="Spherical (slerp) keeps the code's length typical of a Gaussian "
                                             "prior on the way, instead of cutting through the centre.")
     steps = st.slider("Steps in the strip", 3, 15, 9, key="interp_steps", bind="query-params")
-    st.button("Random pair", icon=":material/casino:", on_click=random_pair, args=(int(st.session_state.get("interp_seed", 1)),))
+    # Each session starts its own run of pairs, so that a class's first presses differ.
+    st.session_state.setdefault("interp_seed", int(np.random.default_rng().integers(1, 10**6)))
+    st.button("Random pair", icon=":material/casino:", on_click=random_pair, args=(int(st.session_state["interp_seed"]),))
 
 ts = np.linspace(0.0, 1.0, steps)
 strip = inference.decode(model, interpolate(za, zb, ts, method))

@@ -2,17 +2,19 @@
 
 import numpy as np
 import streamlit as st
-from PIL import Image
+from PIL import Image, ImageDraw
 from streamlit_image_coordinates import streamlit_image_coordinates
 
 from explorer import inference
-from explorer.images import draw_marker, draw_points
-from explorer.latent import grid_extent, pixel_to_plane, plane_limit, plane_to_pixel
+from explorer.figures import OWN_COLOR
+from explorer.images import draw_marker, draw_points, hex_to_rgb
+from explorer.latent import MEAN_ANCHOR, grid_extent, pixel_to_plane, plane_limit, plane_to_pixel
 from explorer.ui import common, fragment, loaders, state
 from explorer.vocab import KIND_LABELS, KIND_TITLES
 
 TARGET_PX = 600          # the grid image is enlarged by a whole factor to about this width
 OVERLAY_POINTS = 2000    # test codes drawn over the grid at most
+ANCHORS = {"mean": "codes' mean", "origin": "origin", "image": "test image"}
 
 entry = common.chosen()
 meta = entry.meta
@@ -47,10 +49,13 @@ pair = c4.toggle(f"{KIND_LABELS[partner_kind]} side by side", value=False, key="
                  help=f"The same plane settings for the {KIND_LABELS[partner_kind]} of this dataset and "
                       "latent size." if partner else "No such model was trained.")
 
-mode, i, j, anchor_index = "dims", 0, 1, None
+mode, i, j = "dims", 0, 1
+anchor_index: int | str | None = None
 if z_dim > 2:
     p1, p2, p3 = st.columns([1.6, 1.4, 2.4])
-    mode = p1.radio("Plane", ["dims", "pca"], key="grid_plane", bind="query-params", horizontal=True,
+    # Opens on the codes' two widest directions through their mean, where the decoded images
+    # live: an AE's dimensions 0 and 1 through the origin decode to nearly black tiles.
+    mode = p1.radio("Plane", ["pca", "dims"], key="grid_plane", bind="query-params", horizontal=True,
                     format_func={"dims": "latent dimensions", "pca": "principal directions"}.get)
     if mode == "dims":
         d1, d2 = p2.columns(2)
@@ -63,12 +68,15 @@ if z_dim > 2:
             p2.caption(f"x and y need different dimensions: y uses {j}.")
     else:
         p2.caption("The directions along which the test codes vary most.")
-    anchor = p3.radio("Through the", ["origin", "image"], key="grid_anchor", bind="query-params", horizontal=True,
-                      format_func={"origin": "origin", "image": "test image"}.get,
-                      help="The other latent dimensions are held at this point's values.")
+    anchor = p3.radio("Through the", ["mean", "origin", "image"], key="grid_anchor", bind="query-params",
+                      horizontal=True, format_func=ANCHORS.get,
+                      help="The other latent dimensions are held at this point's values: the mean of the "
+                           "test codes, zero, or one test image's code.")
     if anchor == "image":
         row = common.pick_test_image("grid_anchor", entry, codes["labels"], label="Anchor", container=p3)
         anchor_index = int(codes["indices"][row])
+    elif anchor == "mean":
+        anchor_index = MEAN_ANCHOR
     st.caption("For latent sizes above 2 the grid shows one flat slice through the latent space; the test codes "
                "drawn over it are their projections onto that slice.")
 
@@ -110,7 +118,41 @@ def grid_image(e, extent: float, click_key: str):
     (x, y), = plane_to_pixel(np.array([st.session_state["grid_at"]]), img.width, img.height, extent, spacing)
     if 0 <= x < img.width and 0 <= y < img.height:
         img = draw_marker(img, x, y, size=5 + 3 * scale)
+    if own is not None:
+        (x, y), = plane_to_pixel(own_coords(e)[None], img.width, img.height, extent, spacing)
+        if 0 <= x < img.width and 0 <= y < img.height:
+            img = draw_ring(img, x, y, radius=4 + 3 * scale)
     streamlit_image_coordinates(img, key=click_key, png_compression_level=1, width="stretch", cursor="crosshair")
+    if overlay:
+        common.class_legend(common.class_names(e), "Test codes, coloured by class:")
+
+
+# The user's own image (placed from the Denoising playground), on a 2-D model's grid: its code
+# is a point of the whole latent space there, so it has a place on the grid.
+own = common.own_on_map() if z_dim == 2 else None
+
+
+def own_coords(e) -> np.ndarray:
+    """The user's image's code under model ``e``, in this plane's coordinates (2,)."""
+    from explorer import inference  # torch: only once there is an image of the user's own
+
+    assert own is not None
+    code = inference.embed(common.model_or_stop(e), own[None])[0]
+    return loaders.plane(e, mode, i, j, anchor_index).coords(code[None])[0]
+
+
+def draw_ring(img: Image.Image, x: float, y: float, radius: float) -> Image.Image:
+    """A ring at pixel (x, y): the user's own image; dark under bright, to show on black and white."""
+    out = img.convert("RGB")
+    draw = ImageDraw.Draw(out)
+    for fill, width in (((0, 0, 0), 6), (hex_to_rgb(OWN_COLOR), 3)):
+        draw.ellipse((x - radius, y - radius, x + radius, y + radius), outline=fill, width=width)
+    return out
+
+
+def decode_own() -> None:
+    """Button callback: decode the point where the user's image sits on this model's grid."""
+    state.put("grid_at", tuple(float(t) for t in own_coords(entry)), state.fmt_floats, default=default_uv)
 
 
 def keep_point_on_the_grid(limit: float) -> str | None:
@@ -150,6 +192,11 @@ def grid_panel():
     state.publish("grid_at", state.fmt_floats, default=default_uv)
     if moved:
         st.caption(moved)
+    if own is not None:
+        a, b = st.columns([3, 1])
+        a.caption("The magenta ring on the grid is your own image's code (from the Denoising playground).")
+        b.button("Decode it", icon=":material/my_location:", key="own_decode", on_click=decode_own,
+                 help="Move the clicked point to your image's code.")
     if len(shown) == 1:
         left, right = st.columns([3, 2])
         with left:

@@ -1,10 +1,13 @@
 """Page 1, Latent map: the test images' codes as a scatter coloured by class; click a point."""
 
+from typing import NamedTuple
+
 import numpy as np
 import streamlit as st
 
+from explorer import figures
 from explorer.images import mosaic
-from explorer.latent import nearest_neighbours
+from explorer.latent import nearest_neighbours, place_on_map
 from explorer.ui import common, fragment, loaders, state
 
 VIEWS = {"raw": "true coordinates", "tsne": "t-SNE", "pca": "PCA"}
@@ -21,7 +24,7 @@ common.intro("Latent map", (
 
 codes = loaders.codes(entry)
 views = [v for v in ("raw", "tsne", "pca") if f"map_{v}" in codes]
-c1, c2, c3 = st.columns([3, 1.2, 1.5])
+c1, c2, c3 = st.columns([2.6, 1.8, 1.5])  # "Nearest neighbours" whole at 1280 px
 view = c1.radio("Map", views, format_func=VIEWS.get, horizontal=True, key="map_view", bind="query-params",
                 help="t-SNE and PCA maps were computed once, when the model was trained.")
 show_nn = c2.toggle("Nearest neighbours", value=True, key="map_nn", bind="query-params",
@@ -42,7 +45,8 @@ def take_click():
     token = tuple(str(p.get("customdata")) for p in points) or None
     if state.new_event("map_chart", token):
         data = points[0].get("customdata")
-        picked = int(data[0] if isinstance(data, (list, tuple)) else data)
+        data = data[0] if isinstance(data, (list, tuple)) and data else data
+        picked = int(data) if isinstance(data, (int, float)) else -1  # the user's own star has -1
         if 0 <= picked < len(indices):
             common.put_map_pick(entry, int(indices[picked]))
 
@@ -56,9 +60,52 @@ def drawn_selection(row):
     return st.session_state[DRAWN][1]
 
 
+class Own(NamedTuple):
+    """The user's own image placed on this map."""
+    image: np.ndarray        # (28, 28) in [0, 1]
+    code: np.ndarray         # (latent_dim,)
+    xy: np.ndarray           # its place on the shown map
+    neighbours: np.ndarray   # rows of its nearest test codes
+
+
+def place_own(image: np.ndarray | None) -> Own | None:
+    if image is None:
+        return None
+    from explorer import inference  # torch: only once there is an image of the user's own
+
+    code = inference.embed(common.model_or_stop(entry), image[None])[0]
+    xy = place_on_map(view, codes["codes"], codes[f"map_{view}"], code)
+    return Own(image, code, xy, nearest_neighbours(codes["codes"], code, k if show_nn else 5))
+
+
+def own_panel(own: Own, names: list[str]) -> None:
+    """The user's image, what the model rebuilds from its code, and the test images nearest to it."""
+    st.subheader("Your image")
+    split = common.test_split_or_none(entry)
+    a, b = st.columns(2)
+    with a:
+        common.show(own.image, "your image, as the models see it", scale=5)
+    with b:
+        from explorer import inference
+
+        common.show(inference.decode(common.model_or_stop(entry), own.code)[0], "rebuilt from its code", scale=5)
+    where = {"raw": "at its code", "pca": "projected like the test codes",
+             "tsne": "at the mean place of its nearest test codes (t-SNE has no formula for a new point)"}[view]
+    st.caption(f"The magenta star on the map, {where}; the magenta rings are its {len(own.neighbours)} nearest "
+               "test images in latent space.")
+    st.code("code: " + common.fmt_code(own.code), language=None, wrap_lines=True)
+    if split is not None and len(own.neighbours):
+        nb_idx = [int(indices[r]) for r in own.neighbours]
+        strip = mosaic(loaders.test_images(entry, nb_idx), ncols=len(nb_idx), pad=1, pad_value=1.0)
+        common.show(strip, "nearest: " + ", ".join(names[int(codes["labels"][r])] for r in own.neighbours), scale=2)
+    st.button("Take it off the map", icon=":material/close:", key="own_remove", on_click=common.remove_own_from_map)
+    st.divider()
+
+
 @fragment
 def map_panel():
     take_click()
+    own = place_own(common.own_on_map())
     row = loaders.code_row(entry, common.map_pick(entry))
     names = common.class_names(entry)
     nb = (nearest_neighbours(codes["codes"], codes["codes"][row], k, exclude=row)
@@ -67,13 +114,18 @@ def map_panel():
     with left:
         axes = ("z0", "z1") if view == "raw" else ((f"{VIEWS[view]} 1", f"{VIEWS[view]} 2"))
         fig = loaders.map_figure(entry, view, drawn_selection(row), axes, names)
+        if own is not None:
+            fig = figures.with_own_point(fig, own.xy, codes[f"map_{view}"][own.neighbours])
         st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="map_chart",
                         config={"displaylogo": False, "scrollZoom": True})
         st.caption(f"{len(indices):,} test images. Drag to pan, scroll to zoom, double-click to reset the view.")
     with right:
         state.publish("map_img")
+        if own is not None:
+            own_panel(own, names)
         if row is None:
-            st.info("Click a dot on the map to see its image, its reconstruction and its code.")
+            if own is None:
+                st.info("Click a dot on the map to see its image, its reconstruction and its code.")
             return
         split = common.test_split_or_none(entry)
         test_index = int(indices[row])
