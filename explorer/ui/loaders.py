@@ -29,7 +29,7 @@ import streamlit as st
 from explorer.checkpoints import BrokenEntry, CatalogEntry, Checkpoint, list_checkpoints, load_checkpoint, load_codes
 from explorer.data import DataError, load_dataset
 from explorer.images import mosaic, to_uint8
-from explorer.latent import Plane, grid_coords, make_plane, prior_block
+from explorer.latent import MEAN_ANCHOR, Plane, grid_coords, make_plane, prior_block
 from explorer.vocab import DATASETS, KINDS
 
 from . import checkpoint_folder
@@ -266,13 +266,16 @@ def code_row(entry: CatalogEntry, test_index: int | None) -> int | None:
 def _plane(path: str, weights_sha256: str, plane_key: tuple, _entry: CatalogEntry) -> Plane:
     mode, i, j, anchor_index = plane_key
     stored = codes(_entry)["codes"]
+    if anchor_index == MEAN_ANCHOR:
+        return make_plane(mode, stored, i, j, stored.mean(axis=0))
     row = code_row(_entry, anchor_index)
     return make_plane(mode, stored, i, j, None if row is None else stored[row])
 
 
-def plane(entry: CatalogEntry, mode: str, i: int = 0, j: int = 1, anchor_index: int | None = None) -> Plane:
+def plane(entry: CatalogEntry, mode: str, i: int = 0, j: int = 1, anchor_index: int | str | None = None) -> Plane:
     """The latent plane a grid shows (see ``explorer.latent.make_plane``); the anchor is given
-    as a test image's index and resolved to that image's code in this checkpoint."""
+    as a test image's index and resolved to that image's code in this checkpoint, or as
+    ``MEAN_ANCHOR`` for the mean of its stored test codes."""
     return _plane(*key(entry), (mode, int(i), int(j), anchor_index), _entry=entry)
 
 
@@ -286,7 +289,7 @@ def _grid_tiles(path: str, weights_sha256: str, plane_key: tuple, n: int, extent
     return to_uint8(mosaic(inference.decode(model(_entry), p.points(uv)), n))
 
 
-def grid_tiles(entry: CatalogEntry, mode: str, i: int, j: int, anchor_index: int | None, n: int,
+def grid_tiles(entry: CatalogEntry, mode: str, i: int, j: int, anchor_index: int | str | None, n: int,
                extent: float, spacing: str) -> np.ndarray:
     """The plane decoded on an n×n grid of tiles: uint8 (28n, 28n), row 0 at the top."""
     return _grid_tiles(*key(entry), (mode, int(i), int(j), anchor_index), int(n), float(extent), spacing,
