@@ -165,7 +165,7 @@ def psnr_by_latent_size(sizes: Sequence[int], scores: Mapping[str, Sequence[floa
                                  name=KIND_LABELS[kind], line=dict(color=KIND_COLORS[kind], width=4 if kind == "dae" else 2),
                                  hovertemplate="latent size %{x}: %{y:.1f} dB<extra>" + KIND_LABELS[kind] + "</extra>"))
     fig.add_hline(y=noisy_db, line=dict(dash="dash", color="#555"), annotation_text=f"noisy input {noisy_db:.1f} dB",
-                  annotation_position="bottom right")
+                  annotation_position="top left")
     if chosen_size is not None:
         fig.add_vline(x=chosen_size, line=dict(dash="dot", color="#999"))
     fig.update_xaxes(type="log", tickvals=list(sizes), ticktext=[str(z) for z in sizes], title_text="latent size")
@@ -180,14 +180,15 @@ OWN_COLOR = "#ff00c8"
 
 def with_own_point(fig: go.Figure, xy: np.ndarray | Sequence[float], neighbours_xy: np.ndarray | None = None) -> go.Figure:
     """A copy of a latent map with the user's own image as a large star at ``xy`` and rings
-    around its nearest test codes (``neighbours_xy`` (k, 2)); neither answers a click."""
+    around its nearest test codes (``neighbours_xy`` (k, 2)); neither answers a click. WebGL
+    traces, like the map's: plotly draws them on a canvas above every SVG trace."""
     out = go.Figure(fig)
     if neighbours_xy is not None and len(neighbours_xy):
-        out.add_trace(go.Scatter(
+        out.add_trace(go.Scattergl(
             x=neighbours_xy[:, 0], y=neighbours_xy[:, 1], mode="markers", name="your image's neighbours",
             hoverinfo="skip", marker=dict(size=14, color="rgba(0,0,0,0)", line=dict(width=2.5, color=OWN_COLOR))))
-    out.add_trace(go.Scatter(
+    out.add_trace(go.Scattergl(
         x=[float(xy[0])], y=[float(xy[1])], mode="markers", name="your image", customdata=[-1],
-        marker=dict(size=24, symbol="star", color=OWN_COLOR, line=dict(width=2, color="#111")),
+        marker=dict(size=28, symbol="star", color=OWN_COLOR, line=dict(width=2, color="#111")),
         hovertemplate="Your image<extra></extra>"))
     return out

@@ -214,12 +214,17 @@ class TestLatentGrid:
 
     def test_larger_latent_planes_and_the_side_by_side_view(self, open_app):
         at = ok(open_app("latent_grid", query={"z": "4", "kind": "AE"}))
-        assert any(t.startswith("coordinate: z0") for t in texts(at))
+        assert any(t.startswith("coordinate: PC1") for t in texts(at)), "opens on the principal plane"
+        mean_code = at.code[0].value
+        at.radio(key="grid_plane").set_value("dims").run()
+        at.radio(key="grid_anchor").set_value("origin").run()
+        assert any(t.startswith("coordinate: z0") for t in texts(ok(at)))
         at.number_input(key="grid_j").set_value(3).run()
         assert any(t.startswith("coordinate: z0 = +0.000, z3") for t in texts(ok(at)))
         at.radio(key="grid_plane").set_value("pca").run()
         assert any(t.startswith("coordinate: PC1") for t in texts(ok(at)))
         origin_code = at.code[0].value
+        assert origin_code != mean_code and origin_code.startswith("z = [+0.00, +0.00")
         at.radio(key="grid_anchor").set_value("image").run()
         assert at.code[0].value != origin_code, "through a test image's code, not the origin"
         at.toggle(key="grid_pair").set_value(True).run()
@@ -259,7 +264,7 @@ class TestInterpolate:
         ok(at)
         assert "1 of 2 numbers changed" in captions(at)
         assert image_captioned(at, "decoded from the edited code") != decoded
-        at.button[1].click().run()  # reset
+        next(b for b in at.button if b.label.startswith("Reset")).click().run()
         assert "0 of 2 numbers changed" in captions(ok(at))
 
 

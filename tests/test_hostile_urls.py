@@ -9,32 +9,41 @@ parameter the pages bind, so a new widget cannot escape the sweep.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
+from explorer.ui.state import fmt_image
 from tests.test_app import PAGES, ok
 
-SIDEBAR = ("dataset", "kind", "arch", "z")
+SIDEBAR = ("dataset", "kind", "arch", "z", "present")
+OWN = ("own_img", "own_map")
 PARAMS = {
-    "latent_map": ("map_view", "map_nn", "map_k", "map_img"),
+    "latent_map": ("map_view", "map_nn", "map_k", "map_img") + OWN,
     "latent_grid": ("grid_n", "grid_spacing", "grid_auto", "grid_range", "grid_overlay", "grid_pair", "grid_plane",
-                    "grid_i", "grid_j", "grid_anchor", "grid_anchor_cls", "grid_anchor_n", "grid_at"),
+                    "grid_i", "grid_j", "grid_anchor", "grid_anchor_cls", "grid_anchor_n", "grid_at") + OWN,
     "interpolate": ("interp_a_src", "interp_b_src", "interp_a_cls", "interp_a_n", "interp_b_cls", "interp_b_n",
                     "interp_method", "interp_steps", "interp_t", "edit_cls", "edit_n", "map_img", "grid_at", "grid_z",
                     "edit_z"),
     "compare": ("cmp_pick", "cmp_n", "cmp_cls", "cmp_seed", "cmp_idx", "cmp_view"),
     "denoise": ("noise_src", "noise_kind", "noise_sigma", "noise_p", "noise_block", "noise_seed", "noise_img_cls",
-                "noise_img_n"),
+                "noise_img_n") + OWN,
     "generate": ("gen_t", "gen_n", "gen_seed", "gen_pick"),
     "curves": (),
 }
+# A drawn stroke in the link's form (``state.fmt_image``): the user's own image, placed.
+_STROKE = np.zeros((28, 28), np.uint8)
+_STROKE[6:22, 12:16] = 255
+PLACED = {"own_img": fmt_image(_STROKE), "own_map": "1"}
 # Valid settings that open a page's branches; the bad value goes into every other parameter.
 CONTEXTS = {
-    "latent_map": [{"z": "2"}, {"z": "4"}],
+    "latent_map": [{"z": "2"}, {"z": "4"}, {"z": "2", **PLACED}, {"z": "4", "map_view": "PCA", **PLACED},
+                   {"z": "4", "present": "true"}],
     "latent_grid": [{"z": "2"}, {"z": "4", "grid_plane": "dims", "grid_anchor": "image", "grid_auto": "false"},
-                    {"z": "4", "grid_plane": "pca", "grid_pair": "true"}],
+                    {"z": "4", "grid_plane": "pca", "grid_pair": "true"}, {"z": "2", "grid_pair": "true", **PLACED}],
     "interpolate": [{"z": "2"}, {"z": "4", "interp_a_src": "latent map click", "interp_b_src": "latent grid click"}],
     "compare": [{"cmp_pick": p} for p in ("one of each class", "one class", "random", "by index")],
-    "denoise": [{"noise_src": "test image", "noise_kind": k} for k in ("Gaussian", "salt and pepper", "block")],
+    "denoise": [{"noise_src": "test image", "noise_kind": k} for k in ("Gaussian", "salt and pepper", "block")]
+               + [{"noise_src": src, **PLACED} for src in ("upload", "draw")],
     "generate": [{"z": "2"}, {"z": "4", "kind": "AE"}],
     "curves": [{"z": "2"}, {"kind": "AE"}],
 }

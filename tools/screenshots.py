@@ -17,6 +17,23 @@ from pathlib import Path
 from tools import browser
 from tools.common import ROOT
 
+
+def drawn_seven() -> str:
+    """A "7" drawn with a thick white stroke, as on the drawing canvas, in the link's form
+    (``own_img``): the user's own image on the map and the grid."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    from explorer.images import convert_drawing
+    from explorer.ui.state import fmt_image
+
+    canvas = Image.new("RGBA", (280, 280), (0, 0, 0, 255))
+    ImageDraw.Draw(canvas).line([(70, 60), (210, 60), (120, 230)], fill=(255, 255, 255, 255), width=18, joint="curve")
+    drawn = convert_drawing(np.asarray(canvas))
+    assert drawn is not None
+    return fmt_image((drawn * 255 + 0.5).astype(np.uint8))
+
+
 # (file name, url path and query string, what to wait for)
 PAGES = (
     ("1-latent-map", "?map_img=7", '[data-testid="stPlotlyChart"] .js-plotly-plot'),
@@ -27,6 +44,19 @@ PAGES = (
     ("5-denoise", "denoise", '[data-testid="stMetric"]'),
     ("6-generate", "generate?gen_pick=12", 'iframe[title*="streamlit_image_coordinates"]'),
     ("7-training-curves", "curves", '[data-testid="stPlotlyChart"] .js-plotly-plot'),
+    ("8-your-image-on-the-map", "?own_map=1&own_img=" + drawn_seven(), '[data-testid="stPlotlyChart"] .js-plotly-plot'),
+    ("9-your-image-on-the-grid", "latent_grid?own_map=1&own_img=" + drawn_seven(),
+     'iframe[title*="streamlit_image_coordinates"]'),
+)
+
+
+# Presentation mode at a projector's and a laptop's size: the viewport is what the room sees.
+PRESENT_SIZES = ((1920, 1080), (1280, 800))
+PRESENT_PAGES = (
+    ("1-latent-map", "?present=true&map_img=7", '[data-testid="stPlotlyChart"] .js-plotly-plot'),
+    ("2-latent-grid", "latent_grid?present=true&grid_at=0.8,-0.6", 'iframe[title*="streamlit_image_coordinates"]'),
+    ("3-interpolate", "interpolate?present=true", '[data-testid="stImage"]'),
+    ("5-denoise", "denoise?present=true", '[data-testid="stMetric"]'),
 )
 
 
@@ -67,6 +97,14 @@ def main(argv: list[str] | None = None) -> int:
                 errors = shoot(page, full, args.out / f"{name}.png", ready)
                 print(f"{name}.png" + (f"  EXCEPTION: {errors}" if errors else ""))
                 problems += errors
+            for w, h in PRESENT_SIZES:
+                page = b.new_page(viewport={"width": w, "height": h})
+                (args.out / "present").mkdir(exist_ok=True)
+                for name, path, ready in PRESENT_PAGES:
+                    errors = shoot(page, f"{url}/{path}" + (f"&{args.query}" if args.query else ""),
+                                   args.out / "present" / f"{name}-{w}x{h}.png", ready)
+                    print(f"present/{name}-{w}x{h}.png" + (f"  EXCEPTION: {errors}" if errors else ""))
+                    problems += errors
             b.close()
     finally:
         log = browser.stop_server(proc)

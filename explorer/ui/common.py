@@ -52,9 +52,47 @@ def put_map_pick(entry: CatalogEntry, index: int | None) -> None:
     state.put(MAP_PICK, index)
 
 
+PRESENT = "present"  # the sidebar's presentation-mode toggle (in the URL: ?present=true)
+
+# Presentation mode, for a projector: the sidebar folded away (its arrow still opens it), the
+# page's own controls kept, text and pictures larger.
+PRESENT_CSS = """<style>
+[data-testid="stSidebar"][aria-expanded="true"] { box-shadow: 0 0 24px rgba(0,0,0,.25); }
+[data-testid="stMainBlockContainer"] { padding-top: 2.2rem; max-width: 100%; }
+[data-testid="stMainBlockContainer"] p, [data-testid="stMainBlockContainer"] label,
+[data-testid="stMainBlockContainer"] [data-testid="stCaptionContainer"] { font-size: 1.15rem; }
+[data-testid="stMainBlockContainer"] h1 { font-size: 2.3rem; padding-bottom: .2rem; }
+</style>"""
+
+
+def presenting() -> bool:
+    return bool(st.session_state.get(PRESENT))
+
+
+def stop_presenting() -> None:
+    st.session_state[PRESENT] = False
+
+
 def intro(title: str, text: str) -> None:
-    st.title(title)
-    st.markdown(text)
+    """The page's title and its teaching text; in presentation mode the text's first sentence,
+    the rest one click away, and a button back to the usual view."""
+    if not presenting():
+        st.title(title)
+        st.markdown(text)
+        return
+    st.html(PRESENT_CSS)
+    first, _, rest = text.partition(". ")
+    head, exit_box = st.columns([4, 1], vertical_alignment="bottom")
+    head.title(title, help=rest or None)  # the rest of the text behind the title's (?)
+    exit_box.button("Exit presentation", icon=":material/close_fullscreen:", key="present_exit",
+                    on_click=stop_presenting, width="stretch")
+    entry = loaders.catalog().by_id(st.session_state.get(CHOSEN, ""))
+    st.markdown(first.rstrip(".") + "." + (f" *({entry.meta.title}.)*" if entry is not None else ""))
+
+
+def image_scale(scale: int) -> int:
+    """How much a 28×28 picture is enlarged: twice as much in presentation mode."""
+    return scale * 2 if presenting() else scale
 
 
 def describe(entry: CatalogEntry) -> str:
@@ -95,7 +133,7 @@ def show(x: np.ndarray, caption: str | None = None, scale: int = 6, width: int |
     """One 28×28 image in [0, 1], enlarged with sharp pixels; sent as PNG, so the browser gets
     exactly these pixels (st.image's default for a greyscale image is a lossy JPEG) in about
     as many bytes."""
-    st.image(enlarge(x, scale), caption=caption, width=width, output_format="PNG")
+    st.image(enlarge(x, image_scale(scale)), caption=caption, width=width, output_format="PNG")
 
 
 def fmt_code(z: np.ndarray, digits: int = 2) -> str:
@@ -174,17 +212,14 @@ def forget_own_image() -> None:
 def own_on_map() -> np.ndarray | None:
     """The user's own image when it was placed on the map (and the grid), else None; publishes both."""
     state.init(OWN_ON_MAP, state.parse_flag)
+    if st.query_params.get(OWN_ON_MAP) == "1":  # the Denoising playground's link, which places it
+        st.session_state[OWN_ON_MAP] = True
     img = own_image()
     if img is None or not st.session_state.get(OWN_ON_MAP):
         return None
     state.publish(OWN_IMAGE, state.fmt_image)
     state.publish(OWN_ON_MAP, state.fmt_flag)
     return img
-
-
-def place_own_on_map() -> None:
-    """Button callback: put the user's image on the latent map."""
-    st.session_state[OWN_ON_MAP] = True
 
 
 def remove_own_from_map() -> None:

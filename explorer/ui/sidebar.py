@@ -10,7 +10,7 @@ from explorer.metadata import CheckpointMeta
 from explorer.vocab import KIND_HELP, dataset_title, kind_label
 
 from . import ENV_CHECKPOINTS, checkpoint_folder_label
-from .common import CHOSEN
+from .common import CHOSEN, PRESENT
 from .loaders import Catalog
 
 
@@ -95,8 +95,19 @@ def broken_list(cat: Catalog) -> None:
                    "`python train.py` (see its `--dataset`, `--kind` and `--latent-dims` options).")
 
 
+def presentation_toggle() -> None:
+    """The projector's view (``common.intro`` draws it): the sidebar folds away, and opens again
+    with its arrow; the page's title has the way back."""
+    on = st.toggle("Presentation mode", key=PRESENT, bind="query-params",
+                   help="For a projector: the sidebar folded, intros to one line, pictures twice as large. "
+                        "Also as a link: add ?present=true.")
+    # Streamlit applies a changed initial_sidebar_state: folded when the mode starts, open when it ends.
+    st.set_page_config(initial_sidebar_state="collapsed" if on else "auto")
+
+
 def render(cat: Catalog, curves_page=None) -> CatalogEntry | None:
     with st.sidebar:
+        presentation_toggle()
         entry = choose(cat)
         if entry is not None:
             for line in facts(entry.meta):

@@ -57,12 +57,13 @@ def kept_image(what: str) -> np.ndarray:
 
 
 def offer_map() -> None:
-    """Where the user's image sits among the test images: a button to the latent map (and grid)."""
-    if st.button("Place it on the latent map", icon=":material/scatter_plot:", key="own_place",
+    """Where the user's image sits among the test images: a link to the latent map (and grid)
+    that places it there. A link, not a button: ``st.switch_page`` clears the URL's parameters,
+    which Streamlit 1.67 refuses while widgets are bound to them."""
+    st.page_link(MAP_PAGE, label="Place it on the latent map", icon=":material/scatter_plot:",
+                 query_params={common.OWN_ON_MAP: "1"},
                  help=f"Its code under the {entry.meta.title}, as a large point among the test images' codes, "
-                      "with its nearest neighbours" + (" (and on the latent grid)." if z_dim == 2 else ".")):
-        common.place_own_on_map()
-        st.switch_page(MAP_PAGE)
+                      "with its nearest neighbours" + (" (and on the latent grid)." if z_dim == 2 else "."))
 
 
 if source == "test":
@@ -96,6 +97,7 @@ else:
         st.stop()
     st.caption("Draw one digit or garment, large, in the middle of the square. Strokes are white on black, "
                "like MNIST.")
+    st.space("small")  # the canvas's toolbar floats above its top edge: it covered the caption
     result = st_canvas(stroke_width=18, stroke_color="#FFFFFF", background_color="#000000", height=280,
                        width=280, drawing_mode="freedraw", key="noise_canvas", return_image_data=True)
     drawn = convert_drawing(getattr(result, "image_data", None)) if result is not None else None

@@ -82,11 +82,34 @@ st.image(enlarge(mosaic(strip, steps, pad=1), 3), width="stretch",
          caption=f"{steps} evenly spaced steps from A (left) to B (right), {method}")
 
 
-@fragment
+PLAY = "_interp_play"   # session key: the slider is stepping by itself
+PLAY_EVERY_S = 0.15      # one step of the playing slider
+PLAY_STEP = 0.02         # ... of this much t: A to B in about 7.5 s
+
+
+def play_step(t: float) -> tuple[float, bool]:
+    """The playing slider's next t and whether it keeps playing (it stops at B)."""
+    nxt = round(min(1.0, t + PLAY_STEP), 2)
+    return nxt, nxt < 1.0
+
+
 def t_panel():
+    if st.session_state.get(PLAY):
+        t_next, going = play_step(float(st.session_state.get("interp_t", 0.0)))
+        st.session_state["interp_t"] = t_next
+        if not going:
+            st.session_state[PLAY] = False
+            st.rerun()  # the whole page: its fragment stops rerunning by itself
     left, mid, right = st.columns([1, 1.4, 1])
     with mid:
         t = st.slider("t: 0 is A, 1 is B", 0.0, 1.0, 0.5, step=0.01, key="interp_t", bind="query-params")
+        playing = bool(st.session_state.get(PLAY))
+        if st.button("Pause" if playing else "Play", icon=":material/pause:" if playing else ":material/play_arrow:",
+                     key="interp_play", help="Step t from A to B by itself, as the class watches."):
+            st.session_state[PLAY] = not playing
+            if not playing and t >= 1.0:
+                st.session_state["interp_t"] = 0.0  # played to B before: start again from A
+            st.rerun()  # the whole page: the fragment is redefined to rerun every step, or not
         z = interpolate(za, zb, float(t), method)
         common.show(inference.decode(model, z)[0], f"decoded at t = {t:.2f}", scale=8)
         st.text(f"t = {t:.2f}")
@@ -95,7 +118,8 @@ def t_panel():
             common.show(x if x is not None else inference.decode(model, z_end)[0], desc, scale=5)
 
 
-t_panel()
+# While playing, the panel reruns itself every step (and only the panel: the strip stays).
+st.fragment(t_panel, run_every=PLAY_EVERY_S if st.session_state.get(PLAY) else None)()
 
 # ---- edit the code ---------------------------------------------------------------------------
 st.divider()
