@@ -57,7 +57,6 @@ PRESENT = "present"  # the sidebar's presentation-mode toggle (in the URL: ?pres
 # Presentation mode, for a projector: the sidebar folded away (its arrow still opens it), the
 # page's own controls kept, text and pictures larger.
 PRESENT_CSS = """<style>
-[data-testid="stSidebar"][aria-expanded="true"] { box-shadow: 0 0 24px rgba(0,0,0,.25); }
 [data-testid="stMainBlockContainer"] { padding-top: 2.2rem; max-width: 100%; }
 [data-testid="stMainBlockContainer"] p, [data-testid="stMainBlockContainer"] label,
 [data-testid="stMainBlockContainer"] [data-testid="stCaptionContainer"] { font-size: 1.15rem; }
@@ -223,4 +222,5 @@ def own_on_map() -> np.ndarray | None:
 
 
 def remove_own_from_map() -> None:
-    st.session_state[OWN_ON_MAP] = None
+    """Button callback: the user's image leaves the map and the grid (and the link's flag with it)."""
+    state.put(OWN_ON_MAP, None)

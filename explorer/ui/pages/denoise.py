@@ -97,7 +97,7 @@ else:
         st.stop()
     st.caption("Draw one digit or garment, large, in the middle of the square. Strokes are white on black, "
                "like MNIST.")
-    st.space("small")  # the canvas's toolbar floats above its top edge: it covered the caption
+    st.space("medium")  # the canvas's toolbar floats above its top edge: it covered the caption
     result = st_canvas(stroke_width=18, stroke_color="#FFFFFF", background_color="#000000", height=280,
                        width=280, drawing_mode="freedraw", key="noise_canvas", return_image_data=True)
     drawn = convert_drawing(getattr(result, "image_data", None)) if result is not None else None
@@ -124,9 +124,9 @@ def denoising_lesson(sizes: list[int], dae: list[float | None], noisy_db: float)
     known = [(z, v) for z, v in zip(sizes, dae) if v is not None]
     if len(known) < 2:
         return ""
-    (z_lo, lo), (z_best, best) = known[0], max(known, key=lambda t: t[1])
+    (z_lo, lo), (z_hi, hi) = known[0], known[-1]  # the smallest code against the largest
     return (f"On this input the DAE with latent size {z_lo} gains **{lo - noisy_db:+.1f} dB** over the noisy "
-            f"input ({lo:.1f} against {noisy_db:.1f} dB), and with latent size {z_best} **{best - noisy_db:+.1f} dB**. "
+            f"input ({lo:.1f} against {noisy_db:.1f} dB), and with latent size {z_hi} **{hi - noisy_db:+.1f} dB**. "
             f"A code of {z_lo} numbers holds little more than which kind of image this is, so its decoder returns "
             "a blurred prototype of that kind instead of this image's own strokes: the noise goes, and the detail "
             "with it. Larger codes keep the detail, and the DAE, trained to ignore the noise, keeps only the detail.")
