@@ -42,10 +42,11 @@ else:
     navigation = st.navigation([st.Page(PAGES + "setup.py", title="Set up", icon=":material/build:",
                                         url_path="setup", default=True)])
 
-sidebar.render(catalog, curves)
+chosen = sidebar.render(catalog, curves)
 with st.sidebar:
     st.html(state.HISTORY_SCRIPT, unsafe_allow_javascript=True)  # which URL changes are Back-button steps
 state.begin_run()
 navigation.run()
 state.end_run()  # the clicked points this page does not show leave its address
+loaders.start_warm_up(first=chosen)  # once per server, after its first page: torch and every model, in a thread
 freeze_imported_objects()  # keeps Streamlit's garbage collection after each run cheap

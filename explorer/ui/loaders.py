@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import functools
 import inspect
+import io
+import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -26,13 +28,15 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from explorer.checkpoints import BrokenEntry, CatalogEntry, Checkpoint, list_checkpoints, load_checkpoint, load_codes
+from explorer.checkpoints import BrokenEntry, CatalogEntry, Checkpoint, CheckpointError, list_checkpoints, load_checkpoint, load_codes
 from explorer.data import DataError, load_dataset
-from explorer.images import mosaic, to_uint8
+from explorer.images import CLASS_COLORS, hex_to_rgb, mosaic, to_uint8
 from explorer.latent import MEAN_ANCHOR, Plane, grid_coords, make_plane, prior_block
 from explorer.vocab import DATASETS, KINDS
 
-from . import checkpoint_folder
+from . import checkpoint_folder, freeze_imported_objects, picks
+
+log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------- the shared cache
 
@@ -221,12 +225,15 @@ def test_images(entry: CatalogEntry, indices) -> np.ndarray:
 
 # --------------------------------------------------------------------------- computed arrays
 
-@st.cache_data(max_entries=128, show_spinner=False)
+@shared(max_entries=512)
 def reconstructions(path: str, weights_sha256: str, indices: tuple[int, ...], _entry: CatalogEntry) -> np.ndarray:
-    """Reconstructions (n, 28, 28) of test images by index."""
+    """Reconstructions (n, 28, 28) of test images by index; read-only, shared by all sessions
+    (a class opening Compare asks for the same ones; each entry is a few kB)."""
     from explorer import inference  # torch: imported on first use, not at start
 
-    return inference.reconstruct(model(_entry), test_images(_entry, list(indices)))
+    recon = inference.reconstruct(model(_entry), test_images(_entry, list(indices)))
+    recon.setflags(write=False)
+    return recon
 
 
 @shared(max_entries=64)
@@ -309,3 +316,148 @@ def prior_tiles(entry: CatalogEntry, n: int, side: int, temperature: float, seed
     """The n×n top-left block of side×side samples from the prior N(0, temperature² I)
     (``explorer.latent.prior_block``), decoded: uint8, each tile padded by 1 px."""
     return _prior_tiles(*key(entry), int(n), int(side), float(temperature), int(seed), _entry=entry)
+
+
+# --------------------------------------------------------------------------- Compare's maps
+
+def small_maps_picture(maps, class_names, *, max_points: int = 1500, seed: int = 0, panel: int = 300) -> bytes:
+    """One small scatter per (title, coords (n, 2), labels (n,)), side by side, coloured by
+    class, the classes named in a row below: a PNG.
+
+    At most ``max_points`` points each (the same random rows for every map of the same size).
+    A picture, not a chart: the maps are static, and a browser draws thousands of SVG markers
+    again on every change of model, where a PNG is decoded once (``python -m tools.browser_bench``
+    prints Compare's redraw times). The dots are stamped with numpy at twice the size and the
+    picture halved, which smooths their edges; each class is blended in at the charts' opacity.
+    """
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.load_default(size=15)
+    gap, title_h, legend_h, margin = 8, 24, 30, 8
+    width = max(1, len(maps) * panel + max(0, len(maps) - 1) * gap)
+    height = title_h + panel + legend_h
+    ss = 2  # supersampling
+    canvas = np.ones((height * ss, width * ss, 3), np.float32)
+    flat = canvas.reshape(-1, 3)  # a view: pixels by row-major index
+    r = np.arange(-2 * ss, 2 * ss + 1)
+    dy, dx = np.meshgrid(r, r, indexing="ij")
+    disc = (dy ** 2 + dx ** 2) <= (2 * ss) ** 2
+    dy, dx = dy[disc], dx[disc]  # the offsets of one dot's pixels
+    colors = np.asarray([hex_to_rgb(c) for c in CLASS_COLORS], np.float32) / 255.0
+    for k, (_, coords, labels) in enumerate(maps):
+        n = len(coords)
+        rows = np.sort(np.random.default_rng(seed).permutation(n)[:max_points]) if n > max_points else np.arange(n)
+        xy = np.asarray(coords, dtype=np.float64)[rows]
+        lab = np.asarray(labels)[rows]
+        finite = np.isfinite(xy).all(1)
+        xy, lab = xy[finite], lab[finite]
+        if not len(xy):
+            continue
+        lo, hi = xy.min(0), xy.max(0)
+        scale = (panel - 2 * margin) / np.where(hi > lo, hi - lo, 1.0)
+        px = np.rint((k * (panel + gap) + margin + (xy[:, 0] - lo[0]) * scale[0]) * ss).astype(np.int64)
+        py = np.rint((title_h + panel - margin - (xy[:, 1] - lo[1]) * scale[1]) * ss).astype(np.int64)  # y up
+        for c in range(len(class_names)):  # class by class, as the charts' traces are drawn
+            m = lab == c
+            if not m.any():
+                continue
+            hit = np.unique(((py[m, None] + dy) * canvas.shape[1] + (px[m, None] + dx)).ravel())
+            flat[hit] = 0.3 * flat[hit] + 0.7 * colors[c % len(colors)]  # opacity 0.7
+    img = Image.fromarray((canvas * 255 + 0.5).astype(np.uint8)).resize((width, height), Image.Resampling.BOX)
+    draw = ImageDraw.Draw(img)
+    for k, (title, _, _) in enumerate(maps):
+        left = k * (panel + gap)
+        draw.text((left + panel / 2, title_h / 2), str(title), fill="black", font=font, anchor="mm")
+        draw.rectangle((left, title_h, left + panel - 1, title_h + panel - 1), outline=(220, 220, 220))
+    x, y = 4.0, title_h + panel + legend_h / 2
+    for c, name in enumerate(class_names):
+        draw.ellipse((x, y - 5, x + 10, y + 5), fill=tuple(int(v * 255) for v in colors[c % len(colors)]))
+        draw.text((x + 14, y), str(name), fill="black", font=font, anchor="lm")
+        x += 14 + draw.textlength(str(name), font=font) + 16
+    buffer = io.BytesIO()
+    img.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@shared(max_entries=64)
+def _small_maps(keys: tuple, view: str, class_names: tuple[str, ...], _entries: tuple) -> bytes:
+    maps = []
+    for e in _entries:
+        c = codes(e)
+        maps.append((f"latent {e.meta.latent_dim}", c[f"map_{view}"], c["labels"]))
+    return small_maps_picture(maps, class_names)
+
+
+def small_maps(entries, view: str, class_names) -> bytes:
+    """``small_maps_picture`` of the stored ``map_<view>`` of each entry, titled by latent size;
+    built once per set of checkpoints and shared."""
+    entries = tuple(entries)
+    return _small_maps(tuple(key(e) for e in entries), view, tuple(class_names), _entries=entries)
+
+
+# --------------------------------------------------------------------------- warm-up
+
+_warm_up_lock = threading.Lock()
+_warm_up_thread: threading.Thread | None = None
+
+
+def warm_up(cat: Catalog | None = None, first: CatalogEntry | None = None) -> None:
+    """Load now what the pages after the first one need, so that no click pays for it: torch
+    and the inference code, every good checkpoint's model (run once, so its weights are paged
+    in), its codes, each dataset's test split, and Compare's opening view (the reconstructions
+    of one test image of each class by every latent size, and the maps picture of each view).
+    ``first`` (the model the first page shows) goes first. A checkpoint or a data set that
+    cannot be loaded is skipped: its page shows the problem when it is opened."""
+    import importlib
+
+    importlib.import_module("explorer.inference")  # torch: the import that costs most
+    cat = cat or catalog()
+    entries = cat.good
+    if first is not None and first in entries:
+        entries = [first] + [e for e in entries if e is not first]
+    groups: dict[tuple, list[CatalogEntry]] = {}
+    for e in entries:
+        try:
+            images, labels = test_split(e)
+            checkpoint(e)
+            codes(e)
+        except (CheckpointError, DataError, OSError) as err:
+            log.info("warm-up: %s skipped (%s)", e.id, err)
+            continue
+        m = e.meta
+        groups.setdefault((m.dataset.name, m.kind, m.arch), []).append(e)
+        chosen = picks.one_of_each_class(labels, len(m.dataset.class_names), 0)  # Compare's default
+        reconstructions(*key(e), tuple(chosen), _entry=e)
+    for group in groups.values():
+        group.sort(key=lambda e: e.meta.latent_dim)
+        names = group[0].meta.dataset.class_names
+        for view in ("tsne", "pca"):
+            if all(f"map_{view}" in codes(e) for e in group):
+                small_maps(group, view, names)
+    freeze_imported_objects()  # torch's objects out of the collector's sight (see there)
+
+
+def _warm_up_quietly(first: CatalogEntry | None) -> None:
+    try:
+        warm_up(first=first)
+    except Exception:  # noqa: BLE001 - a warm-up must never take the server down; pages load on demand
+        log.exception("warm-up failed; pages load what they need when they are opened")
+
+
+def start_warm_up(first: CatalogEntry | None = None) -> threading.Thread | None:
+    """Run ``warm_up`` once per server process, in a background thread; returns the thread when
+    this call started it. Called by app.py after a page has rendered, so the first page never
+    waits for it. Not under ``AppTest`` (a test process runs many apps, and the test of the
+    first page checks that it opens without torch): tests call ``warm_up`` themselves."""
+    global _warm_up_thread
+    from streamlit import config  # AppTest patches config.get_option, not st.get_option
+
+    if config.get_option("global.appTest"):
+        return None
+    with _warm_up_lock:
+        if _warm_up_thread is not None:
+            return None
+        _warm_up_thread = threading.Thread(target=_warm_up_quietly, args=(first,), name="latent-explorer-warm-up",
+                                           daemon=True)
+        _warm_up_thread.start()
+        return _warm_up_thread

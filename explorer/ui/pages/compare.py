@@ -5,7 +5,7 @@ import streamlit as st
 
 from explorer import figures
 from explorer.images import enlarge, mosaic
-from explorer.ui import common, loaders, picks
+from explorer.ui import common, fragment, loaders, picks
 from explorer.vocab import KIND_LABELS, KIND_TITLES
 
 PICKS = {"classes": "one of each class", "class": "one class", "seed": "random", "index": "by index"}
@@ -25,44 +25,59 @@ common.intro("Compare latent sizes", (
 images, labels = common.test_split_or_stop(entry)
 names = common.class_names(entry)
 
-c1, c2 = st.columns([2, 3])
-pick = c1.radio("Images", list(PICKS), format_func=PICKS.get, key="cmp_pick", bind="query-params",
-                horizontal=True)
-with c2:
-    if pick == "classes":
-        common.clamp("cmp_n", 0, 50)
-        k = st.number_input("which one of each class", 0, 50, 0, key="cmp_n", bind="query-params")
-        chosen = picks.one_of_each_class(labels, len(names), int(k))
-    elif pick == "class":
-        cls = st.selectbox("class", range(len(names)), format_func=lambda c: names[c], key="cmp_cls",
-                           bind="query-params")
-        chosen = picks.first_of_class(labels, cls, COUNT)
-    elif pick == "seed":
-        seed = st.number_input("seed", 0, 10**6, 0, key="cmp_seed", bind="query-params")
-        chosen = picks.random_indices(len(labels), COUNT, int(seed))
-    else:
-        text = st.text_input(f"test image indices (0 to {len(labels) - 1}, comma-separated)", "0, 1, 2, 3, 4, 5",
-                             key="cmp_idx", bind="query-params")
-        chosen, bad = picks.parse_indices(text, len(labels), limit=12)
-        if bad:
-            shown = ", ".join(b if len(b) <= 20 else b[:20] + "…" for b in bad[:5])
-            st.warning(f"Ignored: {shown} (not an index from 0 to {len(labels) - 1}).")
-        if not chosen:
-            chosen = [0]
 
-st.markdown(f"**{KIND_TITLES[kind]}: reconstructions by latent size**")
-label_col, image_col = st.columns([1, 7])
-label_col.markdown("original")
-with image_col:
-    originals = images[chosen].astype(np.float32) / 255.0
-    st.image(enlarge(mosaic(originals, len(chosen), pad=1), 3), width="content",
-             caption="test images " + ", ".join(str(i) for i in chosen))
-for z, e in by_size.items():
+@fragment
+def reconstructions_panel() -> None:
+    """The image choice and the reconstructions: a change here reruns only this panel."""
+    c1, c2 = st.columns([2, 3])
+    pick = c1.radio("Images", list(PICKS), format_func=PICKS.get, key="cmp_pick", bind="query-params",
+                    horizontal=True)
+    with c2:
+        if pick == "classes":
+            common.clamp("cmp_n", 0, 50)
+            k = st.number_input("which one of each class", 0, 50, 0, key="cmp_n", bind="query-params")
+            chosen = picks.one_of_each_class(labels, len(names), int(k))
+        elif pick == "class":
+            cls = st.selectbox("class", range(len(names)), format_func=lambda c: names[c], key="cmp_cls",
+                               bind="query-params")
+            chosen = picks.first_of_class(labels, cls, COUNT)
+        elif pick == "seed":
+            seed = st.number_input("seed", 0, 10**6, 0, key="cmp_seed", bind="query-params")
+            chosen = picks.random_indices(len(labels), COUNT, int(seed))
+        else:
+            text = st.text_input(f"test image indices (0 to {len(labels) - 1}, comma-separated)", "0, 1, 2, 3, 4, 5",
+                                 key="cmp_idx", bind="query-params")
+            chosen, bad = picks.parse_indices(text, len(labels), limit=12)
+            if bad:
+                shown = ", ".join(b if len(b) <= 20 else b[:20] + "…" for b in bad[:5])
+                st.warning(f"Ignored: {shown} (not an index from 0 to {len(labels) - 1}).")
+            if not chosen:
+                chosen = [0]
+
+    st.markdown(f"**{KIND_TITLES[kind]}: reconstructions by latent size**")
     label_col, image_col = st.columns([1, 7])
-    label_col.markdown(f"**latent {z}**  \ntest loss {e.meta.test_metrics.loss:.1f}")
+    label_col.markdown("original")
     with image_col:
-        recon = loaders.reconstructions(*loaders.key(e), tuple(chosen), _entry=e)
-        st.image(enlarge(mosaic(recon, len(chosen), pad=1), 3), width="content")
+        originals = images[chosen].astype(np.float32) / 255.0
+        st.image(enlarge(mosaic(originals, len(chosen), pad=1), 3), width="content",
+                 caption="test images " + ", ".join(str(i) for i in chosen))
+    for z, e in by_size.items():
+        label_col, image_col = st.columns([1, 7])
+        label_col.markdown(f"**latent {z}**  \ntest loss {e.meta.test_metrics.loss:.1f}")
+        with image_col:
+            recon = loaders.reconstructions(*loaders.key(e), tuple(chosen), _entry=e)
+            st.image(enlarge(mosaic(recon, len(chosen), pad=1), 3), width="content")
+
+
+@fragment
+def maps_panel() -> None:
+    """The latent maps of every size: the t-SNE / PCA choice reruns only this panel."""
+    view = st.radio("Map", ["tsne", "pca"], format_func={"tsne": "t-SNE", "pca": "PCA"}.get, key="cmp_view",
+                    bind="query-params", horizontal=True)
+    st.image(loaders.small_maps(by_size.values(), view, names), width="stretch")
+
+
+reconstructions_panel()
 
 st.subheader("Test loss against latent size")
 points = [(e.meta.kind, e.meta.latent_dim, e.meta.test_metrics.loss) for e in cat.good
@@ -72,10 +87,4 @@ st.caption("Test loss in nats per image: for the AE and DAE the reconstruction e
            "reconstruction error plus the KL term (the negative ELBO), so the VAE's line sits higher by design.")
 
 st.subheader("Latent maps of every size")
-view = st.radio("Map", ["tsne", "pca"], format_func={"tsne": "t-SNE", "pca": "PCA"}.get, key="cmp_view",
-                bind="query-params", horizontal=True)
-maps = []
-for z, e in by_size.items():
-    c = loaders.codes(e)
-    maps.append((f"latent {z}", c[f"map_{view}"], c["labels"]))
-st.plotly_chart(figures.small_multiples(maps, names), config={"displaylogo": False, "staticPlot": True})
+maps_panel()

@@ -1,0 +1,159 @@
+"""What keeps the app instant from the first click, checked by structure, not by timing (the
+timings are ``python -m tools.browser_bench``'s): the server's warm-up loads what pages need
+after the first one, a first map click then loads nothing heavy, Compare is served from
+caches the warm-up filled, and Compare's controls rerun only their own fragment."""
+
+from __future__ import annotations
+
+import ast
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from explorer.ui import loaders
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPARE = ROOT / "explorer" / "ui" / "pages" / "compare.py"
+
+
+def ok(at):
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _refuse(*args, **kwargs):
+    raise AssertionError("loaded from disk or computed again after the warm-up")
+
+
+@pytest.fixture
+def warmed(app_checkpoints, monkeypatch):
+    """The app's checkpoints warmed up as the server does after its first page; from then on,
+    reading a checkpoint or a data set from disk fails the test."""
+    monkeypatch.setenv("LATENT_EXPLORER_CHECKPOINTS", str(app_checkpoints))
+    loaders.warm_up()
+    monkeypatch.setattr(loaders, "load_checkpoint", _refuse)
+    monkeypatch.setattr(loaders, "load_dataset", _refuse)
+    monkeypatch.setattr(loaders, "load_codes", _refuse)
+    return app_checkpoints
+
+
+def test_the_warm_up_imports_torch_and_loads_every_model(warmed):
+    assert "torch" in sys.modules and "explorer.inference" in sys.modules
+    for e in loaders.catalog().good:  # each of these would read from disk if it were not cached
+        assert loaders.model(e) is loaders.model(e)
+        loaders.codes(e)
+        loaders.test_split(e)
+
+
+def test_a_first_map_click_after_the_warm_up_loads_nothing(warmed, open_app):
+    at = ok(open_app("latent_map"))
+    entry = loaders.catalog().find("mnist", "vae", 2)
+    assert entry is not None
+    codes = loaders.codes(entry)
+    idx = int(codes["indices"][3])
+    at.session_state["map_img"] = idx  # what a click on the map sets
+    ok(at.run())
+    assert f"code of image {idx}:" in [t.value for t in at.text]
+
+
+def test_compares_opening_view_comes_from_the_warm_up(warmed, open_app, monkeypatch):
+    from explorer import inference
+
+    monkeypatch.setattr(inference, "reconstruct", _refuse)
+    monkeypatch.setattr(loaders, "small_maps_picture", _refuse)
+    at = ok(open_app("compare"))
+    assert at.title[0].value == "Compare latent sizes"
+    for kind in ("ae", "dae"):  # every kind was warmed, not only the one the first page showed
+        at.sidebar.selectbox(key="kind").set_value(kind)
+        ok(at.run())
+
+
+def test_the_warm_up_starts_once_per_server_and_never_under_apptest(monkeypatch, open_app):
+    from streamlit import config
+
+    calls = []
+    monkeypatch.setattr(loaders, "warm_up", lambda first=None: calls.append(first))
+    monkeypatch.setattr(loaders, "_warm_up_thread", None)
+    ok(open_app())  # app.py asks for it after the page, but AppTest runs are no server
+    assert loaders._warm_up_thread is None and calls == []
+    real_get_option = config.get_option
+    monkeypatch.setattr(config, "get_option", lambda name: False if name == "global.appTest" else
+                        real_get_option(name))
+    thread = loaders.start_warm_up(first=None)
+    assert thread is not None
+    thread.join(10)
+    assert calls == [None]
+    assert loaders.start_warm_up() is None, "once per process"
+    assert calls == [None]
+
+
+def test_a_failing_warm_up_is_logged_not_raised(monkeypatch, caplog):
+    def broken(first=None):
+        raise RuntimeError("disk gone")
+
+    monkeypatch.setattr(loaders, "warm_up", broken)
+    loaders._warm_up_quietly(None)
+    assert "warm-up failed" in caplog.text
+
+
+def test_app_py_starts_the_warm_up_after_the_page_ran():
+    tree = ast.parse((ROOT / "app.py").read_text())
+    calls = [ast.unparse(node.value.func) for node in tree.body
+             if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)]
+    assert "loaders.start_warm_up" in calls
+    assert calls.index("navigation.run") < calls.index("loaders.start_warm_up")
+
+
+# --------------------------------------------------------------------------- Compare
+
+def _fragments(path: Path) -> dict[str, set[str]]:
+    """{function decorated with ``fragment``: the widget keys and loaders it calls}."""
+    out = {}
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.FunctionDef) and any(ast.unparse(d) in ("fragment", "st.fragment")
+                                                     for d in node.decorator_list):
+            used = set()
+            for call in ast.walk(node):
+                if isinstance(call, ast.Call):
+                    used.add(ast.unparse(call.func))
+                    used.update(kw.value.value for kw in call.keywords
+                                if kw.arg == "key" and isinstance(kw.value, ast.Constant))
+            out[node.name] = used
+    return out
+
+
+def test_compares_controls_each_rerun_only_their_fragment():
+    fragments = _fragments(COMPARE)
+    maps = next(used for used in fragments.values() if "cmp_view" in used)
+    assert "loaders.small_maps" in maps and "loaders.reconstructions" not in maps
+    images = next(used for used in fragments.values() if "cmp_pick" in used)
+    assert {"cmp_n", "cmp_cls", "cmp_seed", "cmp_idx", "loaders.reconstructions"} <= images
+    assert "cmp_view" not in images
+
+
+def test_compares_map_toggle_shows_the_other_maps(open_app):
+    at = ok(open_app("compare"))
+    before = [u for img in at.image for u in img.value]
+    at.radio(key="cmp_view").set_value("pca")
+    after = [u for img in ok(at.run()).image for u in img.value]
+    assert after[:-1] == before[:-1] and after[-1] != before[-1], "only the maps picture changed"
+
+
+def test_small_maps_picture_draws_each_map_in_class_colours():
+    rng = np.random.default_rng(0)
+    maps = [(f"latent {z}", rng.normal(size=(400, 2)), np.arange(400) % 3) for z in (2, 4)]
+    png = loaders.small_maps_picture(maps, ["a", "b", "c"], panel=120)
+    assert png == loaders.small_maps_picture(maps, ["a", "b", "c"], panel=120), "the same input, the same bytes"
+    img = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+    assert img.shape[1] == 2 * 120 + 8
+    from explorer.images import CLASS_COLORS, hex_to_rgb
+
+    for c in range(3):  # a dot's centre: 0.7 of its colour over white
+        want = 0.3 * 255 + 0.7 * np.asarray(hex_to_rgb(CLASS_COLORS[c]), float)
+        assert (np.abs(img.astype(float) - want).max(axis=2) < 12).sum() > 50, c
+    empty = loaders.small_maps_picture([("latent 2", np.full((5, 2), np.nan), np.zeros(5, int))], ["a"], panel=60)
+    assert Image.open(io.BytesIO(empty)).size[0] == 60, "no finite point: an empty panel, no error"
