@@ -33,6 +33,17 @@ BOX = 20                              # MNIST: the digit fits a 20×20 box ...
 SIDE = 28                             # ... centred by mass in a 28×28 field
 INK_THRESHOLD = 0.1                   # of the peak ink: what counts as content when cropping
 BLANK_PEAK = 0.05                     # less contrast than this: the image is blank
+# Photos and screenshots (``clean_photo``). Anything smaller than twice MNIST's side is taken as drawn
+# MNIST-style already and converted as it is.
+PHOTO_MIN_SIDE = 2 * SIDE
+BACKGROUND_BLOCKS = 64                # the lighting is estimated on a grid this many blocks across ...
+BACKGROUND_WINDOW = 15                # ... its median over this many (a quarter of the side): over twice a thick stroke
+UNEVEN = 0.06                         # paper brightness varying more than this: even the lighting out
+LINE_SHARE = 0.3                      # a straight run over this share of the image's side ...
+LINE_WIDTH = 0.012                    # ... at most this share of its longer side thick (≥ 3 px): a ruled line
+NEAR = 0.25                           # pieces this close to the digit (share of its size) belong to it
+PIECE = 0.02                          # ... when at least this share of its largest piece
+FULL_INK = 90                         # this percentile of the digit's ink is stretched to 1
 
 # Pillow's own guard, process-wide: it warns above this many pixels and refuses (at open,
 # from the header) above twice as many. ``open_image`` refuses anything above it anyway.
@@ -226,12 +237,24 @@ def mnist_style(grey: np.ndarray, alpha: np.ndarray | None = None, notes: list[s
     contrasts with its opaque part. The background is the median of the border; when it is
     light the image is inverted. Ink is measured above the background and stretched so its
     peak is 1. A blank image (no contrast) gives all zeros.
+
+    A photo or a screenshot (both sides at least ``PHOTO_MIN_SIDE``) is cleaned first
+    (``clean_photo``): uneven lighting evened out, ink told from paper by Otsu's threshold,
+    frames, axes, rulings and what touches the border dropped, the digit's ink stretched to
+    full contrast; a plot's dark image panel is cut out and converted on its own. An image
+    with nothing to clean (even lighting, nothing but the digit) converts exactly as before.
     """
+    return _mnist_style(grey, alpha, notes, panel=False)
+
+
+def _mnist_style(grey: np.ndarray, alpha: np.ndarray | None, notes: list[str] | None, panel: bool) -> np.ndarray:
+    """``mnist_style``; ``panel``: ``grey`` is a plot's dark image panel, its background dark."""
     notes = notes if notes is not None else []
     grey = np.nan_to_num(np.asarray(grey, dtype=np.float64), nan=0.0)
     if grey.ndim != 2 or grey.size == 0:
         raise ImageRejected("The image has no pixels.")
     h, w = grey.shape
+    full, s = grey, 1.0
     if max(h, w) > WORK_SIDE:  # shrink first: everything below is then cheap
         s = WORK_SIDE / max(h, w)
         size = (max(1, round(w * s)), max(1, round(h * s)))
@@ -243,10 +266,23 @@ def mnist_style(grey: np.ndarray, alpha: np.ndarray | None = None, notes: list[s
         content = float(grey[opaque].mean()) if opaque.any() else 0.0
         backdrop = 1.0 if content < 0.5 else 0.0  # dark drawing -> white backdrop, and vice versa
         grey = a * grey + (1.0 - a) * backdrop
+        full, s = grey, 1.0
         notes.append("transparent parts taken as background")
     border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
     background = float(np.median(border))
-    if background > 0.5:
+    photo = min(grey.shape) >= PHOTO_MIN_SIDE
+    light = background > 0.5
+    if panel:  # most of it is the dark background (its edges may run along a grid ruling)
+        light, background = False, float(np.median(grey))
+    elif photo:
+        # A photo's paper can be darker than mid-grey, and half its border in shadow: the paper is
+        # the border's lit part, and it is light when the ink lies further below it than anything
+        # lies above it. (A clean image, its border one colour, is decided as before.)
+        level = float(np.percentile(border, 75))
+        lo, hi = np.percentile(grey, [1, 99])
+        if ((level - lo) > (hi - level)) != light:
+            light, background = not light, level
+    if light:
         ink, floor = 1.0 - grey, 1.0 - background
         notes.append("inverted: light background, dark ink")
     else:
@@ -256,6 +292,18 @@ def mnist_style(grey: np.ndarray, alpha: np.ndarray | None = None, notes: list[s
     if peak < BLANK_PEAK:
         notes.append("the image is blank (one colour, no drawing): the converted input is empty")
         return np.zeros((SIDE, SIDE), np.float32)
+    if photo:
+        cleaned = clean_photo(grey, ink, light=light, notes=notes, panels=not panel)
+        if isinstance(cleaned, Panel):  # cut from the unshrunk image; once: the panel's own border is dark
+            notes.append("cut out the plot's dark image panel")
+            t, b, lft, rgt = (round(v / s) for v in (cleaned.top, cleaned.bottom, cleaned.left, cleaned.right))
+            return _mnist_style(full[t:b, lft:rgt], None, notes, panel=True)
+        if cleaned is not None:
+            ink = cleaned
+            peak = float(ink.max())
+            if peak < BLANK_PEAK:
+                notes.append("no drawing left once the background was cleaned: the converted input is empty")
+                return np.zeros((SIDE, SIDE), np.float32)
     ink /= peak
     rows = np.flatnonzero((ink > INK_THRESHOLD).any(axis=1))
     cols = np.flatnonzero((ink > INK_THRESHOLD).any(axis=0))
@@ -284,6 +332,271 @@ def _place_by_mass(patch: np.ndarray) -> np.ndarray:
     out = np.zeros((SIDE, SIDE), np.float32)
     out[top: top + ph, left: left + pw] = patch
     return out
+
+
+# --------------------------------------------------------------------------- photos
+
+@dataclass(frozen=True)
+class Panel:
+    """A dark rectangle, in pixels of the working image, holding a light drawing: a plot's image."""
+
+    top: int
+    bottom: int
+    left: int
+    right: int
+
+
+def clean_photo(grey: np.ndarray, ink: np.ndarray, light: bool, notes: list[str],
+                panels: bool = True) -> np.ndarray | Panel | None:
+    """The digit's ink in a photo or screenshot, float64 (h, w) in [0, 1] with its stroke cores
+    at 1, or a ``Panel`` to convert on its own, or None when there is nothing to clean.
+
+    ``grey`` (h, w) in [0, 1] is the working image, ``ink`` the plain conversion's ink and
+    ``light`` whether the background is light. A careful person's steps, each noted:
+
+    1. Uneven lighting is evened out: the paper's brightness is estimated at large scale
+       (a high quantile per block, closed over several blocks so that strokes vanish from
+       it) and divided out; on a dark background it is subtracted.
+    2. Ink is told from paper by Otsu's threshold (Otsu 1979) on the evened ink, kept above
+       the paper's noise.
+    3. Thin horizontal and vertical runs longer than ``LINE_SHARE`` of the image's side
+       (frames, axes, grid rulings) are taken out, pixel by pixel: where a ruling crosses a
+       stroke the stroke is thicker than a line and stays.
+    4. Connected pieces that touch the border (an edge, a shadow, a frame) or are long and
+       thin are dropped; of the rest the largest is the digit, and pieces near it are kept
+       with it (a broken stroke), the rest dropped (tick labels, titles, specks).
+    5. The digit's ink is stretched so its stroke cores (``FULL_INK`` percentile) are 1.
+
+    A light image whose largest piece is a dark rectangle with a light drawing inside (a plot
+    of a white-on-black digit) gives that rectangle as a ``Panel`` (when ``panels``).
+    """
+    h, w = grey.shape
+    width = max(3, round(LINE_WIDTH * max(h, w)))
+    if light and panels:  # before any evening out: a panel is dark where its figure is light
+        panel = _panel(ink > _threshold(ink), width)
+        if panel is not None:
+            return panel
+    paper = _background(grey, light)
+    uneven = float(paper.max() - paper.min()) > UNEVEN
+    if uneven:
+        if light:  # a shadow dims paper and ink alike: divide
+            ink = np.clip(1.0 - grey / np.maximum(paper, 1e-3), 0.0, 1.0)
+        else:
+            ink = np.clip((grey - paper) / np.maximum(1.0 - paper, 1e-3), 0.0, 1.0)
+    mask = ink > _threshold(ink)
+    hrun, vrun = _run_lengths(mask, axis=1), _run_lengths(mask, axis=0)
+    lines = mask & (((hrun >= LINE_SHARE * w) & (vrun <= width)) | ((vrun >= LINE_SHARE * h) & (hrun <= width)))
+    labels, area, top, bottom, left, right = _components(mask & ~lines)
+    if area.size == 0:
+        return None
+    longest = np.maximum(bottom - top, right - left) + 1
+    touches = (top == 0) | (left == 0) | (bottom == h - 1) | (right == w - 1)
+    thin = (longest >= LINE_SHARE * min(h, w)) & (area <= width * longest)
+    for candidates in (~touches & ~thin, ~touches, np.ones_like(touches)):  # the digit may touch an edge
+        if candidates.any():
+            break
+    main = int(np.argmax(np.where(candidates, area, -1)))
+    kept = np.zeros(area.size, bool)
+    kept[main] = True
+    box = [top[main], bottom[main], left[main], right[main]]
+    near = NEAR * max(box[1] - box[0], box[3] - box[2])
+    grown = True
+    while grown:  # pieces near the digit, growing its box as they join
+        gap = np.maximum.reduce([top - box[1], box[0] - bottom, left - box[3], box[2] - right])
+        join = candidates & ~kept & (area >= PIECE * area[main]) & (gap <= near)
+        grown = bool(join.any())
+        kept |= join
+        box = [min(box[0], top[join].min(initial=box[0])), max(box[1], bottom[join].max(initial=box[1])),
+               min(box[2], left[join].min(initial=box[2])), max(box[3], right[join].max(initial=box[3]))]
+    if kept.all() and not uneven and not lines.any():
+        return None  # nothing to clean: the plain conversion stands
+    digit = kept[labels] & (labels >= 0)
+    full = float(np.percentile(ink[digit], FULL_INK))
+    out = ink * _dilated(digit, max(1, width // 3))
+    out = np.clip(out / max(full, BLANK_PEAK), 0.0, 1.0)
+    size = int(area[kept].sum())
+    if uneven:
+        notes.append("evened out uneven lighting (a shadow or a lamp's gradient)")
+    if lines.sum() > 0.02 * size:
+        notes.append("removed straight lines (a frame, axes or grid rulings)")
+    if area[touches & ~kept].sum() > 0.02 * size:
+        notes.append("removed what touches the border (an edge, a frame or a shadow)")
+    if area[~touches & ~kept].sum() > 0.02 * size:
+        notes.append("removed marks away from the digit (labels, text or specks)")
+    if full < 0.9:
+        notes.append(f"stretched the ink to full contrast (it was {full:.0%} of full)")
+    return out
+
+
+def _background(grey: np.ndarray, light: bool) -> np.ndarray:
+    """The large-scale brightness of the background, float64 (h, w): per block a high quantile
+    (a low one for a dark background: a block is ink only when nearly all of it is), then the
+    median over ``BACKGROUND_WINDOW`` blocks around each, which removes the strokes (less than
+    half of any window) and keeps a shadow's edge where it is, whatever its direction; then
+    bilinear interpolation back to full size."""
+    h, w = grey.shape
+    b = max(2, round(max(h, w) / BACKGROUND_BLOCKS))
+    gh, gw = -(-h // b), -(-w // b)
+    padded = np.pad(grey, ((0, gh * b - h), (0, gw * b - w)), mode="edge")
+    blocks = padded.reshape(gh, b, gw, b).transpose(0, 2, 1, 3).reshape(gh, gw, b * b)
+    est = np.quantile(blocks, 0.9 if light else 0.1, axis=2)
+    est = _window(est, BACKGROUND_WINDOW, np.median)
+    full = Image.fromarray(est.astype(np.float32)).resize((gw * b, gh * b), Image.Resampling.BILINEAR)
+    return np.asarray(full, dtype=np.float64)[:h, :w]
+
+
+def _window(a: np.ndarray, k: int, reduce) -> np.ndarray:
+    """``reduce`` (e.g. np.median) over a k×k window around every cell, edges repeated."""
+    p = np.pad(a, k // 2, mode="edge")
+    return reduce(np.lib.stride_tricks.sliding_window_view(p, (k, k)), axis=(2, 3))
+
+
+def _threshold(ink: np.ndarray) -> float:
+    """Ink from paper: Otsu's threshold, but never within the paper's noise (the median of what
+    Otsu calls paper plus six robust standard deviations): on a big sheet with a small digit
+    Otsu splits the noise."""
+    otsu = _otsu(ink)
+    paper = ink[ink <= otsu]
+    if paper.size == 0:
+        return otsu
+    med = float(np.median(paper))
+    return max(otsu, med + 6 * 1.4826 * float(np.median(np.abs(paper - med))))
+
+
+def _otsu(x: np.ndarray) -> float:
+    """Otsu's threshold of values in [0, 1]: the one that best separates two classes."""
+    hist = np.bincount(np.clip((x * 255).astype(np.int64), 0, 255).ravel(), minlength=256).astype(np.float64)
+    levels = (np.arange(256) + 0.5) / 256
+    w0 = np.cumsum(hist)
+    w1 = w0[-1] - w0
+    m0 = np.cumsum(hist * levels)
+    mean0 = m0 / np.maximum(w0, 1)
+    mean1 = (m0[-1] - m0) / np.maximum(w1, 1)
+    between = w0 * w1 * (mean0 - mean1) ** 2
+    return float((np.argmax(between[:-1]) + 1) / 256)
+
+
+def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The horizontal runs of a boolean (h, w): row, first column, column after the last; in
+    row-major order."""
+    h, w = mask.shape
+    edges = np.diff(np.pad(mask.astype(np.int8), ((0, 0), (1, 1))), axis=1)
+    rows, starts = np.nonzero(edges == 1)
+    _, ends = np.nonzero(edges == -1)
+    return rows, starts, ends
+
+
+def _paint(shape: tuple[int, int], rows: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+           values: np.ndarray) -> np.ndarray:
+    """An int64 (h, w) holding ``values`` along each run, 0 elsewhere (runs are disjoint)."""
+    h, w = shape
+    out = np.zeros((h, w + 1), np.int64)
+    out[rows, starts] += values
+    out[rows, ends] -= values
+    return np.cumsum(out, axis=1)[:, :w]
+
+
+def _run_lengths(mask: np.ndarray, axis: int) -> np.ndarray:
+    """For every pixel of a boolean (h, w), the length of the run of True it lies in, along
+    ``axis`` (1: rows, 0: columns); 0 where False."""
+    m = mask if axis == 1 else mask.T
+    rows, starts, ends = _runs(m)
+    out = _paint(m.shape, rows, starts, ends, ends - starts)
+    return out if axis == 1 else out.T
+
+
+def _components(mask: np.ndarray) -> tuple[np.ndarray, ...]:
+    """8-connected pieces of a boolean (h, w): labels int64 (h, w) (-1 outside), and per piece
+    its area and inclusive bounding box (top, bottom, left, right), each int64 (n,).
+
+    Runs of each row are joined to the runs they touch in the next row; the groups are found
+    by min-label hooking with pointer jumping, all in NumPy."""
+    h, w = mask.shape
+    rows, starts, ends = _runs(mask)
+    n = rows.size
+    if n == 0:
+        empty = np.zeros(0, np.int64)
+        return np.full((h, w), -1, np.int64), empty, empty, empty, empty, empty
+    stride = w + 2
+    start_key, end_key = rows * stride + starts, rows * stride + ends
+    lo = np.searchsorted(end_key, (rows + 1) * stride + starts, "left")     # next-row runs ending at or after our start
+    hi = np.searchsorted(start_key, (rows + 1) * stride + ends, "right")    # ... starting at or before our end
+    counts = np.maximum(hi - lo, 0)
+    a = np.repeat(np.arange(n), counts)
+    b = np.repeat(lo, counts) + np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    label = np.arange(n)
+    while a.size:
+        la, lb = label[a], label[b]
+        low = np.minimum(la, lb)
+        if (la == lb).all():
+            break
+        np.minimum.at(label, la, low)  # hook each root onto the smaller label
+        np.minimum.at(label, lb, low)
+        while True:  # pointer jumping: every run points at its root
+            nxt = label[label]
+            if (nxt == label).all():
+                break
+            label = nxt
+    _, piece = np.unique(label, return_inverse=True)
+    m = int(piece.max()) + 1
+    area = np.bincount(piece, weights=ends - starts, minlength=m).astype(np.int64)
+    top, left = np.full(m, h, np.int64), np.full(m, w, np.int64)
+    bottom, right = np.full(m, -1, np.int64), np.full(m, -1, np.int64)
+    np.minimum.at(top, piece, rows)
+    np.maximum.at(bottom, piece, rows)
+    np.minimum.at(left, piece, starts)
+    np.maximum.at(right, piece, ends - 1)
+    labels = _paint((h, w), rows, starts, ends, piece + 1) - 1
+    return labels, area, top, bottom, left, right
+
+
+def _dilated(mask: np.ndarray, r: int) -> np.ndarray:
+    """A boolean (h, w) grown by ``r`` pixels (a square)."""
+    out = mask.copy()
+    for axis in (0, 1):
+        grown = out.copy()
+        for d in range(1, r + 1):
+            if axis == 0:
+                grown[d:] |= out[:-d]
+                grown[:-d] |= out[d:]
+            else:
+                grown[:, d:] |= out[:, :-d]
+                grown[:, :-d] |= out[:, d:]
+        out = grown
+    return out
+
+
+def _panel(mask: np.ndarray, width: int) -> Panel | None:
+    """The dark image panel of a plot, if the ink's largest piece is one: a rectangle (rows and
+    columns at least half inked from edge to edge) covering ≥ 4 % of the image, inked all
+    along its edges (an image's dark margin), with a light drawing inside (0.5-50 % of it not
+    ink). Grid rulings over it are bridged first."""
+    h, w = mask.shape
+    r = max(1, width // 2)
+    mask = _dilated(mask, r)
+    labels, area, top, bottom, left, right = _components(mask)
+    if area.size == 0:
+        return None
+    k = int(np.argmax(area))
+    t, b, lft, rgt = int(top[k]), int(bottom[k]), int(left[k]), int(right[k])
+    piece = labels[t: b + 1, lft: rgt + 1] == k
+    rows = np.flatnonzero(piece.mean(axis=1) >= 0.5)
+    cols = np.flatnonzero(piece.mean(axis=0) >= 0.5)
+    if rows.size < 2 or cols.size < 2:
+        return None
+    t, b, lft, rgt = t + rows[0] + r, t + rows[-1] + 1 - r, lft + cols[0] + r, lft + cols[-1] + 1 - r
+    ph, pw = b - t, rgt - lft
+    if ph * pw < 0.04 * h * w or not 0.5 <= ph / pw <= 2:
+        return None
+    inside = mask[t:b, lft:rgt]
+    if not 0.005 <= 1.0 - inside.mean() <= 0.5:
+        return None
+    band = max(2, round(0.05 * min(ph, pw)))  # an image's margin is dark all round; a digit's blob is not
+    edges = (inside[:band], inside[-band:], inside[:, :band], inside[:, -band:])
+    if min(float(e.mean()) for e in edges) < 0.9:
+        return None
+    m = max(width, round(0.02 * max(ph, pw)))  # off the panel's edge and its frame
+    return Panel(int(t + m), int(b - m), int(lft + m), int(rgt - m))
 
 
 def convert_image(img: Image.Image, notes: list[str] | None = None) -> np.ndarray:
