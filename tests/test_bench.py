@@ -33,3 +33,25 @@ def test_benchmark_table_names_the_conv_profile(tmp_path):
     text = (tmp_path / "BENCHMARKS.md").read_text(encoding="utf-8")
     assert "| encoder.0 Conv2d 1→32 | 3.00 | 14 | 2.0 % |" in text
     assert "9.0 s vs 3.0 s = 3.00×" in text and "NOT met" in text
+
+
+def test_benchmark_table_has_the_first_click_and_redraw_targets(tmp_path):
+    from tools.browser_bench import FIRST_TARGETS, first_figures
+    from tools.common import summary
+
+    runs = [{"wait_s": 10.0, "first_click_ms": 300.0, "compare_first_ms": 900.0,
+             "compare_controls_ms": {"map: PCA": 200.0, "images: random": 700.0}},
+            {"wait_s": 0.0, "first_click_ms": 1200.0, "compare_first_ms": 1100.0,
+             "compare_controls_ms": {"map: PCA": 150.0, "images: random": 250.0}}]
+    first = first_figures(runs)
+    assert list(first) == list(FIRST_TARGETS)
+    later, at_once, compare, controls = first.values()
+    assert later["all_ms"] == [300.0] and at_once["all_ms"] == [1200.0], "10 s later and at once kept apart"
+    assert compare["n"] == 2 and controls["n"] == 4
+    app = {"start_s": 3.0, "clicks": {}, "peak_rss_mb": 500.0, "first": first,
+           "changes": {"kind": summary([400.0, 450.0, 1200.0])}}
+    rows = {r[0]: r for r in bench.rows_from({"app": app})}
+    assert rows["9. first latent map click, 10 s after the first page → page redrawn: median / p95 over 1"][3] == "met"
+    assert rows["9. Compare latent sizes, each of its controls → page redrawn: median / p95 over 4"][3] == "NOT met"
+    kind = rows["10. sidebar change of kind → page redrawn, every page: median / p95 over 3"]
+    assert kind[1] == "450 / 1125 ms" and kind[3] == "NOT met"

@@ -49,6 +49,15 @@ def test_the_warm_up_imports_torch_and_loads_every_model(warmed):
         loaders.test_split(e)
 
 
+@pytest.mark.parametrize("z", ["2", "4"])  # the true coordinates, a t-SNE map
+def test_the_latent_map_opens_on_a_figure_the_warm_up_built(warmed, open_app, monkeypatch, z):
+    from explorer import figures
+
+    monkeypatch.setattr(figures, "latent_scatter", _refuse)
+    for kind in ("AE", "DAE", "VAE"):
+        ok(open_app("latent_map", query={"kind": kind, "z": z}))
+
+
 def test_a_first_map_click_after_the_warm_up_loads_nothing(warmed, open_app):
     at = ok(open_app("latent_map"))
     entry = loaders.catalog().find("mnist", "vae", 2)
@@ -157,3 +166,31 @@ def test_small_maps_picture_draws_each_map_in_class_colours():
         assert (np.abs(img.astype(float) - want).max(axis=2) < 12).sum() > 50, c
     empty = loaders.small_maps_picture([("latent 2", np.full((5, 2), np.nan), np.zeros(5, int))], ["a"], panel=60)
     assert Image.open(io.BytesIO(empty)).size[0] == 60, "no finite point: an empty panel, no error"
+
+
+# --------------------------------------------------------------------------- loaders for other pages
+
+def test_grid_extent_is_the_planes_spread_computed_once(app_checkpoints, monkeypatch):
+    from explorer import latent
+
+    monkeypatch.setenv("LATENT_EXPLORER_CHECKPOINTS", str(app_checkpoints))
+    entry = loaders.catalog().find("mnist", "ae", 4)
+    assert entry is not None
+    want = latent.grid_extent("ae", lambda: loaders.plane(entry, "pca").coords(loaders.codes(entry)["codes"]))
+    assert loaders.grid_extent(entry, "pca") == want
+    monkeypatch.setattr(latent, "grid_extent", _refuse)
+    assert loaders.grid_extent(entry, "pca") == want, "the second call is cached"
+
+
+def test_reconstruction_of_an_input_is_the_models_and_cached(app_checkpoints, monkeypatch):
+    from explorer import inference
+
+    monkeypatch.setenv("LATENT_EXPLORER_CHECKPOINTS", str(app_checkpoints))
+    entry = loaders.catalog().find("mnist", "dae", 2)
+    assert entry is not None
+    x = np.random.default_rng(1).random((28, 28)).astype(np.float32)
+    out = loaders.reconstruction_of(entry, x)
+    np.testing.assert_array_equal(out, inference.reconstruct(loaders.model(entry), x[None])[0])
+    assert not out.flags.writeable
+    monkeypatch.setattr(inference, "reconstruct", _refuse)
+    assert loaders.reconstruction_of(entry, x.astype(np.float64)) is out, "the same pixels, the cached output"

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from explorer import latent
 from explorer.checkpoints import BrokenEntry, CatalogEntry, Checkpoint, CheckpointError, list_checkpoints, load_checkpoint, load_codes
 from explorer.data import DataError, load_dataset
 from explorer.images import CLASS_COLORS, hex_to_rgb, mosaic, to_uint8
@@ -236,6 +237,25 @@ def reconstructions(path: str, weights_sha256: str, indices: tuple[int, ...], _e
     return recon
 
 
+@shared(max_entries=1024)
+def _reconstruction_of(path: str, weights_sha256: str, image: bytes, _entry: CatalogEntry) -> np.ndarray:
+    from explorer import inference  # torch: imported on first use, not at start
+
+    x = np.frombuffer(image, dtype=np.float32).reshape(1, 28, 28).copy()  # torch wants it writable
+    out = inference.reconstruct(model(_entry), x)[0]
+    out.setflags(write=False)
+    return out
+
+
+def reconstruction_of(entry: CatalogEntry, image: np.ndarray) -> np.ndarray:
+    """One input (28, 28) in [0, 1] (a corrupted test image, an upload) through the entry's
+    model -> (28, 28), read-only; cached on the input's bytes, so a page that shows every
+    model's output for one input computes each once, not on every rerun. Raises
+    ``CheckpointError`` like ``model``."""
+    x = np.ascontiguousarray(image, dtype=np.float32).reshape(28, 28)
+    return _reconstruction_of(*key(entry), x.tobytes(), _entry=entry)
+
+
 @shared(max_entries=64)
 def _map_figure(path: str, weights_sha256: str, view: str, selected: int | None, axis_titles: tuple[str, str],
                 class_names: tuple[str, ...], _entry: CatalogEntry):
@@ -284,6 +304,20 @@ def plane(entry: CatalogEntry, mode: str, i: int = 0, j: int = 1, anchor_index: 
     as a test image's index and resolved to that image's code in this checkpoint, or as
     ``MEAN_ANCHOR`` for the mean of its stored test codes."""
     return _plane(*key(entry), (mode, int(i), int(j), anchor_index), _entry=entry)
+
+
+@shared(max_entries=256)
+def _grid_extent(path: str, weights_sha256: str, plane_key: tuple, _entry: CatalogEntry) -> float:
+    mode, i, j, anchor_index = plane_key
+    return latent.grid_extent(_entry.meta.kind, lambda: plane(_entry, mode, i, j, anchor_index).coords(
+        codes(_entry)["codes"]))
+
+
+def grid_extent(entry: CatalogEntry, mode: str, i: int = 0, j: int = 1, anchor_index: int | None = None) -> float:
+    """``explorer.latent.grid_extent`` of the plane's test codes, computed once per plane: an
+    AE's spread is a quantile of thousands of projected codes, which each rerun of the grid
+    paid for again."""
+    return _grid_extent(*key(entry), (mode, int(i), int(j), anchor_index), _entry=entry)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -404,8 +438,10 @@ _warm_up_thread: threading.Thread | None = None
 def warm_up(cat: Catalog | None = None, first: CatalogEntry | None = None) -> None:
     """Load now what the pages after the first one need, so that no click pays for it: torch
     and the inference code, every good checkpoint's model (run once, so its weights are paged
-    in), its codes, each dataset's test split, and Compare's opening view (the reconstructions
-    of one test image of each class by every latent size, and the maps picture of each view).
+    in), its codes, each dataset's test split, the latent map's figure as the page opens, and
+    Compare's opening view (the reconstructions of one test image of each class by every latent
+    size, and the maps picture of each view). What the pages would ask for differently is only
+    a cache miss there.
     ``first`` (the model the first page shows) goes first. A checkpoint or a data set that
     cannot be loaded is skipped: its page shows the problem when it is opened."""
     import importlib
@@ -426,6 +462,12 @@ def warm_up(cat: Catalog | None = None, first: CatalogEntry | None = None) -> No
             continue
         m = e.meta
         groups.setdefault((m.dataset.name, m.kind, m.arch), []).append(e)
+        # The latent map as it opens (its first view, nothing clicked; the page's axis titles).
+        c = codes(e)
+        view = "raw" if "map_raw" in c else "tsne"
+        axes = ("z0", "z1") if view == "raw" else ("t-SNE 1", "t-SNE 2")
+        if f"map_{view}" in c:
+            map_figure(e, view, None, axes, m.dataset.class_names)
         chosen = picks.one_of_each_class(labels, len(m.dataset.class_names), 0)  # Compare's default
         reconstructions(*key(e), tuple(chosen), _entry=e)
     for group in groups.values():
