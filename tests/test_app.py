@@ -271,7 +271,7 @@ class TestInterpolate:
 class TestCompare:
     def test_rows_for_every_latent_size(self, open_app):
         at = ok(open_app("compare"))
-        assert len(at.image) == 1 + 2  # originals, then latent 2 and latent 4
+        assert len(at.image) == 1 + 2 + 1  # originals, latent 2 and latent 4, then the maps as one picture
         labels = " ".join(m.value for m in at.markdown)
         assert "latent 2" in labels and "latent 4" in labels
 
