@@ -293,7 +293,7 @@ def _mnist_style(grey: np.ndarray, alpha: np.ndarray | None, notes: list[str] | 
         notes.append("the image is blank (one colour, no drawing): the converted input is empty")
         return np.zeros((SIDE, SIDE), np.float32)
     if photo:
-        cleaned = clean_photo(grey, ink, light=light, notes=notes, panels=not panel)
+        cleaned = clean_photo(grey, ink, light=light, notes=notes, panel=panel)
         if isinstance(cleaned, Panel):  # cut from the unshrunk image; once: the panel's own border is dark
             notes.append("cut out the plot's dark image panel")
             t, b, lft, rgt = (round(v / s) for v in (cleaned.top, cleaned.bottom, cleaned.left, cleaned.right))
@@ -347,12 +347,14 @@ class Panel:
 
 
 def clean_photo(grey: np.ndarray, ink: np.ndarray, light: bool, notes: list[str],
-                panels: bool = True) -> np.ndarray | Panel | None:
+                panel: bool = False) -> np.ndarray | Panel | None:
     """The digit's ink in a photo or screenshot, float64 (h, w) in [0, 1] with its stroke cores
     at 1, or a ``Panel`` to convert on its own, or None when there is nothing to clean.
 
     ``grey`` (h, w) in [0, 1] is the working image, ``ink`` the plain conversion's ink and
-    ``light`` whether the background is light. A careful person's steps, each noted:
+    ``light`` whether the background is light; ``panel``: ``grey`` is a plot's image panel
+    (a screen's even light, nothing to even out; no panel inside it). A careful person's
+    steps, each noted:
 
     1. Uneven lighting is evened out: the paper's brightness is estimated at large scale
        (a high quantile per block, closed over several blocks so that strokes vanish from
@@ -368,15 +370,22 @@ def clean_photo(grey: np.ndarray, ink: np.ndarray, light: bool, notes: list[str]
     5. The digit's ink is stretched so its stroke cores (``FULL_INK`` percentile) are 1.
 
     A light image whose largest piece is a dark rectangle with a light drawing inside (a plot
-    of a white-on-black digit) gives that rectangle as a ``Panel`` (when ``panels``).
+    of a white-on-black digit) gives that rectangle as a ``Panel``.
     """
     h, w = grey.shape
     width = max(3, round(LINE_WIDTH * max(h, w)))
-    if light and panels:  # before any evening out: a panel is dark where its figure is light
-        panel = _panel(ink > _threshold(ink), width)
-        if panel is not None:
-            return panel
-    paper = _background(grey, light)
+    plain = ink > _threshold(ink)
+    if light and not panel:  # before any evening out: a panel is dark where its figure is light
+        found = _panel(plain, width)
+        if found is not None:
+            return found
+    if panel:
+        paper = np.zeros_like(grey)
+    else:  # what is plainly ink and clear of the border is left out of the paper's estimate
+        labels, _, top, bottom, left, right = _components(plain)
+        inner = (top > 0) & (left > 0) & (bottom < h - 1) & (right < w - 1)
+        skip = _dilated(inner[labels] & (labels >= 0), width) if inner.any() else None
+        paper = _background(grey, light, skip)
     uneven = float(paper.max() - paper.min()) > UNEVEN
     if uneven:
         if light:  # a shadow dims paper and ink alike: divide
@@ -428,27 +437,44 @@ def clean_photo(grey: np.ndarray, ink: np.ndarray, light: bool, notes: list[str]
     return out
 
 
-def _background(grey: np.ndarray, light: bool) -> np.ndarray:
+def _background(grey: np.ndarray, light: bool, skip: np.ndarray | None = None) -> np.ndarray:
     """The large-scale brightness of the background, float64 (h, w): per block a high quantile
     (a low one for a dark background: a block is ink only when nearly all of it is), then the
     median over ``BACKGROUND_WINDOW`` blocks around each, which removes the strokes (less than
     half of any window) and keeps a shadow's edge where it is, whatever its direction; then
-    bilinear interpolation back to full size."""
+    bilinear interpolation back to full size. Pixels in ``skip`` (the digit, as far as it is
+    known) take no part: a bold digit in a small picture would otherwise fill most of a window;
+    blocks left with nothing are filled from their neighbours."""
     h, w = grey.shape
     b = max(2, round(max(h, w) / BACKGROUND_BLOCKS))
     gh, gw = -(-h // b), -(-w // b)
-    padded = np.pad(grey, ((0, gh * b - h), (0, gw * b - w)), mode="edge")
+    values = np.where(skip, np.nan, grey) if skip is not None else grey
+    padded = np.pad(values, ((0, gh * b - h), (0, gw * b - w)), mode="edge")
     blocks = padded.reshape(gh, b, gw, b).transpose(0, 2, 1, 3).reshape(gh, gw, b * b)
-    est = np.quantile(blocks, 0.9 if light else 0.1, axis=2)
-    est = _window(est, BACKGROUND_WINDOW, np.median)
+    est = _nan_quantile(blocks, 0.9 if light else 0.1, least=b * b // 4)
+    k = BACKGROUND_WINDOW
+    windows = np.lib.stride_tricks.sliding_window_view(np.pad(est, k // 2, mode="edge"), (k, k))
+    est = _nan_quantile(windows.reshape(gh, gw, k * k), 0.5, least=1)
+    if np.isnan(est).all():
+        est = np.full_like(est, float(np.median(grey)))
+    while np.isnan(est).any():  # blocks all digit: the mean of their known neighbours, outwards
+        p = np.pad(est, 1, mode="edge")
+        near = np.stack([p[i: i + gh, j: j + gw] for i in range(3) for j in range(3)])
+        known = ~np.isnan(near)
+        fill = np.where(known, near, 0.0).sum(0) / np.maximum(known.sum(0), 1)
+        est = np.where(np.isnan(est) & known.any(0), fill, est)
     full = Image.fromarray(est.astype(np.float32)).resize((gw * b, gh * b), Image.Resampling.BILINEAR)
     return np.asarray(full, dtype=np.float64)[:h, :w]
 
 
-def _window(a: np.ndarray, k: int, reduce) -> np.ndarray:
-    """``reduce`` (e.g. np.median) over a k×k window around every cell, edges repeated."""
-    p = np.pad(a, k // 2, mode="edge")
-    return reduce(np.lib.stride_tricks.sliding_window_view(p, (k, k)), axis=(2, 3))
+def _nan_quantile(a: np.ndarray, q: float, least: int) -> np.ndarray:
+    """The ``q`` quantile (nearest rank) along the last axis, NaN left out; NaN where fewer than
+    ``least`` values are known. (np.nanquantile loops in Python over many short rows.)"""
+    s = np.sort(a, axis=-1)  # NaN last
+    n = (~np.isnan(a)).sum(axis=-1)
+    idx = np.clip(np.round(q * (n - 1)).astype(np.int64), 0, a.shape[-1] - 1)
+    out = np.take_along_axis(s, idx[..., None], axis=-1)[..., 0]
+    return np.where(n >= max(least, 1), out, np.nan)
 
 
 def _threshold(ink: np.ndarray) -> float:
