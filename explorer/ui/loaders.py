@@ -462,21 +462,24 @@ def warm_up(cat: Catalog | None = None, first: CatalogEntry | None = None) -> No
             continue
         m = e.meta
         groups.setdefault((m.dataset.name, m.kind, m.arch), []).append(e)
-        # The latent map as it opens (its first view, nothing clicked; the page's axis titles).
-        c = codes(e)
-        view = "raw" if "map_raw" in c else "tsne"
-        axes = ("z0", "z1") if view == "raw" else ("t-SNE 1", "t-SNE 2")
-        if f"map_{view}" in c:
-            map_figure(e, view, None, axes, m.dataset.class_names)
         chosen = picks.one_of_each_class(labels, len(m.dataset.class_names), 0)  # Compare's default
         reconstructions(*key(e), tuple(chosen), _entry=e)
+    freeze_imported_objects()  # torch's objects out of the collector's sight (see there)
     for group in groups.values():
         group.sort(key=lambda e: e.meta.latent_dim)
         names = group[0].meta.dataset.class_names
         for view in ("tsne", "pca"):
             if all(f"map_{view}" in codes(e) for e in group):
                 small_maps(group, view, names)
-    freeze_imported_objects()  # torch's objects out of the collector's sight (see there)
+    for group in groups.values():  # last: the slowest part, and each saves a page only a little
+        for e in group:
+            # The latent map as it opens (its first view, nothing clicked; the page's axis titles).
+            c = codes(e)
+            view = "raw" if "map_raw" in c else "tsne"
+            axes = ("z0", "z1") if view == "raw" else ("t-SNE 1", "t-SNE 2")
+            if f"map_{view}" in c:
+                map_figure(e, view, None, axes, e.meta.dataset.class_names)
+    freeze_imported_objects()
 
 
 def _warm_up_quietly(first: CatalogEntry | None) -> None:
