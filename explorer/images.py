@@ -380,13 +380,20 @@ def clean_photo(grey: np.ndarray, ink: np.ndarray, light: bool, notes: list[str]
         if found is not None:
             return found
     if panel:
-        paper = np.zeros_like(grey)
-    else:  # what is plainly ink and clear of the border is left out of the paper's estimate
+        paper, uneven = np.zeros_like(grey), False
+    else:
         labels, _, top, bottom, left, right = _components(plain)
         inner = (top > 0) & (left > 0) & (bottom < h - 1) & (right < w - 1)
-        skip = _dilated(inner[labels] & (labels >= 0), width) if inner.any() else None
-        paper = _background(grey, light, skip)
-    uneven = float(paper.max() - paper.min()) > UNEVEN
+        drawn = _dilated(inner[labels] & (labels >= 0), width) if inner.any() else None
+        # The lighting is uneven when the paper itself varies: what is plainly ink, clear of the
+        # border, is left out (a shadow reaches the border and counts as paper).
+        uneven = not _flat(grey, plain, width) and _varies(grey, light, drawn)
+        paper = _background(grey, light)
+        if uneven and drawn is not None:  # again without the plain ink; the estimate further from
+            # the ink wins (a bold digit in a small picture fills a window; a soft stroke's faint
+            # edge fills the blocks beside it)
+            other = _background(grey, light, drawn)
+            paper = np.maximum(paper, other) if light else np.minimum(paper, other)
     if uneven:
         if light:  # a shadow dims paper and ink alike: divide
             ink = np.clip(1.0 - grey / np.maximum(paper, 1e-3), 0.0, 1.0)
@@ -465,6 +472,32 @@ def _background(grey: np.ndarray, light: bool, skip: np.ndarray | None = None) -
         est = np.where(np.isnan(est) & known.any(0), fill, est)
     full = Image.fromarray(est.astype(np.float32)).resize((gw * b, gh * b), Image.Resampling.BILINEAR)
     return np.asarray(full, dtype=np.float64)[:h, :w]
+
+
+def _flat(grey: np.ndarray, ink: np.ndarray, width: int) -> bool:
+    """Whether the background is one flat colour, as in a drawing or a screenshot: nine in ten
+    pixels away from the ``ink`` within 0.03 of their median. (Even a digit touching the border
+    leaves such a picture alone.)"""
+    rest = grey[~_dilated(ink, width)]
+    return rest.size == 0 or float((np.abs(rest - np.median(rest)) < 0.03).mean()) >= 0.9
+
+
+def _varies(grey: np.ndarray, light: bool, skip: np.ndarray | None, cells: int = 8) -> bool:
+    """Whether the background's brightness varies by more than ``UNEVEN`` across the image: the
+    upper quartile (lower, on a dark background: ink short of three quarters of a cell does not
+    count) of each of ``cells`` × ``cells`` cells, ``skip`` pixels left out (and cells with too
+    few others)."""
+    h, w = grey.shape
+    values = np.where(skip, np.nan, grey) if skip is not None else grey
+    rows, cols = np.linspace(0, h, cells + 1).astype(int), np.linspace(0, w, cells + 1).astype(int)
+    levels = []
+    for i in range(cells):
+        for j in range(cells):
+            cell = values[rows[i]: rows[i + 1], cols[j]: cols[j + 1]].ravel()
+            known = cell[~np.isnan(cell)]
+            if known.size >= max(1, cell.size // 4):
+                levels.append(float(np.quantile(known, 0.75 if light else 0.25)))
+    return bool(levels) and max(levels) - min(levels) > UNEVEN
 
 
 def _nan_quantile(a: np.ndarray, q: float, least: int) -> np.ndarray:
