@@ -21,6 +21,7 @@ import inspect
 import io
 import logging
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +36,7 @@ from explorer.images import CLASS_COLORS, hex_to_rgb, mosaic, to_uint8
 from explorer.latent import MEAN_ANCHOR, Plane, grid_coords, make_plane, prior_block
 from explorer.vocab import DATASETS, KINDS
 
-from . import checkpoint_folder, freeze_imported_objects, picks
+from . import checkpoint_folder, freeze_imported_objects, picks, runs_in_progress
 
 log = logging.getLogger(__name__)
 
@@ -313,7 +314,7 @@ def _grid_extent(path: str, weights_sha256: str, plane_key: tuple, _entry: Catal
         codes(_entry)["codes"]))
 
 
-def grid_extent(entry: CatalogEntry, mode: str, i: int = 0, j: int = 1, anchor_index: int | None = None) -> float:
+def grid_extent(entry: CatalogEntry, mode: str, i: int = 0, j: int = 1, anchor_index: int | str | None = None) -> float:
     """``explorer.latent.grid_extent`` of the plane's test codes, computed once per plane: an
     AE's spread is a quantile of thousands of projected codes, which each rerun of the grid
     paid for again."""
@@ -435,6 +436,17 @@ _warm_up_lock = threading.Lock()
 _warm_up_thread: threading.Thread | None = None
 
 
+WARM_UP_YIELD_S = 2.0  # the longest a warm-up step waits for the runs in progress to end
+
+
+def _after_runs_in_progress() -> None:
+    """Wait (a bounded time: a busy server is warmed up all the same) until no page or fragment
+    is running: a click, even one during the warm-up, gets the interpreter to itself."""
+    deadline = time.monotonic() + WARM_UP_YIELD_S
+    while runs_in_progress() and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
 def warm_up(cat: Catalog | None = None, first: CatalogEntry | None = None) -> None:
     """Load now what the pages after the first one need, so that no click pays for it: torch
     and the inference code, every good checkpoint's model (run once, so its weights are paged
@@ -442,8 +454,9 @@ def warm_up(cat: Catalog | None = None, first: CatalogEntry | None = None) -> No
     Compare's opening view (the reconstructions of one test image of each class by every latent
     size, and the maps picture of each view). What the pages would ask for differently is only
     a cache miss there.
-    ``first`` (the model the first page shows) goes first. A checkpoint or a data set that
-    cannot be loaded is skipped: its page shows the problem when it is opened."""
+    ``first`` (the model the first page shows) goes first. Each step waits for the pages and
+    fragments running at the time (``_after_runs_in_progress``). A checkpoint or a data set
+    that cannot be loaded is skipped: its page shows the problem when it is opened."""
     import importlib
 
     importlib.import_module("explorer.inference")  # torch: the import that costs most
@@ -453,6 +466,7 @@ def warm_up(cat: Catalog | None = None, first: CatalogEntry | None = None) -> No
         entries = [first] + [e for e in entries if e is not first]
     groups: dict[tuple, list[CatalogEntry]] = {}
     for e in entries:
+        _after_runs_in_progress()
         try:
             images, labels = test_split(e)
             checkpoint(e)
@@ -470,6 +484,7 @@ def warm_up(cat: Catalog | None = None, first: CatalogEntry | None = None) -> No
         names = group[0].meta.dataset.class_names
         for view in ("tsne", "pca"):
             if all(f"map_{view}" in codes(e) for e in group):
+                _after_runs_in_progress()
                 small_maps(group, view, names)
     for group in groups.values():  # last: the slowest part, and each saves a page only a little
         for e in group:
@@ -478,6 +493,7 @@ def warm_up(cat: Catalog | None = None, first: CatalogEntry | None = None) -> No
             view = "raw" if "map_raw" in c else "tsne"
             axes = ("z0", "z1") if view == "raw" else ("t-SNE 1", "t-SNE 2")
             if f"map_{view}" in c:
+                _after_runs_in_progress()
                 map_figure(e, view, None, axes, e.meta.dataset.class_names)
     freeze_imported_objects()
 

@@ -8,7 +8,7 @@ from streamlit_image_coordinates import streamlit_image_coordinates
 from explorer import inference
 from explorer.figures import OWN_COLOR
 from explorer.images import draw_marker, draw_points, hex_to_rgb
-from explorer.latent import MEAN_ANCHOR, grid_extent, pixel_to_plane, plane_limit, plane_to_pixel
+from explorer.latent import MEAN_ANCHOR, pixel_to_plane, plane_limit, plane_to_pixel
 from explorer.ui import common, fragment, loaders, state
 from explorer.vocab import KIND_LABELS, KIND_TITLES
 
@@ -81,8 +81,7 @@ if z_dim > 2:
                "drawn over it are their projections onto that slice.")
 
 shown = [entry] + ([partner] if pair and partner is not None else [])
-auto_extents = [grid_extent(e.meta.kind, lambda e=e: loaders.plane(e, mode, i, j, anchor_index).coords(
-    loaders.codes(e)["codes"])) for e in shown]
+auto_extents = [loaders.grid_extent(e, mode, i, j, anchor_index) for e in shown]
 if auto:  # the range in use, in words: a disabled slider would show its own value, not this one
     range_box.caption("Range in use: " + ", ".join(
         f"±{x:g}" + (f" ({KIND_LABELS[e.meta.kind]})" if len(shown) > 1 else "") for e, x in zip(shown, auto_extents)))
