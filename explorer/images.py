@@ -364,9 +364,10 @@ def clean_photo(grey: np.ndarray, ink: np.ndarray, light: bool, notes: list[str]
     3. Thin horizontal and vertical runs longer than ``LINE_SHARE`` of the image's side
        (frames, axes, grid rulings) are taken out, pixel by pixel: where a ruling crosses a
        stroke the stroke is thicker than a line and stays.
-    4. Connected pieces that touch the border (an edge, a shadow, a frame) or are long and
-       thin are dropped; of the rest the largest is the digit, and pieces near it are kept
-       with it (a broken stroke), the rest dropped (tick labels, titles, specks).
+    4. Connected pieces that touch the border (an edge, a shadow, a frame), are long and
+       thin, or faint (under half the strongest piece's peak ink) are dropped; of the rest the
+       largest is the digit, and pieces near it are kept with it (a broken stroke), the rest
+       dropped (tick labels, titles, specks).
     5. The digit's ink is stretched so its stroke cores (``FULL_INK`` percentile) are 1.
 
     A light image whose largest piece is a dark rectangle with a light drawing inside (a plot
@@ -411,6 +412,10 @@ def clean_photo(grey: np.ndarray, ink: np.ndarray, light: bool, notes: list[str]
     for candidates in (~touches & ~thin, ~touches, np.ones_like(touches)):  # the digit may touch an edge
         if candidates.any():
             break
+    peak = np.zeros(area.size)
+    np.maximum.at(peak, labels[labels >= 0], ink[labels >= 0])
+    # the digit is written in ink: a faint piece (what is left of a shadow's edge) is not it
+    candidates = candidates & (peak >= 0.5 * peak[candidates].max())
     main = int(np.argmax(np.where(candidates, area, -1)))
     kept = np.zeros(area.size, bool)
     kept[main] = True

@@ -187,11 +187,20 @@ def convert_upload_array(data: bytes) -> np.ndarray:
     return convert_upload(data).array
 
 
-def _example_picks(photos: list[Photo], per_family: int = 3) -> list[int]:
-    """The first few images of each family: the same ones for the same seed."""
+def _example_picks(photos: list[Photo]) -> list[int]:
+    """Six images, the same for the same seed: the first photo with a shadow, the first near an
+    edge, the first under a lamp's hot spot, the first plot with a grid, the first dark panel
+    and the first plain plot."""
+    wants = [("paper", "shadow"), ("paper", "near an edge"), ("paper", "radial light"),
+             ("plot", "grid"), ("plot", "dark panel"), ("plot", None)]
     picks: list[int] = []
-    for f in FAMILIES:
-        picks += [i for i, p in enumerate(photos) if p.family == f][:per_family]
+    for family, tag in wants:
+        for i, p in enumerate(photos):
+            if i in picks or p.family != family:
+                continue
+            if (tag in p.tags) if tag else not ({"grid", "dark panel"} & set(p.tags)):
+                picks.append(i)
+                break
     return picks
 
 

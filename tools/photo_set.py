@@ -42,14 +42,15 @@ MANIFEST = ROOT / "docs" / "photos" / "MANIFEST.tsv"
 
 @dataclass(frozen=True)
 class Photo:
-    """One image of the set: its name, family, the digit's label and MNIST test index, and the
-    file a user would upload (``data``, PNG or JPEG bytes)."""
+    """One image of the set: its name, family, the digit's label and MNIST test index, the
+    file a user would upload (``data``, PNG or JPEG bytes) and what was drawn (``tags``)."""
 
     name: str
     family: str
     label: int
     test_index: int
     data: bytes
+    tags: tuple[str, ...] = ()
 
     @property
     def image(self) -> Image.Image:
@@ -76,15 +77,17 @@ def iter_photos(seed: int = SEED, n: int = COUNT) -> Iterator[Photo]:
         family = FAMILIES[k % 2]
         # each image has its own stream, so one image's draws never shift another's
         r = np.random.default_rng([seed, k])
-        data = (paper_photo if family == "paper" else plot_screenshot)(images[idx], r)
+        data, tags = (paper_photo if family == "paper" else plot_screenshot)(images[idx], r)
         ext = "jpg" if data[:2] == b"\xff\xd8" else "png"
-        yield Photo(f"{k:04d}_{family}_{int(labels[idx])}.{ext}", family, int(labels[idx]), int(idx), data)
+        yield Photo(f"{k:04d}_{family}_{int(labels[idx])}.{ext}", family, int(labels[idx]), int(idx), data, tags)
 
 
 # --------------------------------------------------------------------------- paper photos
 
-def paper_photo(digit: np.ndarray, r: np.random.Generator) -> bytes:
-    """A 28×28 uint8 digit written on photographed paper -> the photo's PNG or JPEG bytes."""
+def paper_photo(digit: np.ndarray, r: np.random.Generator) -> tuple[bytes, tuple[str, ...]]:
+    """A 28×28 uint8 digit written on photographed paper -> the photo's PNG or JPEG bytes, and
+    tags saying what was drawn."""
+    tags = []
     w, h = (int(v) for v in r.integers(200, 901, 2))
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)  # float32 throughout: a 900×900 photo in ~20 ms
     side = min(w, h)
@@ -92,15 +95,18 @@ def paper_photo(digit: np.ndarray, r: np.random.Generator) -> bytes:
     tint = np.array([1.0, r.uniform(0.95, 1.0), r.uniform(0.86, 0.98)], np.float32)
     base = np.float32(r.uniform(0.72, 0.95))
     if r.random() < 0.5:  # linear: brighter towards one side
+        tags.append("linear light")
         a = r.uniform(0, 2 * np.pi)
         t = (np.cos(a) * xx + np.sin(a) * yy)
         t = (t - t.min()) / (t.max() - t.min())
         light = 1.0 - np.float32(r.uniform(0.12, 0.35)) * t
     else:  # radial: a lamp's hot spot
+        tags.append("radial light")
         cx, cy = r.uniform(0, w), r.uniform(0, h)
         d2 = ((xx - cx) ** 2 + (yy - cy) ** 2) / (w * w + h * h)
         light = 1.0 - np.float32(r.uniform(0.2, 0.6) * 0.7) * d2 / d2.max()
     if r.random() < 0.7:  # a soft shadow over a corner or along an edge: a darker wedge
+        tags.append("shadow")
         corner = np.array([r.choice([0, w]), r.choice([0, h])], dtype=np.float64)
         a = r.uniform(0, 2 * np.pi)
         normal = np.array([np.cos(a), np.sin(a)])
@@ -125,6 +131,7 @@ def paper_photo(digit: np.ndarray, r: np.random.Generator) -> bytes:
     top = int(r.integers(min(m, h - dh - 2), max(min(m, h - dh - 2) + 1, h - dh - m)))
     left = int(r.integers(min(m, w - dw - 2), max(min(m, w - dw - 2) + 1, w - dw - m)))
     if r.random() < 0.35:  # close to one edge, not touching it
+        tags.append("near an edge")
         edge = int(r.integers(4))
         if edge == 0:
             top = gap
@@ -146,13 +153,15 @@ def paper_photo(digit: np.ndarray, r: np.random.Generator) -> bytes:
     img = Image.fromarray((np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8))
     if r.random() < 0.6:
         img = img.filter(ImageFilter.GaussianBlur(r.uniform(0.4, 1.4)))  # a little out of focus
-    return _encode(img, r, jpeg_share=0.7)
+    return _encode(img, r, jpeg_share=0.7), tuple(tags)
 
 
 # --------------------------------------------------------------------------- plotted frames
 
-def plot_screenshot(digit: np.ndarray, r: np.random.Generator) -> bytes:
-    """A 28×28 uint8 digit shown with ``imshow`` in a plot -> a screenshot's PNG or JPEG bytes."""
+def plot_screenshot(digit: np.ndarray, r: np.random.Generator) -> tuple[bytes, tuple[str, ...]]:
+    """A 28×28 uint8 digit shown with ``imshow`` in a plot -> a screenshot's PNG or JPEG bytes,
+    and tags saying what was drawn."""
+    tags = []
     w, h = (int(v) for v in r.integers(200, 901, 2))
     u = min(w, h) / 400  # line widths and fonts grow with the picture
     dark = r.random() < 0.25
@@ -172,7 +181,12 @@ def plot_screenshot(digit: np.ndarray, r: np.random.Generator) -> bytes:
     draw = ImageDraw.Draw(img)
     cell = side / 28
     ticks = [(v, (v + 0.5) * cell) for v in range(0, 28, 5)]
+    if dark:
+        tags.append("dark panel")
+    if title:
+        tags.append("title")
     if r.random() < 0.35:  # grid rulings over the image
+        tags.append("grid")
         g = int(r.integers(150, 215))
         gw = max(1, round(u * r.uniform(0.6, 1.4)))
         for _, p in ticks:
@@ -183,6 +197,7 @@ def plot_screenshot(digit: np.ndarray, r: np.random.Generator) -> bytes:
     if r.random() < 0.7:  # matplotlib's box of four spines
         draw.rectangle((x0, y0, x0 + side, y0 + side), outline=(sc, sc, sc), width=lw)
     else:  # only the left and bottom spines
+        tags.append("L axes")
         draw.line((x0, y0, x0, y0 + side), fill=(sc, sc, sc), width=lw)
         draw.line((x0, y0 + side, x0 + side, y0 + side), fill=(sc, sc, sc), width=lw)
     font = ImageFont.load_default(size=max(8, round(11 * u * r.uniform(0.8, 1.3))))
@@ -195,7 +210,7 @@ def plot_screenshot(digit: np.ndarray, r: np.random.Generator) -> bytes:
     if title:
         draw.text((x0 + side / 2, y0 - 4 * u), f"test image {int(r.integers(0, 10000))}", fill=(sc, sc, sc),
                   font=font, anchor="mb")
-    return _encode(img, r, jpeg_share=0.4)
+    return _encode(img, r, jpeg_share=0.4), tuple(tags)
 
 
 def _encode(img: Image.Image, r: np.random.Generator, jpeg_share: float) -> bytes:
@@ -210,9 +225,9 @@ def _encode(img: Image.Image, r: np.random.Generator, jpeg_share: float) -> byte
 # --------------------------------------------------------------------------- manifest
 
 def manifest_lines(photos: list[Photo]) -> list[str]:
-    head = "name\tfamily\tlabel\ttest_index\tsha256"
-    return [head] + [f"{p.name}\t{p.family}\t{p.label}\t{p.test_index}\t{hashlib.sha256(p.data).hexdigest()}"
-                     for p in photos]
+    head = "name\tfamily\tlabel\ttest_index\ttags\tsha256"
+    return [head] + [f"{p.name}\t{p.family}\t{p.label}\t{p.test_index}\t{', '.join(p.tags)}\t"
+                     f"{hashlib.sha256(p.data).hexdigest()}" for p in photos]
 
 
 def check_manifest(photos: list[Photo], path: Path = MANIFEST) -> tuple[int, int]:
