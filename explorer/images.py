@@ -5,7 +5,9 @@ the models were trained on, the way MNIST was made (LeCun et al. 1998, "Gradient
 learning applied to document recognition", and the MNIST page): greyscale, bright ink on
 a dark background (inverted when the background is light), cropped to the content, fitted
 into a 20×20 box keeping the aspect ratio, then placed in a 28×28 field so that its centre
-of mass is at the centre. The result is float32 (28, 28) in [0, 1].
+of mass is at the centre. The result is float32 (28, 28) in [0, 1]. A photo or a screenshot
+is cleaned first (``clean_photo``: lighting evened out, frames, axes and rulings removed, the
+ink stretched to full contrast; docs/PHOTOS.md has the measurement).
 
 Uploads are untrusted. Whatever is wrong with one (not an image, empty, truncated, far too
 many pixels, a decompression bomb) raises ``ImageRejected`` with a message for the user;
