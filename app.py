@@ -7,7 +7,7 @@ Checkpoints are read from checkpoints/ beside this file, or $LATENT_EXPLORER_CHE
 
 import streamlit as st
 
-from explorer.ui import freeze_imported_objects, guard_url_numbers, loaders, page_icon, sidebar, state
+from explorer.ui import freeze_imported_objects, guard_url_numbers, loaders, page_icon, running, sidebar, state
 
 guard_url_numbers()
 
@@ -46,7 +46,8 @@ chosen = sidebar.render(catalog, curves)
 with st.sidebar:
     st.html(state.HISTORY_SCRIPT, unsafe_allow_javascript=True)  # which URL changes are Back-button steps
 state.begin_run()
-navigation.run()
+with running():  # the warm-up below waits while a page runs
+    navigation.run()
 state.end_run()  # the clicked points this page does not show leave its address
 loaders.start_warm_up(first=chosen)  # once per server, after its first page: torch and every model, in a thread
 freeze_imported_objects()  # keeps Streamlit's garbage collection after each run cheap

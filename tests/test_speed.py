@@ -109,12 +109,61 @@ def test_a_failing_warm_up_is_logged_not_raised(monkeypatch, caplog):
     assert "warm-up failed" in caplog.text
 
 
-def test_app_py_starts_the_warm_up_after_the_page_ran():
+def test_app_py_starts_the_warm_up_after_the_page_ran_and_marks_the_run():
     tree = ast.parse((ROOT / "app.py").read_text())
-    calls = [ast.unparse(node.value.func) for node in tree.body
-             if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)]
+    calls = [ast.unparse(node.func) for node in sorted((n for n in ast.walk(tree) if isinstance(n, ast.Call)),
+                                                       key=lambda n: (n.lineno, n.col_offset))]
     assert "loaders.start_warm_up" in calls
     assert calls.index("navigation.run") < calls.index("loaders.start_warm_up")
+    marked = [node for node in tree.body if isinstance(node, ast.With)
+              and ast.unparse(node.items[0].context_expr) == "running()"]
+    assert any("navigation.run()" in ast.unparse(node) for node in marked), "the page runs inside running()"
+
+
+def test_the_warm_up_waits_for_the_runs_in_progress(monkeypatch):
+    import threading
+    import time
+
+    from explorer import ui
+
+    assert ui.runs_in_progress() == 0
+    with pytest.raises(RuntimeError):
+        with ui.running():
+            assert ui.runs_in_progress() == 1
+            raise RuntimeError("a page's error")
+    assert ui.runs_in_progress() == 0, "counted down however the run ends"
+    t0 = time.monotonic()
+    loaders._after_runs_in_progress()
+    assert time.monotonic() - t0 < 0.1, "nothing running: no wait"
+    done = threading.Event()
+    with ui.running():
+        waiter = threading.Thread(target=lambda: (loaders._after_runs_in_progress(), done.set()))
+        waiter.start()
+        time.sleep(0.2)
+        assert not done.is_set(), "waits while a run is in progress"
+    waiter.join(2)
+    assert done.is_set(), "and goes on when it ends"
+    monkeypatch.setattr(loaders, "WARM_UP_YIELD_S", 0.05)
+    with ui.running():
+        t0 = time.monotonic()
+        loaders._after_runs_in_progress()
+        assert time.monotonic() - t0 < 1, "a bounded wait: a busy server is warmed up all the same"
+
+
+def test_a_fragments_run_is_marked_as_running():
+    import streamlit as st
+
+    from explorer import ui
+
+    seen, captured = [], {}
+    original = st.fragment
+    try:
+        st.fragment = lambda fn: captured.setdefault("fn", fn)  # type: ignore[assignment]
+        ui.fragment(lambda: seen.append(ui.runs_in_progress()))
+    finally:
+        st.fragment = original
+    captured["fn"]()
+    assert seen == [1] and ui.runs_in_progress() == 0
 
 
 # --------------------------------------------------------------------------- Compare

@@ -8,10 +8,12 @@
 (What drives the real app in Chromium, for the tests and the screenshots, is in ``tools/``.)
 """
 
+import contextlib
 import functools
 import gc
 import os
 import sys
+import threading
 from pathlib import Path
 
 ENV_CHECKPOINTS = "LATENT_EXPLORER_CHECKPOINTS"
@@ -101,8 +103,32 @@ def guard_url_numbers() -> None:
     NumberInputSerde.deserialize = deserialize
 
 
+_runs_lock = threading.Lock()
+_runs = 0  # script runs (pages and fragments) in progress in this process
+
+
+@contextlib.contextmanager
+def running():
+    """Marks a page's or a fragment's run as in progress, for as long as it lasts: the server's
+    background warm-up (``loaders.warm_up``) waits between its steps while one is, so that a
+    click does not share the interpreter with it."""
+    global _runs
+    with _runs_lock:
+        _runs += 1
+    try:
+        yield
+    finally:
+        with _runs_lock:
+            _runs -= 1
+
+
+def runs_in_progress() -> int:
+    return _runs
+
+
 def fragment(fn):
-    """``st.fragment``, freezing what the fragment's run imported (``freeze_imported_objects``).
+    """``st.fragment``, freezing what the fragment's run imported (``freeze_imported_objects``),
+    its runs marked as ``running``.
 
     A fragment's rerun never reaches the end of app.py, where full runs freeze; a latent map
     click that comes before the server's warm-up (``loaders.start_warm_up``) has imported torch
@@ -115,7 +141,8 @@ def fragment(fn):
     @functools.wraps(fn)
     def run(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            with running():
+                return fn(*args, **kwargs)
         finally:
             freeze_imported_objects()
 
