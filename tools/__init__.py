@@ -9,6 +9,8 @@ Run from the project folder, e.g. ``python -m tools.bench``. These modules impor
   report.py         the shipped checkpoints' quality and training time -> docs/RESULTS.md
   experiments.py    the shipped recipe against named variants, tabled side by side
   screenshots.py    screenshots of every page -> docs/screenshots/
+  photo_set.py      the photo test set: MNIST test digits photographed on paper and in plotted frames
+  photo_bench.py    how often those photos read right once converted (deskewed 3-NN) -> docs/PHOTOS.md
   browser.py        start the app's server, launch Chromium, wait for a page, click a plotly point
   common.py         what several tools share: latency summaries, the sidebar's URL query, sweep.json
 """
