@@ -16,15 +16,22 @@ from .noise import gaussian, occlude, salt_and_pepper
 NOISES = ("gaussian", "salt_and_pepper", "block")
 
 
+def _as_float32(a) -> np.ndarray:
+    """A contiguous float32 array torch can take: the app's cached arrays are read-only, and
+    torch warns on those (a copy costs a few kB here)."""
+    x = np.ascontiguousarray(a, dtype=np.float32)
+    return x if x.flags.writeable else x.copy()
+
+
 def _to_tensor(images: np.ndarray) -> torch.Tensor:
-    x = torch.as_tensor(np.ascontiguousarray(images, dtype=np.float32))
+    x = torch.as_tensor(_as_float32(images))
     return x.reshape(-1, 1, 28, 28)  # (n, 1, 28, 28)
 
 
 @torch.inference_mode()
 def decode(model, codes: np.ndarray, batch_size: int = 1024) -> np.ndarray:
     """Codes (n, d) or (d,) -> decoded intensities (n, 28, 28) in [0, 1]."""
-    z = torch.as_tensor(np.ascontiguousarray(codes, dtype=np.float32)).reshape(-1, model.cfg.latent_dim)
+    z = torch.as_tensor(_as_float32(codes)).reshape(-1, model.cfg.latent_dim)
     out = [torch.sigmoid(model.decode(z[i: i + batch_size])) for i in range(0, z.shape[0], batch_size)]
     return torch.cat(out).reshape(-1, 28, 28).numpy() if out else np.zeros((0, 28, 28), np.float32)
 

@@ -243,3 +243,22 @@ def test_reconstruction_of_an_input_is_the_models_and_cached(app_checkpoints, mo
     assert not out.flags.writeable
     monkeypatch.setattr(inference, "reconstruct", _refuse)
     assert loaders.reconstruction_of(entry, x.astype(np.float64)) is out, "the same pixels, the cached output"
+
+
+def test_inference_takes_the_caches_read_only_arrays_without_a_warning(app_checkpoints, monkeypatch):
+    import warnings
+
+    from explorer import inference
+
+    monkeypatch.setenv("LATENT_EXPLORER_CHECKPOINTS", str(app_checkpoints))
+    entry = loaders.catalog().find("mnist", "ae", 2)
+    assert entry is not None
+    images = loaders.test_images(entry, [0, 1])
+    images.setflags(write=False)
+    codes = loaders.codes(entry)["codes"][:3]  # read-only: shared by all sessions
+    assert inference._as_float32(images).flags.writeable  # torch warns only once a process: check the cause too
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert inference.reconstruct(loaders.model(entry), images).shape == (2, 28, 28)
+        assert inference.decode(loaders.model(entry), codes).shape == (3, 28, 28)
+        assert inference.psnr(images, images).shape == (2,)
