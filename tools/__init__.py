@@ -4,7 +4,8 @@ Run from the project folder, e.g. ``python -m tools.bench``. These modules impor
 ``explorer``; nothing in ``explorer`` imports them.
 
   bench.py          training, conv, decode and t-SNE speed, plus the browser figures -> docs/BENCHMARKS.md
-  browser_bench.py  the app's start, click latency and memory in Chromium (part of bench)
+  browser_bench.py  the app's start, first clicks, clicks, redraws after a change of model and memory
+                    in Chromium (part of bench)
   loadtest.py       many sessions at once against a real server, over its websocket
   report.py         the shipped checkpoints' quality and training time -> docs/RESULTS.md
   experiments.py    the shipped recipe against named variants, tabled side by side
