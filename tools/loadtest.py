@@ -273,7 +273,11 @@ class Reference:
 
         model, codes, _, _ = self._loaded(cid)
         meta = self.entries[cid].meta
-        plane = make_plane("dims", codes["codes"], 0, 1, None)
+        stored = codes["codes"]
+        # The page opens on latent dimensions 0 and 1 at size 2, and above it on the codes'
+        # principal plane through their mean.
+        plane = (make_plane("pca", stored, anchor=stored.mean(axis=0)) if meta.latent_dim > 2
+                 else make_plane("dims", stored, 0, 1, None))
         extent = grid_extent(meta.kind, lambda: plane.coords(codes["codes"]))
         u, v = pixel_to_plane(x, y, GRID_SIZE, GRID_SIZE, extent, "even")
         image = np.asarray(enlarge(decode(model, plane.points(np.array([u, v])))[0], 8))
