@@ -1,7 +1,7 @@
 """Classroom-ready (2), issue 19: defaults that teach, the user's own image on the map and the
 grid, and the presentation mode, on the ``app_checkpoints`` fixture (AppTest) and as plain
 functions. What needs a real browser (the sidebar folding, Play, the canvas, a link that
-places a drawing) is in test_browser_teaching.py.
+places a drawing) is in test_browser.py.
 """
 
 from __future__ import annotations

@@ -61,6 +61,7 @@ PRESENT_CSS = """<style>
 [data-testid="stMainBlockContainer"] p, [data-testid="stMainBlockContainer"] label,
 [data-testid="stMainBlockContainer"] [data-testid="stCaptionContainer"] { font-size: 1.15rem; }
 [data-testid="stMainBlockContainer"] h1 { font-size: 2.3rem; padding-bottom: .2rem; }
+[data-testid="stMainBlockContainer"] [data-testid="stMetricValue"] p { font-size: 2.6rem; }
 </style>"""
 
 
