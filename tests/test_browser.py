@@ -170,13 +170,7 @@ def test_denoising_an_upload_and_a_drawing(server, page):
     page.goto(f"{server}/denoise?noise_src=draw")
     page.locator("canvas").last.wait_for()
     browser.wait_idle(page)
-    box = page.locator("canvas").last.bounding_box()
-    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    page.mouse.move(cx - 10, cy - 90)
-    page.mouse.down()
-    for k in range(1, 19):
-        page.mouse.move(cx - 10 + k, cy - 90 + 10 * k, steps=2)
-    page.mouse.up()
+    draw_a_stroke(page)
     page.locator('[data-testid="stMetric"]', has_text="VAE vs clean").first.wait_for()
     no_exception(page)
 
@@ -371,6 +365,7 @@ def trace_names(page) -> list[str]:
 
 
 def draw_a_stroke(page) -> None:
+    """A stroke down the middle of the drawing canvas: a "1"."""
     box = page.locator("canvas").last.bounding_box()
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.mouse.move(cx - 10, cy - 90)
