@@ -173,6 +173,7 @@ def psnr_by_latent_size(sizes: Sequence[int], scores: Mapping[str, Sequence[floa
     fig.update_layout(height=320, margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=1.12))
     return fig
 
+
 # The user's own image, on a map and on a grid: magenta, which no class colour is near and which
 # the grid's yellow crosshair (the clicked point) is not.
 OWN_COLOR = "#ff00c8"

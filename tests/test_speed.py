@@ -158,12 +158,13 @@ def test_a_fragments_run_is_marked_as_running():
     seen, captured = [], {}
     original = st.fragment
     try:
-        st.fragment = lambda fn: captured.setdefault("fn", fn)  # type: ignore[assignment]
-        ui.fragment(lambda: seen.append(ui.runs_in_progress()))
+        st.fragment = lambda fn, run_every=None: captured.update(fn=fn, run_every=run_every)  # type: ignore[assignment]
+        ui.fragment(lambda: seen.append(ui.runs_in_progress()), run_every=0.15)
     finally:
         st.fragment = original
     captured["fn"]()
     assert seen == [1] and ui.runs_in_progress() == 0
+    assert captured["run_every"] == 0.15, "a self-rerunning fragment (Interpolate's Play) keeps its period"
 
 
 # --------------------------------------------------------------------------- Compare

@@ -24,14 +24,17 @@ def drawn_seven() -> str:
     import numpy as np
     from PIL import Image, ImageDraw
 
-    from explorer.images import convert_drawing
+    from explorer.images import convert_drawing, to_uint8
     from explorer.ui.state import fmt_image
 
     canvas = Image.new("RGBA", (280, 280), (0, 0, 0, 255))
     ImageDraw.Draw(canvas).line([(70, 60), (210, 60), (120, 230)], fill=(255, 255, 255, 255), width=18, joint="curve")
     drawn = convert_drawing(np.asarray(canvas))
     assert drawn is not None
-    return fmt_image((drawn * 255 + 0.5).astype(np.uint8))
+    return fmt_image(to_uint8(drawn))
+
+
+SEVEN = drawn_seven()
 
 
 # (file name, url path and query string, what to wait for)
@@ -44,8 +47,8 @@ PAGES = (
     ("5-denoise", "denoise", '[data-testid="stMetric"]'),
     ("6-generate", "generate?gen_pick=12", 'iframe[title*="streamlit_image_coordinates"]'),
     ("7-training-curves", "curves", '[data-testid="stPlotlyChart"] .js-plotly-plot'),
-    ("8-your-image-on-the-map", "?own_map=1&own_img=" + drawn_seven(), '[data-testid="stPlotlyChart"] .js-plotly-plot'),
-    ("9-your-image-on-the-grid", "latent_grid?own_map=1&own_img=" + drawn_seven(),
+    ("8-your-image-on-the-map", "?own_map=1&own_img=" + SEVEN, '[data-testid="stPlotlyChart"] .js-plotly-plot'),
+    ("9-your-image-on-the-grid", "latent_grid?own_map=1&own_img=" + SEVEN,
      'iframe[title*="streamlit_image_coordinates"]'),
 )
 

@@ -126,9 +126,9 @@ def runs_in_progress() -> int:
     return _runs
 
 
-def fragment(fn):
+def fragment(fn, run_every: float | None = None):
     """``st.fragment``, freezing what the fragment's run imported (``freeze_imported_objects``),
-    its runs marked as ``running``.
+    its runs marked as ``running``; ``run_every`` as in ``st.fragment`` (seconds).
 
     A fragment's rerun never reaches the end of app.py, where full runs freeze; a latent map
     click that comes before the server's warm-up (``loaders.start_warm_up``) has imported torch
@@ -146,4 +146,4 @@ def fragment(fn):
         finally:
             freeze_imported_objects()
 
-    return st.fragment(run)
+    return st.fragment(run, run_every=run_every)

@@ -11,7 +11,7 @@ import streamlit as st
 
 from explorer.checkpoints import CatalogEntry, CheckpointError
 from explorer.data import DataError
-from explorer.images import CLASS_COLORS, enlarge
+from explorer.images import CLASS_COLORS, enlarge, to_uint8
 
 from . import loaders, state
 
@@ -194,7 +194,7 @@ def own_image() -> np.ndarray | None:
 
 def keep_own_image(x: np.ndarray) -> np.ndarray:
     """Keep a converted image as the user's own; returns it as it is kept (in grey levels)."""
-    kept = (np.clip(np.asarray(x, dtype=np.float64), 0, 1) * 255 + 0.5).astype(np.uint8)
+    kept = to_uint8(x)
     before = st.session_state.get(OWN_IMAGE)
     if before is None or not np.array_equal(kept, before):
         state.put(OWN_IMAGE, kept, state.fmt_image)

@@ -119,7 +119,7 @@ def t_panel():
 
 
 # While playing, the panel reruns itself every step (and only the panel: the strip stays).
-st.fragment(t_panel, run_every=PLAY_EVERY_S if st.session_state.get(PLAY) else None)()
+fragment(t_panel, run_every=PLAY_EVERY_S if st.session_state.get(PLAY) else None)()
 
 # ---- edit the code ---------------------------------------------------------------------------
 st.divider()
