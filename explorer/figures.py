@@ -124,34 +124,6 @@ def loss_by_latent_size(points: Sequence[tuple[str, int, float]], chosen_kind: s
     return fig
 
 
-def small_multiples(maps: Sequence[tuple[str, np.ndarray, np.ndarray]], class_names: Sequence[str],
-                    max_points: int = 1500, seed: int = 0) -> go.Figure:
-    """One small scatter per (title, coords (n, 2), labels (n,)), side by side, coloured by class.
-
-    At most ``max_points`` points each (the same random rows for every map of the same size),
-    to keep the page light.
-    """
-    fig = make_subplots(rows=1, cols=max(1, len(maps)), subplot_titles=[m[0] for m in maps],
-                        horizontal_spacing=0.02)
-    for col, (_, coords, labels) in enumerate(maps, start=1):
-        n = len(coords)
-        rows = np.sort(np.random.default_rng(seed).permutation(n)[:max_points]) if n > max_points else np.arange(n)
-        for c, name in enumerate(class_names):
-            m = rows[np.asarray(labels)[rows] == c]
-            if not len(m):
-                continue
-            fig.add_trace(go.Scatter(
-                x=coords[m, 0], y=coords[m, 1], mode="markers", name=str(name), legendgroup=str(name),
-                showlegend=col == 1, marker=dict(size=3, color=CLASS_COLORS[c % 10], opacity=0.7),
-                hoverinfo="skip"), row=1, col=col)
-    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
-    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
-    # A static chart cannot scroll its legend: a row under the maps holds every class.
-    fig.update_layout(height=340, margin=dict(l=5, r=5, t=30, b=5),
-                      legend=dict(itemsizing="constant", orientation="h", yanchor="top", y=-0.02, x=0))
-    return fig
-
-
 def psnr_by_latent_size(sizes: Sequence[int], scores: Mapping[str, Sequence[float | None]], noisy_db: float,
                         chosen_size: int | None = None) -> go.Figure:
     """PSNR of each kind's output against latent size for one input (None: no such model), with the

@@ -398,7 +398,7 @@ def small_maps_picture(maps, class_names, *, max_points: int = 1500, seed: int =
                 continue
             hit = np.unique(((py[m, None] + dy) * canvas.shape[1] + (px[m, None] + dx)).ravel())
             flat[hit] = 0.3 * flat[hit] + 0.7 * colors[c % len(colors)]  # opacity 0.7
-    img = Image.fromarray((canvas * 255 + 0.5).astype(np.uint8)).resize((width, height), Image.Resampling.BOX)
+    img = Image.fromarray(to_uint8(canvas)).resize((width, height), Image.Resampling.BOX)
     draw = ImageDraw.Draw(img)
     for k, (title, _, _) in enumerate(maps):
         left = k * (panel + gap)
