@@ -257,23 +257,34 @@ def reconstruction_of(entry: CatalogEntry, image: np.ndarray) -> np.ndarray:
     return _reconstruction_of(*key(entry), x.tobytes(), _entry=entry)
 
 
+MAP_VIEWS = {"raw": "true coordinates", "tsne": "t-SNE", "pca": "PCA"}  # the latent map's views, in order
+
+
+def map_views(stored: dict) -> list[str]:
+    """The views a checkpoint's stored codes have maps for; the first is the one the page opens on."""
+    return [v for v in MAP_VIEWS if f"map_{v}" in stored]
+
+
+def map_axes(view: str) -> tuple[str, str]:
+    return ("z0", "z1") if view == "raw" else (f"{MAP_VIEWS[view]} 1", f"{MAP_VIEWS[view]} 2")
+
+
 @shared(max_entries=64)
-def _map_figure(path: str, weights_sha256: str, view: str, selected: int | None, axis_titles: tuple[str, str],
-                class_names: tuple[str, ...], _entry: CatalogEntry):
+def _map_figure(path: str, weights_sha256: str, view: str, selected: int | None, class_names: tuple[str, ...],
+                _entry: CatalogEntry):
     from explorer import figures
 
     c = codes(_entry)
     return figures.latent_scatter(c[f"map_{view}"], c["labels"], class_names, indices=c["indices"], selected=selected,
-                                  axis_titles=axis_titles)
+                                  axis_titles=map_axes(view))
 
 
-def map_figure(entry: CatalogEntry, view: str, selected: int | None, axis_titles: tuple[str, str],
-               class_names):
+def map_figure(entry: CatalogEntry, view: str, selected: int | None, class_names):
     """The latent map's plotly scatter (``explorer.figures.latent_scatter``) of the stored ``map_<view>``,
     built once and shared: a click reruns the map's panel, and rebuilding thousands of markers
     each time would cost every click. Read-only (``st.plotly_chart`` copies it)."""
-    return _map_figure(*key(entry), view, None if selected is None else int(selected), (axis_titles[0], axis_titles[1]),
-                       tuple(class_names), _entry=entry)
+    return _map_figure(*key(entry), view, None if selected is None else int(selected), tuple(class_names),
+                       _entry=entry)
 
 
 def key(entry: CatalogEntry) -> tuple[str, str]:
@@ -488,13 +499,10 @@ def warm_up(cat: Catalog | None = None, first: CatalogEntry | None = None) -> No
                 small_maps(group, view, names)
     for group in groups.values():  # last: the slowest part, and each saves a page only a little
         for e in group:
-            # The latent map as it opens (its first view, nothing clicked; the page's axis titles).
-            c = codes(e)
-            view = "raw" if "map_raw" in c else "tsne"
-            axes = ("z0", "z1") if view == "raw" else ("t-SNE 1", "t-SNE 2")
-            if f"map_{view}" in c:
+            views = map_views(codes(e))  # the latent map as it opens: its first view, nothing clicked
+            if views:
                 _after_runs_in_progress()
-                map_figure(e, view, None, axes, e.meta.dataset.class_names)
+                map_figure(e, views[0], None, e.meta.dataset.class_names)
     freeze_imported_objects()
 
 

@@ -10,8 +10,6 @@ from explorer.images import mosaic
 from explorer.latent import nearest_neighbours, place_on_map
 from explorer.ui import common, fragment, loaders, state
 
-VIEWS = {"raw": "true coordinates", "tsne": "t-SNE", "pca": "PCA"}
-
 entry = common.chosen()
 z_dim = entry.meta.latent_dim
 common.intro("Latent map", (
@@ -23,9 +21,9 @@ common.intro("Latent map", (
     "Click a dot to see the image, what the model rebuilds from its code, and the code itself."))
 
 codes = loaders.codes(entry)
-views = [v for v in ("raw", "tsne", "pca") if f"map_{v}" in codes]
+views = loaders.map_views(codes)
 c1, c2, c3 = st.columns([2.6, 1.8, 1.5])  # "Nearest neighbours" whole at 1280 px
-view = c1.radio("Map", views, format_func=VIEWS.get, horizontal=True, key="map_view", bind="query-params",
+view = c1.radio("Map", views, format_func=loaders.MAP_VIEWS.get, horizontal=True, key="map_view", bind="query-params",
                 help="t-SNE and PCA maps were computed once, when the model was trained.")
 show_nn = c2.toggle("Nearest neighbours", value=True, key="map_nn", bind="query-params",
                     help="The test images whose codes are closest to the clicked one (in the full latent space).")
@@ -112,8 +110,7 @@ def map_panel():
           if (row is not None and show_nn) else np.zeros(0, np.int64))
     left, right = st.columns([3, 2])
     with left:
-        axes = ("z0", "z1") if view == "raw" else ((f"{VIEWS[view]} 1", f"{VIEWS[view]} 2"))
-        fig = loaders.map_figure(entry, view, drawn_selection(row), axes, names)
+        fig = loaders.map_figure(entry, view, drawn_selection(row), names)
         if own is not None:
             fig = figures.with_own_point(fig, own.xy, codes[f"map_{view}"][own.neighbours])
         st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="map_chart",
