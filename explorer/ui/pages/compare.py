@@ -72,7 +72,7 @@ def reconstructions_panel() -> None:
 @fragment
 def maps_panel() -> None:
     """The latent maps of every size: the t-SNE / PCA choice reruns only this panel."""
-    view = st.radio("Map", ["tsne", "pca"], format_func={"tsne": "t-SNE", "pca": "PCA"}.get, key="cmp_view",
+    view = st.radio("Map", ["tsne", "pca"], format_func=loaders.MAP_VIEWS.get, key="cmp_view",
                     bind="query-params", horizontal=True)
     st.image(loaders.small_maps(by_size.values(), view, names), width="stretch")
 
