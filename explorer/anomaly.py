@@ -1,0 +1,369 @@
+"""Anomaly scores: how unusual an image is to a model trained on normal images only (seed 002).
+
+Scores, in nats per image, higher = more anomalous:
+- AE, DAE: the reconstruction error, the Bernoulli cross-entropy of the image against the
+  decoder's output for its code (the training loss).
+- VAE: the negative ELBO, E_q[-log p(x|z)] + KL(q(z|x) || p(z)), with the expectation over
+  ``ELBO_SAMPLES`` codes drawn with a fixed seed, so a score is the same on every call.
+  ``iwae_nll`` estimates -log p(x) itself with K importance samples (Burda et al. 2016,
+  "Importance Weighted Autoencoders", eq. 8); the bound is never below it.
+
+Input complexity (Serrà et al. 2020, "Input complexity and out-of-distribution detection
+with likelihood-based generative models"): ``complexity_bits`` is the length of the image as
+a PNG (zlib at level 9), in bits. Their score S(x) = -log2 p(x) - L(x) subtracts it from the
+score in bits, so that an image is no longer "likely" only because it is simple.
+
+Rules (``RULES``) turn a score into a statistic that is high for anomalies; a two-sided
+rule (Nalisnick et al. 2019, "Detecting out-of-distribution inputs to deep generative models
+using typicality", with one input per test) measures how far a score falls from the
+training images' scores in either direction, so an image far *more* likely than the
+training images is flagged too. Every rule uses only the training images' scores
+(``reference``), never the test images': the test images are what the rules are judged on.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+ELBO_SAMPLES = 4      # codes per image in the VAE's -ELBO: its per-image noise is ~1/2 of one sample's
+SCORE_SEED = 0        # the codes drawn for the -ELBO, and the IWAE's
+REFERENCE_COUNT = 10_000  # training images whose scores set the threshold and the typical range
+REFERENCE_SEED = 0
+NOISE_SEED = 2024     # the corrupted test images (the report's seed for noisy inputs)
+LN2 = math.log(2.0)
+
+
+# --------------------------------------------------------------------------- scores
+
+def _batches(n: int, size: int):
+    return ((i, min(n, i + size)) for i in range(0, n, size))
+
+
+def as_floats(images: np.ndarray) -> np.ndarray:
+    """uint8 (n, 28, 28) or floats in [0, 1] -> float32 (n, 28, 28) in [0, 1]."""
+    a = np.asarray(images)
+    if a.dtype == np.uint8:
+        return a.astype(np.float32) / 255.0
+    return np.ascontiguousarray(a, dtype=np.float32).reshape(-1, 28, 28)
+
+
+def scores(model, images: np.ndarray, *, batch_size: int = 2000) -> np.ndarray:
+    """The model's anomaly score of each image (see the module's docstring), (n,) float64 nats.
+
+    The same image always gets the same score: the VAE's codes come from a generator seeded
+    per batch position, and each image's draws depend only on its place in its batch."""
+    import torch
+
+    from .losses import bernoulli_nll, gaussian_kl
+
+    x_all = as_floats(images)
+    out = np.empty(len(x_all), dtype=np.float64)
+    with torch.inference_mode():
+        for lo, hi in _batches(len(x_all), batch_size):
+            x = torch.from_numpy(x_all[lo:hi].copy()).reshape(-1, 1, 28, 28)
+            if model.cfg.kind == "vae":
+                out[lo:hi] = _neg_elbo(model, x, bernoulli_nll, gaussian_kl).numpy()
+            else:
+                out[lo:hi] = bernoulli_nll(model.decode(model.encode(x)).float(), x).numpy()
+    return out
+
+
+def _neg_elbo(model, x, bernoulli_nll, gaussian_kl):
+    import torch
+
+    mu, logvar, context = (t.float() for t in model._posterior(x))
+    n, d = mu.shape
+    eps = _per_image_noise(x, ELBO_SAMPLES, d)
+    std = torch.exp(0.5 * logvar)
+    recon = torch.zeros(n)
+    kl = torch.zeros(n)
+    for s in range(ELBO_SAMPLES):
+        z0 = mu + eps[s] * std
+        if model.flow:
+            z, logdet = model._through_flow(z0, context)
+            kl += -0.5 * (1 + logvar).sum(1) + 0.5 * z.pow(2).sum(1) - logdet
+        else:
+            z = z0
+        recon += bernoulli_nll(model.decode(z).float(), x)
+    kl = kl / ELBO_SAMPLES if model.flow else gaussian_kl(mu, logvar)
+    return recon / ELBO_SAMPLES + kl
+
+
+def _per_image_noise(x, samples: int, d: int):
+    """The draws for a batch of images: seeded by each image's own pixels, so an image gets the
+    same codes in any batch, at any position, on any call (the page's one image and the
+    report's 10,000 agree exactly)."""
+    import torch
+
+    flat = (x.reshape(x.shape[0], -1) * 255).round().to(torch.int64)
+    weights = torch.arange(1, flat.shape[1] + 1, dtype=torch.int64)
+    keys = ((flat * weights).sum(1) * 2654435761 + SCORE_SEED) % (2**31 - 1)
+    eps = torch.empty(samples, x.shape[0], d)
+    for i, k in enumerate(keys.tolist()):
+        eps[:, i] = torch.randn(samples, d, generator=torch.Generator().manual_seed(int(k)))
+    return eps
+
+
+def iwae_nll(model, images: np.ndarray, k: int = 64, *, batch_size: int = 250,
+             progress: Callable[[float], None] | None = None) -> np.ndarray:
+    """Importance-weighted estimate of -log p(x) in nats with ``k`` samples per image (VAE only):
+    -log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x), z_i ~ q(z|x). (n,) float64; ``progress`` gets
+    the share done after each batch."""
+    import torch
+
+    from .losses import bernoulli_nll
+
+    if model.cfg.kind != "vae":
+        raise ValueError("the importance-weighted likelihood needs a VAE")
+    x_all = as_floats(images)
+    out = np.empty(len(x_all), dtype=np.float64)
+    log2pi = math.log(2 * math.pi)
+    with torch.inference_mode():
+        for lo, hi in _batches(len(x_all), batch_size):
+            x = torch.from_numpy(x_all[lo:hi].copy()).reshape(-1, 1, 28, 28)
+            mu, logvar, context = (t.float() for t in model._posterior(x))
+            n, d = mu.shape
+            eps = _per_image_noise(x, k, d)                       # (k, n, d)
+            std = torch.exp(0.5 * logvar)
+            z0 = mu[None] + eps * std[None]
+            log_q = (-0.5 * (eps.pow(2) + logvar[None] + log2pi)).sum(2)  # (k, n)
+            z = z0.reshape(k * n, d)
+            if model.flow:
+                ctx = context.repeat(k, 1)
+                z, logdet = model._through_flow(z, ctx)
+                log_q = log_q - logdet.reshape(k, n)
+            log_p_z = (-0.5 * (z.pow(2) + log2pi)).sum(1).reshape(k, n)
+            xr = x.repeat(k, 1, 1, 1)
+            log_px_z = -bernoulli_nll(model.decode(z).float(), xr).reshape(k, n)
+            log_w = log_px_z + log_p_z - log_q
+            out[lo:hi] = -(torch.logsumexp(log_w, 0) - math.log(k)).numpy()
+            if progress is not None:
+                progress(hi / len(x_all))
+    return out
+
+
+def pixel_errors(model, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(reconstructions, per-pixel cross-entropy in nats), each (n, 28, 28), through the
+    deterministic code: the heat maps of the galleries (they sum to the AE's score)."""
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.from_numpy(as_floats(images).copy()).reshape(-1, 1, 28, 28)
+    with torch.inference_mode():
+        logits = model.decode(model.embed(x)).float()
+        err = F.binary_cross_entropy_with_logits(logits, x, reduction="none")
+    return torch.sigmoid(logits).reshape(-1, 28, 28).numpy(), err.reshape(-1, 28, 28).numpy()
+
+
+# --------------------------------------------------------------------------- input complexity
+
+def complexity_bits(images: np.ndarray) -> np.ndarray:
+    """Each image's length as a grey-level PNG at zlib's level 9, in bits (n,) float64 (Serrà
+    et al.'s L(x)). Images are taken to 8 bits first, as they would be stored."""
+    from PIL import Image
+
+    from .images import to_uint8
+
+    u8 = np.asarray(images) if np.asarray(images).dtype == np.uint8 else to_uint8(as_floats(images))
+    out = np.empty(len(u8), dtype=np.float64)
+    for i, img in enumerate(u8.reshape(-1, 28, 28)):
+        buf = io.BytesIO()
+        Image.fromarray(img, mode="L").save(buf, format="PNG", compress_level=9)
+        out[i] = 8 * buf.tell()
+    return out
+
+
+def corrected(score_nats: np.ndarray, bits: np.ndarray) -> np.ndarray:
+    """Serrà et al.'s S(x): the score in bits minus the image's PNG length in bits."""
+    return np.asarray(score_nats) / LN2 - np.asarray(bits)
+
+
+# --------------------------------------------------------------------------- rules
+
+class Reference:
+    """The training images' scores (nats) and PNG lengths (bits) that a rule is calibrated on,
+    with the few numbers the rules take from them (computed once)."""
+
+    def __init__(self, raw: np.ndarray, bits: np.ndarray):
+        self.raw = np.asarray(raw, dtype=np.float64)
+        self.bits = np.asarray(bits, dtype=np.float64)
+        self.corrected = corrected(self.raw, self.bits)
+        pair = np.c_[self.raw, self.bits]
+        self.pair_mean = pair.mean(0)
+        self.pair_inv_cov = np.linalg.inv(np.cov(pair.T) + 1e-9 * np.eye(2))
+        # the score a training image of this complexity has, fitted by least squares
+        self.slope, self.intercept = np.polyfit(self.bits, self.raw, 1)
+        self.residual = self.raw - (self.intercept + self.slope * self.bits)
+
+
+def _z(values: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    return np.abs(values - ref.mean()) / max(float(ref.std()), 1e-12)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A statistic of an image's score and PNG length that is high for anomalies."""
+
+    name: str        # short id, used in URLs and the report
+    label: str       # in words, for the page and the report
+    unit: str
+    how: str         # one sentence: what it computes
+    stat: Callable[[np.ndarray, np.ndarray, Reference], np.ndarray]
+
+    def statistic(self, raw: np.ndarray, bits: np.ndarray, ref: Reference) -> np.ndarray:
+        return np.asarray(self.stat(np.asarray(raw, dtype=np.float64), np.asarray(bits, dtype=np.float64), ref))
+
+
+def _joint(raw, bits, ref: Reference):
+    d = np.c_[raw, bits] - ref.pair_mean
+    return np.einsum("ij,jk,ik->i", d, ref.pair_inv_cov, d)
+
+
+# Every rule tried for the report's table; the page offers them all and opens on DEFAULT_RULE,
+# the one that reaches AUC ≥ 0.95 in both directions for every shipped model (docs/RESULTS.md).
+RULES: dict[str, Rule] = {r.name: r for r in (
+    Rule("raw", "score", "nats", "the score itself: high reconstruction error (AE) or low likelihood (VAE)",
+         lambda raw, bits, ref: raw),
+    Rule("corrected", "complexity-corrected score", "bits",
+         "the score in bits minus the image's PNG length in bits (Serrà et al. 2020)",
+         lambda raw, bits, ref: corrected(raw, bits)),
+    Rule("typical", "two-sided typicality of the score", "standard deviations",
+         "how far the score is from the training images' mean score, in either direction (Nalisnick et al. 2019)",
+         lambda raw, bits, ref: _z(raw, ref.raw)),
+    Rule("typical-corrected", "two-sided typicality of the corrected score", "standard deviations",
+         "how far the corrected score is from the training images' mean, in either direction",
+         lambda raw, bits, ref: _z(corrected(raw, bits), ref.corrected)),
+    Rule("typical-max", "the larger of the two typicalities", "standard deviations",
+         "the larger of the two rules above",
+         lambda raw, bits, ref: np.maximum(_z(raw, ref.raw), _z(corrected(raw, bits), ref.corrected))),
+    Rule("residual", "score above what its complexity predicts", "nats",
+         "the score minus the score a training image of the same PNG length has (a straight line fitted on "
+         "the training images)",
+         lambda raw, bits, ref: raw - (ref.intercept + ref.slope * bits)),
+    Rule("joint", "joint typicality of score and complexity", "squared Mahalanobis distance",
+         "how unusual the pair (score, PNG length) is among the training images' pairs: the Mahalanobis "
+         "distance in their spread and correlation, in every direction",
+         _joint),
+)}
+DEFAULT_RULE = "joint"
+
+
+def default_threshold(rule: Rule, ref: Reference, k: float = 1.0) -> float:
+    """Where the threshold starts: the training images' mean statistic plus ``k`` standard
+    deviations. Seed 002 takes its threshold from the normal examples' mean error; the
+    TensorFlow tutorial it follows adds one standard deviation, as here."""
+    stat = rule.statistic(ref.raw, ref.bits, ref)
+    return float(stat.mean() + k * stat.std())
+
+
+def auc(normal: np.ndarray, anomalous: np.ndarray) -> float:
+    """Area under the ROC curve of a statistic (high = anomalous): the chance that a random
+    anomalous image scores above a random normal one (ties count half)."""
+    from sklearn.metrics import roc_auc_score
+
+    y = np.r_[np.zeros(len(normal)), np.ones(len(anomalous))]
+    return float(roc_auc_score(y, np.r_[normal, anomalous]))
+
+
+def roc(normal: np.ndarray, anomalous: np.ndarray, points: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    """(false positive rate, true positive rate) of the ROC curve, thinned to about ``points``."""
+    from sklearn.metrics import roc_curve
+
+    y = np.r_[np.zeros(len(normal)), np.ones(len(anomalous))]
+    fpr, tpr, _ = roc_curve(y, np.r_[normal, anomalous], drop_intermediate=True)
+    if len(fpr) > points:
+        keep = np.unique(np.r_[np.linspace(0, len(fpr) - 1, points).round().astype(int), len(fpr) - 1])
+        fpr, tpr = fpr[keep], tpr[keep]
+    return fpr, tpr
+
+
+@dataclass(frozen=True)
+class Confusion:
+    tp: int
+    fp: int
+    tn: int
+    fn: int
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else float("nan")
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else float("nan")
+
+
+def confusion(normal: np.ndarray, anomalous: np.ndarray, threshold: float) -> Confusion:
+    """Counts when a statistic above ``threshold`` is called anomalous (positives: ``anomalous``)."""
+    fp = int((np.asarray(normal) > threshold).sum())
+    tp = int((np.asarray(anomalous) > threshold).sum())
+    return Confusion(tp=tp, fp=fp, tn=len(normal) - fp, fn=len(anomalous) - tp)
+
+
+def percentile(values: np.ndarray, x: float) -> float:
+    """The share (0-100) of ``values`` below ``x`` (ties count half)."""
+    v = np.asarray(values)
+    return float(100.0 * ((v < x).sum() + 0.5 * (v == x).sum()) / max(len(v), 1))
+
+
+def reference_indices(n_train: int, count: int = REFERENCE_COUNT, seed: int = REFERENCE_SEED) -> np.ndarray:
+    """A fixed random subset of the training split, sorted (the reference images)."""
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.permutation(n_train)[: min(count, n_train)])
+
+
+def corrupt_all(images: np.ndarray, noise: str, level: float, seed: int = NOISE_SEED) -> np.ndarray:
+    """A batch of test images (n, 28, 28) corrupted the denoising page's way, as float32 in
+    [0, 1]; the same for the same seed. Block: one block per image, placed on its ink."""
+    import torch
+
+    from .inference import block_position
+    from .noise import gaussian, occlude, salt_and_pepper
+
+    x = torch.from_numpy(as_floats(images).copy()).reshape(-1, 1, 28, 28)
+    gen = torch.Generator().manual_seed(int(seed))
+    if noise == "gaussian":
+        out = gaussian(x, float(level), gen)
+    elif noise == "salt_and_pepper":
+        out = salt_and_pepper(x, float(level), gen)
+    elif noise == "block":
+        size = int(np.clip(round(level), 1, 28))
+        out = x.clone()
+        for i in range(len(out)):
+            top, left = block_position(out[i, 0].numpy(), size, seed + i)
+            out[i: i + 1] = occlude(out[i: i + 1], size, top, left)
+    else:
+        raise ValueError(f"unknown noise {noise!r}")
+    return out.reshape(-1, 28, 28).numpy()
+
+
+# --------------------------------------------------------------------------- what is compared
+
+OOD_KINDS = {  # the out-of-distribution inputs, each against the model's own test images
+    "other": "the other dataset's test images",
+    "gaussian": "test images with Gaussian noise",
+    "salt_and_pepper": "test images with salt and pepper",
+    "block": "test images with a black block",
+}
+NOISE_LEVELS = {"gaussian": 0.5, "salt_and_pepper": 0.2, "block": 12}  # the page's starting strengths
+REPORT_NOISE = ("gaussian", 0.5)  # the report's corrupted inputs (issue 15: Gaussian σ = 0.5)
+
+
+def other_dataset(name: str) -> str:
+    """The dataset whose test images are out of distribution for a model of ``name``."""
+    from .vocab import DATASETS
+
+    others = [d for d in DATASETS if d != name]
+    if not others:
+        raise ValueError(f"no dataset besides {name!r}")
+    return others[0]
+
+
+def reference_images(train_images: np.ndarray) -> np.ndarray:
+    """The training images the rules are calibrated on (``REFERENCE_COUNT`` of them, fixed)."""
+    return np.asarray(train_images)[reference_indices(len(train_images))]
