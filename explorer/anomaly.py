@@ -318,8 +318,9 @@ def reference_indices(n_train: int, count: int = REFERENCE_COUNT, seed: int = RE
 
 
 def corrupt_all(images: np.ndarray, noise: str, level: float, seed: int = NOISE_SEED) -> np.ndarray:
-    """A batch of test images (n, 28, 28) corrupted the denoising page's way, as float32 in
-    [0, 1]; the same for the same seed. Block: one block per image, placed on its ink."""
+    """A batch of test images (n, 28, 28) corrupted the denoising page's way, then taken to 8 bits
+    as an image is stored (uint8: a quarter of the memory, and the PNG length is of these very
+    pixels); the same for the same seed. Block: one block per image, placed on its ink."""
     import torch
 
     from .inference import block_position
@@ -339,7 +340,9 @@ def corrupt_all(images: np.ndarray, noise: str, level: float, seed: int = NOISE_
             out[i: i + 1] = occlude(out[i: i + 1], size, top, left)
     else:
         raise ValueError(f"unknown noise {noise!r}")
-    return out.reshape(-1, 28, 28).numpy()
+    from .images import to_uint8
+
+    return to_uint8(out.reshape(-1, 28, 28).numpy())
 
 
 # --------------------------------------------------------------------------- what is compared
