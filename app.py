@@ -34,6 +34,7 @@ if catalog.good:
             st.Page(PAGES + "denoise.py", title="Denoising playground", icon=":material/auto_fix_high:",
                     url_path="denoise"),
             st.Page(PAGES + "generate.py", title="Generate", icon=":material/casino:", url_path="generate"),
+            st.Page(PAGES + "anomalies.py", title="Anomalies", icon=":material/report:", url_path="anomalies"),
         ],
         "Model": [curves],
     })

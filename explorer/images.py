@@ -716,6 +716,22 @@ def enlarge(x: np.ndarray, scale: int = 6) -> Image.Image:
     return img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST) if scale > 1 else img
 
 
+# "hot": black, red, yellow, white, evenly spaced; every step brighter, so it reads in grey too
+_HOT = np.array([[0, 0, 0], [200, 20, 0], [255, 210, 0], [255, 255, 255]], dtype=np.float32)
+
+
+def heat_map(values: np.ndarray, vmax: float, scale: int = 6) -> Image.Image:
+    """(h, w) non-negative values -> an RGB Pillow image ``scale`` times larger, coloured from
+    black (0) through red and yellow to white (``vmax`` and above): a reconstruction's error."""
+    t = np.clip(np.nan_to_num(np.asarray(values, dtype=np.float32)) / max(float(vmax), 1e-12), 0.0, 1.0)
+    pos = t * (len(_HOT) - 1)
+    lo = np.minimum(pos.astype(int), len(_HOT) - 2)
+    frac = (pos - lo)[..., None]
+    rgb = (_HOT[lo] * (1 - frac) + _HOT[lo + 1] * frac + 0.5).astype(np.uint8)
+    img = Image.fromarray(rgb, mode="RGB")
+    return img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST) if scale > 1 else img
+
+
 def mosaic(images: np.ndarray, ncols: int, pad: int = 0, pad_value: float = 0.25) -> np.ndarray:
     """Images (n, h, w) in [0, 1] -> one (rows·(h+2p), ncols·(w+2p)) image, row-major.
 

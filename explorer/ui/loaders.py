@@ -25,11 +25,15 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
 
 from explorer import latent
+
+if TYPE_CHECKING:
+    from explorer import anomaly
 from explorer.checkpoints import BrokenEntry, CatalogEntry, Checkpoint, CheckpointError, list_checkpoints, load_checkpoint, load_codes
 from explorer.data import DataError, load_dataset
 from explorer.images import CLASS_COLORS, hex_to_rgb, mosaic, to_uint8
@@ -82,6 +86,15 @@ def shared(max_entries: int):
         def clear() -> None:
             with lock:
                 values.clear()
+
+        def has(*args, **kwargs) -> bool:
+            """Whether the value for these arguments is computed (nothing is computed here)."""
+            bound = signature.bind(*args, **kwargs)
+            key = tuple((k, v) for k, v in bound.arguments.items() if not k.startswith("_"))
+            with lock:
+                return key in values
+
+        call.has = has  # pyright: ignore[reportAttributeAccessIssue]
 
         call.clear = clear  # pyright: ignore[reportAttributeAccessIssue]
         call.max_entries = max_entries  # pyright: ignore[reportAttributeAccessIssue]
@@ -439,6 +452,144 @@ def small_maps(entries, view: str, class_names) -> bytes:
     built once per set of checkpoints and shared."""
     entries = tuple(entries)
     return _small_maps(tuple(key(e) for e in entries), view, tuple(class_names), _entries=entries)
+
+
+# --------------------------------------------------------------------------- anomaly scores
+
+@dataclass(frozen=True)
+class ScoreSet:
+    """One set of images as a model scores them: the score (nats) and the PNG length (bits) of
+    each, read-only."""
+
+    raw: np.ndarray
+    bits: np.ndarray
+
+
+@dataclass(frozen=True)
+class AnomalyScores:
+    """What the Anomalies page compares for one model: the training images it is calibrated on,
+    its own test images, and the other dataset's test images (None, with ``other_problem``
+    saying why, when that dataset is not on this machine)."""
+
+    reference: anomaly.Reference
+    test: ScoreSet
+    other: ScoreSet | None
+    other_name: str
+    other_problem: str | None = None
+
+
+def _frozen(*arrays: np.ndarray) -> None:
+    for a in arrays:
+        a.setflags(write=False)
+
+
+@shared(max_entries=2)
+def _reference_images(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """The fixed 10,000 training images the rules are calibrated on, and their PNG lengths (only
+    these are kept: the whole training split is 47 MB)."""
+    from explorer import anomaly
+
+    images = np.ascontiguousarray(anomaly.reference_images(load_dataset(name, "train").images.numpy()))
+    bits = anomaly.complexity_bits(images)
+    _frozen(images, bits)
+    return images, bits
+
+
+@shared(max_entries=4)
+def _test_bits(name: str, expected: int) -> np.ndarray:
+    from explorer import anomaly
+
+    bits = anomaly.complexity_bits(_test_split(name, expected)[0])
+    _frozen(bits)
+    return bits
+
+
+@shared(max_entries=6)  # 7.8 MB each
+def _corrupted_images(name: str, expected: int, noise: str, level: float) -> tuple[np.ndarray, np.ndarray]:
+    from explorer import anomaly
+
+    images = anomaly.corrupt_all(_test_split(name, expected)[0], noise, level)
+    bits = anomaly.complexity_bits(images)
+    _frozen(images, bits)
+    return images, bits
+
+
+def _scored(entry: CatalogEntry, images: np.ndarray, bits: np.ndarray) -> ScoreSet:
+    from explorer import anomaly
+
+    raw = anomaly.scores(model(entry), images)
+    _frozen(raw)
+    return ScoreSet(raw, bits)
+
+
+@shared(max_entries=64)
+def _anomaly_scores(path: str, weights_sha256: str, _entry: CatalogEntry) -> AnomalyScores:
+    from explorer import anomaly
+
+    d = _entry.meta.dataset
+    ref_images, ref_bits = _reference_images(d.name)
+    ref = _scored(_entry, ref_images, ref_bits)
+    test_images_u8, _ = test_split(_entry)
+    test = _scored(_entry, test_images_u8, _test_bits(d.name, d.test_count))
+    other_name = anomaly.other_dataset(d.name)
+    try:
+        other_images, _ = _test_split(other_name, 0)
+        other = _scored(_entry, other_images, _test_bits(other_name, 0))
+        problem = None
+    except DataError as e:
+        other, problem = None, str(e)
+    return AnomalyScores(anomaly.Reference(ref.raw, ref.bits), test, other, other_name, problem)
+
+
+def anomaly_scores(entry: CatalogEntry) -> AnomalyScores:
+    """The model's scores of its 10,000 reference training images, its test images and the
+    other dataset's test images, computed once per checkpoint and shared (1-3 s each on this
+    machine; the warm-up computes every model's). Raises ``CheckpointError`` like ``model`` and
+    ``DataError`` when the model's own data is missing."""
+    return _anomaly_scores(*key(entry), _entry=entry)
+
+
+@shared(max_entries=256)
+def _corrupted_scores(path: str, weights_sha256: str, noise: str, level: float, _entry: CatalogEntry) -> ScoreSet:
+    d = _entry.meta.dataset
+    images, bits = _corrupted_images(d.name, d.test_count, noise, level)
+    return _scored(_entry, images, bits)
+
+
+def corrupted_scores(entry: CatalogEntry, noise: str, level: float) -> ScoreSet:
+    """The model's scores of its own test images corrupted by ``noise`` at ``level`` (the
+    Denoising playground's kinds; ``anomaly.corrupt_all``, seeded)."""
+    return _corrupted_scores(*key(entry), noise, float(level), _entry=entry)
+
+
+def corrupted_image(entry: CatalogEntry, noise: str, level: float, index: int) -> np.ndarray:
+    """One corrupted test image as ``corrupted_scores`` scored it, float32 (28, 28) in [0, 1]."""
+    d = entry.meta.dataset
+    return _corrupted_images(d.name, d.test_count, noise, float(level))[0][index].astype(np.float32) / 255.0
+
+
+@shared(max_entries=32)
+def _iwae(path: str, weights_sha256: str, which: str, k: int, n: int, _entry: CatalogEntry, _progress=None) -> np.ndarray:
+    from explorer import anomaly
+
+    if which == "test":
+        images = test_split(_entry)[0][:n]
+    else:
+        images = _test_split(anomaly.other_dataset(_entry.meta.dataset.name), 0)[0][:n]
+    out = anomaly.iwae_nll(model(_entry), images, k, progress=_progress)
+    _frozen(out)
+    return out
+
+
+def iwae(entry: CatalogEntry, which: str, k: int, n: int, progress=None) -> np.ndarray:
+    """The importance-weighted -log p(x) (``anomaly.iwae_nll``) of the first ``n`` test images of
+    the model's own dataset (``which`` "test") or of the other one ("other"); cached, since it
+    takes seconds. ``progress`` gets the share done (only when it is computed)."""
+    return _iwae(*key(entry), which, int(k), int(n), _entry=entry, _progress=progress)
+
+
+def iwae_cached(entry: CatalogEntry, which: str, k: int, n: int) -> bool:
+    return _iwae.has(*key(entry), which, int(k), int(n), _entry=entry)  # pyright: ignore[reportFunctionMemberAccess]
 
 
 # --------------------------------------------------------------------------- warm-up

@@ -36,7 +36,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 _SEEN = "_seen."
 _PUBLISHED = "_published"   # session key: the owned keys written to the URL in this full run
 
-OWNED = ("map_img", "grid_at", "gen_pick", "grid_z", "edit_z", "own_img", "own_map")
+OWNED = ("map_img", "grid_at", "gen_pick", "grid_z", "edit_z", "own_img", "own_map", "an_img")
 STEPS = ("dataset", "kind", "arch", "z", "map_img", "grid_at", "gen_pick")
 
 

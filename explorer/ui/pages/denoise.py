@@ -5,13 +5,12 @@ import streamlit as st
 
 from explorer import figures, inference
 from explorer.checkpoints import CheckpointError
-from explorer.images import MAX_UPLOAD_BYTES, ImageRejected, convert_drawing, convert_upload
-from explorer.ui import common, loaders, state
+from explorer.ui import common, loaders
+from explorer.ui.own_input import UPLOAD_HELP, own_input
 from explorer.vocab import KIND_LABELS, KINDS
 
 SOURCES = {"test": "test image", "upload": "upload", "draw": "draw"}
 NOISES = {"gaussian": "Gaussian", "salt_and_pepper": "salt and pepper", "block": "block"}
-UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
 
 entry = common.chosen()
 meta = entry.meta
@@ -43,19 +42,6 @@ seed = c3.number_input("seed", 0, 10**6, 0, key="noise_seed", bind="query-params
 MAP_PAGE = "explorer/ui/pages/latent_map.py"
 
 
-def kept_image(what: str) -> np.ndarray:
-    """The user's image from before (a reload, a link, another page), or the end of the run."""
-    kept = common.own_image()
-    if kept is None:
-        st.info(what)
-        st.stop()
-    state.publish(common.OWN_IMAGE, state.fmt_image)
-    st.caption("Your image from before (kept in the page's link), as the models see it. "
-               + ("Upload another to replace it." if source == "upload" else "Draw again to replace it."))
-    st.button("Forget it", icon=":material/delete:", key="own_forget", on_click=common.forget_own_image)
-    return kept
-
-
 def offer_map() -> None:
     """Where the user's image sits among the test images: a link to the latent map (and grid)
     that places it there. A link, not a button: ``st.switch_page`` clears the URL's parameters,
@@ -71,40 +57,10 @@ if source == "test":
     images, labels = split
     idx = common.pick_test_image("noise_img", entry, labels, label="Test image", default_class=0)
     clean = images[idx].astype(np.float32) / 255.0
-elif source == "upload":
-    upload = st.file_uploader("A PNG or JPEG of one digit or garment, any size; it is converted the MNIST way",
-                              type=UPLOAD_TYPES, key="noise_upload", max_upload_size=MAX_UPLOAD_BYTES // 2**20)
-    if upload is None:
-        clean = kept_image("Upload an image to start. It is turned grey, inverted if its background is light, "
-                           "cropped to its content, fitted into 20×20 pixels and centred by mass in 28×28, like MNIST.")
-    else:
-        try:
-            converted = convert_upload(upload.getvalue())
-        except ImageRejected as e:
-            st.error(f"**{upload.name}** cannot be used: {e}")
-            st.stop()
-        clean = common.keep_own_image(converted.array)
-        w, h = converted.original_size
-        notes = "; ".join(converted.notes)
-        st.caption(f"{upload.name}: {w}×{h} pixels, converted to 28×28" + (f" ({notes})" if notes else "") + ".")
-        if converted.blank:
-            st.warning("The image is blank after conversion (one colour, nothing drawn): the models get an empty input.")
 else:
-    try:
-        from streamlit_drawable_canvas import st_canvas
-    except Exception as e:  # noqa: BLE001 - the canvas is optional; say why it is missing
-        st.error(f"The drawing canvas is not available here ({e}). Use a test image or an upload instead.")
-        st.stop()
-    st.caption("Draw one digit or garment, large, in the middle of the square. Strokes are white on black, "
-               "like MNIST.")
-    st.space("medium")  # the canvas's toolbar floats above its top edge: it covered the caption
-    result = st_canvas(stroke_width=18, stroke_color="#FFFFFF", background_color="#000000", height=280,
-                       width=280, drawing_mode="freedraw", key="noise_canvas", return_image_data=True)
-    drawn = convert_drawing(getattr(result, "image_data", None)) if result is not None else None
-    if drawn is None:
-        clean = kept_image("Draw something on the canvas; the models' outputs appear below.")
-    else:
-        clean = common.keep_own_image(drawn)
+    clean = own_input(source, upload_key="noise_upload", canvas_key="noise_canvas",
+                      waiting=UPLOAD_HELP if source == "upload" else
+                      "Draw something on the canvas; the models' outputs appear below.")
 if source != "test":
     offer_map()
 

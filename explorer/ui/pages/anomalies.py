@@ -1,0 +1,302 @@
+"""Page 7, Anomalies: score every image by how unusual it is to the model, set a threshold,
+and see which images it flags (seed 002), including the famous failure of likelihoods."""
+
+import numpy as np
+import streamlit as st
+
+from explorer import anomaly, figures
+from explorer.checkpoints import CheckpointError
+from explorer.data import DataError
+from explorer.images import heat_map
+from explorer.ui import common, loaders, state
+from explorer.ui.own_input import UPLOAD_HELP, own_input
+from explorer.vocab import KIND_LABELS, dataset_title
+
+NOISES = {"gaussian": "Gaussian", "salt_and_pepper": "salt and pepper", "block": "block"}
+SOURCES = {"upload": "upload", "draw": "draw"}
+COLORS = {"test": "#1f77b4", "other": "#d62728", "corrupted": "#ff7f0e"}
+GALLERY = 8       # images in each gallery
+PICK = "an_img"   # app-owned: the test image looked at closely (in the URL)
+IWAE_K = 64
+IWAE_N = 1000
+
+entry = common.chosen()
+meta = entry.meta
+kind, z_dim, own_name = meta.kind, meta.latent_dim, meta.dataset.name
+is_vae = kind == "vae"
+SCORE = "−ELBO" if is_vae else "reconstruction error"
+common.intro("Anomalies", (
+    "An autoencoder trained only on normal images rebuilds them well and unusual images badly, so its "
+    "reconstruction error is an anomaly score: seed 002 calls an input anomalous when the error is above a "
+    "threshold set from the normal examples' errors. Here every test image gets a score under the sidebar's "
+    "model; the histograms show the model's own test images against the other dataset's and against corrupted "
+    "ones, and the ROC curve shows every threshold at once. Watch the Fashion-MNIST models: they find digits "
+    "*easier* than their own garments, the failure Nalisnick et al. (2019) found in far stronger models."))
+st.caption(
+    (f"**Score** under this VAE: the negative ELBO in nats (its training loss), an upper bound on −log p(x), "
+     f"averaged over {anomaly.ELBO_SAMPLES} codes drawn per image. " if is_vae else
+     f"**Score** under this {KIND_LABELS[kind]}: the reconstruction error in nats, the cross-entropy of the image "
+     "against what the model rebuilds from its code (its training loss). ")
+    + "**PNG length**: the image's size as a PNG in bits, a measure of how complex it is. Thresholds and "
+    f"typical ranges come from {anomaly.REFERENCE_COUNT:,} training images, never from the test images.")
+
+try:
+    with st.spinner(f"Scoring this model's test images, the other dataset's and {anomaly.REFERENCE_COUNT:,} "
+                    "training images (once per model)…"):
+        sc = loaders.anomaly_scores(entry)
+except CheckpointError as e:
+    st.error(f"This checkpoint cannot be loaded: {e}")
+    st.stop()
+except DataError as e:
+    st.error(str(e))
+    st.stop()
+other_label = dataset_title(sc.other_name)
+own_label = dataset_title(own_name)
+
+c1, c2, c3 = st.columns([2.2, 2.2, 1.8])
+rule_name = c1.selectbox("Rule", list(anomaly.RULES), index=list(anomaly.RULES).index(anomaly.DEFAULT_RULE),
+                         format_func=lambda r: anomaly.RULES[r].label, key="an_rule", bind="query-params",
+                         help="How a score becomes a verdict. Every rule uses only the training images' scores.")
+rule = anomaly.RULES[rule_name]
+noise = c2.radio("Corrupted test images", list(NOISES), format_func=NOISES.get, key="an_noise", horizontal=True,
+                 bind="query-params")
+with c2:
+    if noise == "gaussian":
+        level = st.slider("σ (noise strength)", 0.05, 1.0, anomaly.NOISE_LEVELS["gaussian"], step=0.05,
+                          key="an_sigma", bind="query-params")
+    elif noise == "salt_and_pepper":
+        level = st.slider("share of pixels set to black or white", 0.05, 0.8, anomaly.NOISE_LEVELS["salt_and_pepper"],
+                          step=0.05, key="an_p", bind="query-params")
+    else:
+        level = st.slider("block side (pixels)", 2, 24, int(anomaly.NOISE_LEVELS["block"]), key="an_block",
+                          bind="query-params")
+k_std = c3.slider("Threshold: training mean + k standard deviations", -2.0, 10.0, 1.0, step=0.1, key="an_k",
+                  bind="query-params",
+                  help="k = 1 is seed 002's rule as the TensorFlow tutorial it follows has it: the normal examples' "
+                       "mean plus one standard deviation.")
+
+try:
+    with st.spinner("Corrupting and scoring the test images…"):
+        corrupted = loaders.corrupted_scores(entry, noise, float(level))
+except CheckpointError as e:
+    st.error(f"This checkpoint cannot be loaded: {e}")
+    st.stop()
+
+ref = sc.reference
+ref_stat = rule.statistic(ref.raw, ref.bits, ref)
+threshold = float(ref_stat.mean() + k_std * ref_stat.std())
+test_stat = rule.statistic(sc.test.raw, sc.test.bits, ref)
+noise_name = f"{NOISES[noise]} {'σ = ' if noise == 'gaussian' else ''}{level:g}{' px' if noise == 'block' else ''}"
+sets = {f"{own_label} test (normal)": ("test", test_stat)}
+if sc.other is not None:
+    sets[f"{other_label} test"] = ("other", rule.statistic(sc.other.raw, sc.other.bits, ref))
+sets[f"{own_label} test, {noise_name}"] = ("corrupted", rule.statistic(corrupted.raw, corrupted.bits, ref))
+colors = {name: COLORS[role] for name, (role, _) in sets.items()}
+anomalous = {name: v for name, (role, v) in sets.items() if role != "test"}
+
+st.caption(f"Threshold **{threshold:.4g}** ({rule.unit}): it flags **{(ref_stat > threshold).mean():.1%}** of the "
+           f"training images and **{(test_stat > threshold).mean():.1%}** of the {own_label} test images. "
+           f"Rule: {rule.how}.")
+if sc.other is None:
+    st.warning(f"The {other_label} test images are not on this machine, so they are left out: {sc.other_problem}")
+
+charts = st.container()  # drawn once the user's own image (below) is known, so it can be marked
+
+# ---- the threshold's verdicts --------------------------------------------------------------------
+rows = []
+for name, v in anomalous.items():
+    c = anomaly.confusion(test_stat, v, threshold)
+    rows.append({"anomalies": name, "caught": f"{c.tp:,} of {c.tp + c.fn:,}", "recall": c.recall,
+                 "false alarms": f"{c.fp:,} of {c.fp + c.tn:,}", "precision": c.precision,
+                 "AUC": anomaly.auc(test_stat, v)})
+st.dataframe(rows, hide_index=True, width="stretch", column_config={
+    "recall": st.column_config.NumberColumn(format="percent", help="anomalies caught / all anomalies"),
+    "precision": st.column_config.NumberColumn(format="percent", help="anomalies among the flagged images"),
+    "AUC": st.column_config.NumberColumn(format="%.3f", help="area under the ROC curve: 1 separates perfectly, "
+                                                             "0.5 is chance"),
+    "false alarms": st.column_config.TextColumn(help=f"{own_label} test images flagged"),
+})
+
+
+# ---- the lesson: raw likelihood against the corrected rules ---------------------------------------
+def every_rule() -> list[dict]:
+    """This model's AUC under every rule, against the other dataset and the corrupted images."""
+    out = []
+    for r in anomaly.RULES.values():
+        t = r.statistic(sc.test.raw, sc.test.bits, ref)
+        row: dict = {"rule": r.label + (" (default)" if r.name == anomaly.DEFAULT_RULE else "")}
+        if sc.other is not None:
+            row[f"AUC vs {other_label}"] = anomaly.auc(t, r.statistic(sc.other.raw, sc.other.bits, ref))
+        row[f"AUC vs {noise_name}"] = anomaly.auc(t, r.statistic(corrupted.raw, corrupted.bits, ref))
+        out.append(row)
+    return out
+
+
+if sc.other is not None:
+    raw_auc = anomaly.auc(sc.test.raw, sc.other.raw)
+    corr_auc = anomaly.auc(anomaly.corrected(sc.test.raw, sc.test.bits), anomaly.corrected(sc.other.raw, sc.other.bits))
+    simpler = float(np.median(sc.other.bits)) < float(np.median(sc.test.bits))
+    below = float((sc.other.raw < np.median(sc.test.raw)).mean())
+    if raw_auc < 0.5:
+        st.info(
+            f"**The known failure, measured here.** This {KIND_LABELS[kind]} gives {other_label} images a *lower* "
+            f"{SCORE} than its own {own_label} test images ({below:.0%} of them score below the median test image): "
+            f"with the raw score the AUC is **{raw_auc:.3f}**, worse than chance. Nalisnick et al. (2019) found the "
+            f"same for likelihood models trained on Fashion-MNIST: simple images are easy to rebuild whatever "
+            f"the model learnt. Subtracting each image's PNG length (Serrà et al. 2020) gives AUC **{corr_auc:.3f}**.",
+            icon=":material/school:")
+    else:
+        st.info(
+            f"**Raw against corrected.** This {KIND_LABELS[kind]} finds {other_label} images "
+            f"{'simpler and ' if simpler else ''}harder to rebuild than its own: the raw score's AUC is "
+            f"**{raw_auc:.3f}**. Subtracting the PNG length (Serrà et al. 2020), which helps a model of the more "
+            f"complex dataset, gives **{corr_auc:.3f}** here"
+            + (": the other dataset is more complex, so the correction makes it look normal." if corr_auc < raw_auc
+               else ".") + f" The {other_label} models show the failure it corrects: switch the sidebar's dataset.",
+            icon=":material/school:")
+st.markdown(
+    "**Why the default rule works both ways.** A garment is more complex than any digit, so a digit is unusual "
+    "to a Fashion-MNIST model in its PNG length even when its score looks normal, and a garment is unusual to an "
+    "MNIST model in its score; the joint rule measures how far the pair (score, PNG length) falls from the "
+    "training images' pairs, in their own spread and correlation, so either kind of surprise counts. "
+    "Subtracting the complexity (the corrected score) helps only the first: it makes a more complex image look "
+    "normal.")
+with st.expander("Every rule on this model"):
+    st.dataframe(every_rule(), hide_index=True, width="stretch",
+                 column_config={c: st.column_config.NumberColumn(format="%.3f")
+                                for c in every_rule()[0] if c.startswith("AUC")})
+    st.caption("The report (`python -m tools.report`, docs/RESULTS.md) has these for every shipped model.")
+
+# ---- the galleries ----------------------------------------------------------------------------------
+images_u8, labels = common.test_split_or_stop(entry)
+names = common.class_names(entry)
+order = np.argsort(test_stat, kind="stable")
+pick = state.init(PICK, state.parse_index)
+if pick is not None and not 0 <= pick < len(test_stat):
+    pick = None  # a hand-edited link's index past the test split
+    st.session_state[PICK] = None
+
+
+def look(index: int) -> None:
+    state.put(PICK, int(index))
+
+
+def gallery(title: str, indices: np.ndarray, prefix: str) -> None:
+    st.markdown(f"**{title}**")
+    model = common.model_or_stop(entry)
+    recon, err = anomaly.pixel_errors(model, images_u8[indices])
+    vmax = float(np.percentile(err, 99.5)) or 1.0
+    cols = st.columns(len(indices))
+    for j, (col, idx) in enumerate(zip(cols, indices)):
+        with col:
+            common.show(images_u8[idx].astype(np.float32) / 255.0, scale=3, width="stretch")
+            common.show(recon[j], scale=3, width="stretch")
+            st.image(heat_map(err[j], vmax, common.image_scale(3)), width="stretch", output_format="PNG")
+            st.caption(f"{names[labels[idx]]} · {test_stat[idx]:.3g}")
+            st.button("Look closer", key=f"{prefix}_{j}", on_click=look, args=(int(idx),), width="stretch",
+                      type="primary" if pick == idx else "secondary")
+
+
+st.subheader(f"The {own_label} test images it finds most and least unusual")
+st.caption("Each column: the test image, what the model rebuilds, and where the error is (black: none, "
+           "through red and yellow to white: the most in this row). The number is the rule's statistic.")
+gallery("Most anomalous", order[::-1][:GALLERY], "an_most")
+gallery("Least anomalous", order[:GALLERY], "an_least")
+
+if pick is not None:
+    state.publish(PICK, str)
+    model = common.model_or_stop(entry)
+    recon, err = anomaly.pixel_errors(model, images_u8[[pick]])
+    x = images_u8[pick].astype(np.float32) / 255.0
+    st.subheader(f"Test image {pick}: {names[labels[pick]]}")
+    a, b, c, d = st.columns([1, 1, 1, 2])
+    with a:
+        common.show(x, "the test image", scale=7)
+    with b:
+        common.show(recon[0], "what the model rebuilds", scale=7)
+    with c:
+        st.image(heat_map(err[0], float(err[0].max()) or 1.0, common.image_scale(7)), caption="its error",
+                 output_format="PNG")
+    with d:
+        value = float(test_stat[pick])
+        st.metric(f"{SCORE} (score)", f"{sc.test.raw[pick]:.1f} nats", help="the score the report computes too")
+        st.metric("PNG length", f"{sc.test.bits[pick]:.0f} bits")
+        st.metric(f"{rule.label}", f"{value:.4g}",
+                  help=f"{rule.unit}; its percentile among the {len(test_stat):,} test images: higher is more unusual")
+        st.markdown(f"Percentile among the test images: **{anomaly.percentile(test_stat, value):.1f}**. "
+                    + ("**Anomalous** at this threshold." if value > threshold else "**Normal** at this threshold."))
+        st.button("Close", key="an_close", on_click=state.put, args=(PICK, None))
+
+# ---- your own image ---------------------------------------------------------------------------------
+st.subheader("Your own image")
+source = st.radio("Input", list(SOURCES), format_func=SOURCES.get, key="an_src", horizontal=True,
+                  bind="query-params")
+mine = own_input(source, upload_key="an_upload", canvas_key="an_canvas", stop=False,
+                 waiting=UPLOAD_HELP if source == "upload" else "Draw something on the canvas: its score appears here.")
+own_value = None
+if mine is not None:
+    model = common.model_or_stop(entry)
+    raw = anomaly.scores(model, mine[None])
+    bits = anomaly.complexity_bits(mine[None])
+    own_value = float(rule.statistic(raw, bits, ref)[0])
+    recon, err = anomaly.pixel_errors(model, mine[None])
+    a, b, c, d = st.columns([1, 1, 1, 2])
+    with a:
+        common.show(mine, "your image (28×28)", scale=5)
+    with b:
+        common.show(recon[0], "what the model rebuilds", scale=5)
+    with c:
+        st.image(heat_map(err[0], float(err[0].max()) or 1.0, common.image_scale(5)), caption="its error",
+                 output_format="PNG")
+    with d:
+        st.metric(f"{SCORE} (score)", f"{raw[0]:.1f} nats")
+        st.metric(rule.label, f"{own_value:.4g}", help=rule.unit)
+        st.markdown(f"Percentile among the {own_label} test images: "
+                    f"**{anomaly.percentile(test_stat, own_value):.1f}**. "
+                    + ("**Anomalous** at this threshold." if own_value > threshold else "**Normal** at this threshold.")
+                    + " It is marked in magenta on the histogram.")
+
+# ---- the bound against the likelihood (VAE) -------------------------------------------------------
+if is_vae:
+    st.subheader("The bound against the likelihood")
+    st.markdown(f"The −ELBO is an upper bound on −log p(x). An importance-weighted estimate with K = {IWAE_K} "
+                f"codes per image (Burda et al. 2016) comes closer to the likelihood itself; here on the first "
+                f"{IWAE_N:,} test images of each dataset.")
+    which = ["test"] + (["other"] if sc.other is not None else [])
+    done = all(loaders.iwae_cached(entry, w, IWAE_K, IWAE_N) for w in which)
+    if done or st.button(f"Estimate −log p(x) with K = {IWAE_K}", key="an_iwae", icon=":material/functions:"):
+        bar = None if done else st.progress(0.0, text="Importance sampling…")
+        rows = []
+        for n_done, w in enumerate(which):
+            def step(f: float, n_done=n_done, bar=bar) -> None:
+                if bar is not None:
+                    bar.progress((n_done + f) / len(which), text="Importance sampling…")
+
+            est = loaders.iwae(entry, w, IWAE_K, IWAE_N, progress=step)
+            bound = (sc.test.raw if w == "test" else sc.other.raw)[:IWAE_N]  # pyright: ignore[reportOptionalMemberAccess]
+            rows.append({"images": f"{own_label if w == 'test' else other_label} test (first {IWAE_N:,})",
+                         "mean −ELBO (nats)": float(bound.mean()), f"mean IWAE, K={IWAE_K} (nats)": float(est.mean()),
+                         "gap (nats)": float((bound - est).mean())})
+        if bar is not None:
+            bar.empty()
+        st.dataframe(rows, hide_index=True, width="stretch",
+                     column_config={c: st.column_config.NumberColumn(format="%.2f") for c in rows[0] if c != "images"})
+        if len(rows) == 2:
+            st.caption("If the gap were large, ranking images by the bound could differ from ranking them by the "
+                       "likelihood; a gap of a few nats against scores hundreds of nats apart changes little.")
+
+with charts:
+    left, right = st.columns(2)
+    with left:
+        st.plotly_chart(figures.score_histograms({n: v for n, (_, v) in sets.items()}, colors, threshold=threshold,
+                                                 unit=f"{rule.label} ({rule.unit})", own=own_value),
+                        key="an_hist", config={"displaylogo": False, "displayModeBar": False})
+    with right:
+        curves, points = {}, {}
+        for name, v in anomalous.items():
+            fpr, tpr = anomaly.roc(test_stat, v)
+            curves[name] = (fpr, tpr, anomaly.auc(test_stat, v))
+            c = anomaly.confusion(test_stat, v, threshold)
+            points[name] = (c.fp / max(c.fp + c.tn, 1), c.recall)
+        st.plotly_chart(figures.roc_curves(curves, colors, points), key="an_roc",
+                        config={"displaylogo": False, "displayModeBar": False})
