@@ -52,11 +52,12 @@ def as_floats(images: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.float32).reshape(-1, 28, 28)
 
 
-def scores(model, images: np.ndarray, *, batch_size: int = 2000) -> np.ndarray:
+def scores(model, images: np.ndarray, *, batch_size: int = 1000, pause: Callable[[], None] | None = None) -> np.ndarray:
     """The model's anomaly score of each image (see the module's docstring), (n,) float64 nats.
 
     The same image always gets the same score: the VAE's codes come from a generator seeded
-    per batch position, and each image's draws depend only on its place in its batch."""
+    from its own pixels (so a score does not depend on the batch). ``pause`` is called before
+    each batch (a background caller lets a page's run go first)."""
     import torch
 
     from .losses import bernoulli_nll, gaussian_kl
@@ -65,6 +66,8 @@ def scores(model, images: np.ndarray, *, batch_size: int = 2000) -> np.ndarray:
     out = np.empty(len(x_all), dtype=np.float64)
     with torch.inference_mode():
         for lo, hi in _batches(len(x_all), batch_size):
+            if pause is not None:
+                pause()
             x = torch.from_numpy(x_all[lo:hi].copy()).reshape(-1, 1, 28, 28)
             if model.cfg.kind == "vae":
                 out[lo:hi] = _neg_elbo(model, x, bernoulli_nll, gaussian_kl).numpy()
@@ -148,23 +151,24 @@ def iwae_nll(model, images: np.ndarray, k: int = 64, *, batch_size: int = 250,
 
 
 def pixel_errors(model, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(reconstructions, per-pixel cross-entropy in nats), each (n, 28, 28), through the
-    deterministic code: the heat maps of the galleries (they sum to the AE's score)."""
+    """(reconstructions, |image - reconstruction|), each (n, 28, 28), through the deterministic
+    code: the galleries' heat maps of where the model fails to rebuild the image. (The
+    cross-entropy per pixel would light up every grey pixel, however well it is rebuilt.)"""
     import torch
-    import torch.nn.functional as F
 
     x = torch.from_numpy(as_floats(images).copy()).reshape(-1, 1, 28, 28)
     with torch.inference_mode():
-        logits = model.decode(model.embed(x)).float()
-        err = F.binary_cross_entropy_with_logits(logits, x, reduction="none")
-    return torch.sigmoid(logits).reshape(-1, 28, 28).numpy(), err.reshape(-1, 28, 28).numpy()
+        recon = torch.sigmoid(model.decode(model.embed(x)).float())
+    recon_np = recon.reshape(-1, 28, 28).numpy()
+    return recon_np, np.abs(as_floats(images) - recon_np)
 
 
 # --------------------------------------------------------------------------- input complexity
 
-def complexity_bits(images: np.ndarray) -> np.ndarray:
+def complexity_bits(images: np.ndarray, pause: Callable[[], None] | None = None) -> np.ndarray:
     """Each image's length as a grey-level PNG at zlib's level 9, in bits (n,) float64 (Serrà
-    et al.'s L(x)). Images are taken to 8 bits first, as they would be stored."""
+    et al.'s L(x)). Images are taken to 8 bits first, as they would be stored. ``pause`` is
+    called every 1,000 images."""
     from PIL import Image
 
     from .images import to_uint8
@@ -172,6 +176,8 @@ def complexity_bits(images: np.ndarray) -> np.ndarray:
     u8 = np.asarray(images) if np.asarray(images).dtype == np.uint8 else to_uint8(as_floats(images))
     out = np.empty(len(u8), dtype=np.float64)
     for i, img in enumerate(u8.reshape(-1, 28, 28)):
+        if pause is not None and i % 1000 == 0:
+            pause()
         buf = io.BytesIO()
         Image.fromarray(img, mode="L").save(buf, format="PNG", compress_level=9)
         out[i] = 8 * buf.tell()

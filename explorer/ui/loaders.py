@@ -478,6 +478,12 @@ class AnomalyScores:
     other_problem: str | None = None
 
 
+def _pause():
+    """In the warm-up's thread, the wait for the runs in progress between two batches of
+    scoring (a model's scores take seconds); elsewhere nothing."""
+    return _after_runs_in_progress if threading.current_thread() is _warm_up_thread else None
+
+
 def _frozen(*arrays: np.ndarray) -> None:
     for a in arrays:
         a.setflags(write=False)
@@ -490,7 +496,7 @@ def _reference_images(name: str) -> tuple[np.ndarray, np.ndarray]:
     from explorer import anomaly
 
     images = np.ascontiguousarray(anomaly.reference_images(load_dataset(name, "train").images.numpy()))
-    bits = anomaly.complexity_bits(images)
+    bits = anomaly.complexity_bits(images, pause=_pause())
     _frozen(images, bits)
     return images, bits
 
@@ -499,7 +505,7 @@ def _reference_images(name: str) -> tuple[np.ndarray, np.ndarray]:
 def _test_bits(name: str, expected: int) -> np.ndarray:
     from explorer import anomaly
 
-    bits = anomaly.complexity_bits(_test_split(name, expected)[0])
+    bits = anomaly.complexity_bits(_test_split(name, expected)[0], pause=_pause())
     _frozen(bits)
     return bits
 
@@ -509,7 +515,7 @@ def _corrupted_images(name: str, expected: int, noise: str, level: float) -> tup
     from explorer import anomaly
 
     images = anomaly.corrupt_all(_test_split(name, expected)[0], noise, level)
-    bits = anomaly.complexity_bits(images)
+    bits = anomaly.complexity_bits(images, pause=_pause())
     _frozen(images, bits)
     return images, bits
 
@@ -517,7 +523,7 @@ def _corrupted_images(name: str, expected: int, noise: str, level: float) -> tup
 def _scored(entry: CatalogEntry, images: np.ndarray, bits: np.ndarray) -> ScoreSet:
     from explorer import anomaly
 
-    raw = anomaly.scores(model(entry), images)
+    raw = anomaly.scores(model(entry), images, pause=_pause())
     _frozen(raw)
     return ScoreSet(raw, bits)
 
@@ -566,6 +572,47 @@ def corrupted_image(entry: CatalogEntry, noise: str, level: float, index: int) -
     """One corrupted test image as ``corrupted_scores`` scored it, float32 (28, 28) in [0, 1]."""
     d = entry.meta.dataset
     return _corrupted_images(d.name, d.test_count, noise, float(level))[0][index].astype(np.float32) / 255.0
+
+
+@dataclass(frozen=True)
+class RuleView:
+    """One rule applied to one model's score sets (``AnomalyScores`` and one corruption): the
+    statistic of each set (read-only), the AUC and ROC curve of each anomalous set against the
+    test images, and the test images' order from least to most anomalous. What a change of the
+    threshold reuses."""
+
+    reference: np.ndarray
+    test: np.ndarray
+    anomalous: dict[str, np.ndarray]               # "other", "corrupted"
+    auc: dict[str, float]
+    roc: dict[str, tuple[np.ndarray, np.ndarray]]
+    order: np.ndarray
+
+
+@shared(max_entries=128)
+def _rule_view(path: str, weights_sha256: str, rule_name: str, noise: str, level: float,
+               _entry: CatalogEntry) -> RuleView:
+    from explorer import anomaly
+
+    rule = anomaly.RULES[rule_name]
+    sc = anomaly_scores(_entry)
+    ref = sc.reference
+    sets = {"corrupted": corrupted_scores(_entry, noise, level)}
+    if sc.other is not None:
+        sets = {"other": sc.other, **sets}
+    test = rule.statistic(sc.test.raw, sc.test.bits, ref)
+    anomalous = {name: rule.statistic(v.raw, v.bits, ref) for name, v in sets.items()}
+    reference = rule.statistic(ref.raw, ref.bits, ref)
+    order = np.argsort(test, kind="stable")
+    _frozen(test, reference, order, *anomalous.values())
+    return RuleView(reference, test, anomalous, {n: anomaly.auc(test, v) for n, v in anomalous.items()},
+                    {n: anomaly.roc(test, v) for n, v in anomalous.items()}, order)
+
+
+def rule_view(entry: CatalogEntry, rule_name: str, noise: str, level: float) -> RuleView:
+    """``RuleView`` of a rule of ``anomaly.RULES`` on the entry's scores, cached (a change of the
+    threshold then costs no statistic, AUC or ROC curve)."""
+    return _rule_view(*key(entry), rule_name, noise, float(level), _entry=entry)
 
 
 @shared(max_entries=32)
@@ -654,7 +701,22 @@ def warm_up(cat: Catalog | None = None, first: CatalogEntry | None = None) -> No
             if views:
                 _after_runs_in_progress()
                 map_figure(e, views[0], None, e.meta.dataset.class_names)
+    _warm_up_anomalies([e for group in groups.values() for e in group])
     freeze_imported_objects()
+
+
+def _warm_up_anomalies(entries: list[CatalogEntry]) -> None:
+    """The Anomalies page as it opens, for every model: its scores (1-3 s each) and the default
+    rule on the default corruption. A dataset that is missing is skipped (the page says so)."""
+    from explorer import anomaly
+
+    noise = "gaussian"
+    for e in entries:
+        _after_runs_in_progress()
+        try:
+            rule_view(e, anomaly.DEFAULT_RULE, noise, anomaly.NOISE_LEVELS[noise])
+        except (CheckpointError, DataError, OSError) as err:
+            log.info("warm-up: anomaly scores of %s skipped (%s)", e.id, err)
 
 
 def _warm_up_quietly(first: CatalogEntry | None) -> None:

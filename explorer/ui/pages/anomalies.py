@@ -19,6 +19,7 @@ GALLERY = 8       # images in each gallery
 PICK = "an_img"   # app-owned: the test image looked at closely (in the URL)
 IWAE_K = 64
 IWAE_N = 1000
+HEAT_MAX = 0.5   # the heat maps' white: off by half the range or more (one scale for every map)
 
 entry = common.chosen()
 meta = entry.meta
@@ -77,22 +78,19 @@ k_std = c3.slider("Threshold: training mean + k standard deviations", -2.0, 10.0
 
 try:
     with st.spinner("Corrupting and scoring the test images…"):
-        corrupted = loaders.corrupted_scores(entry, noise, float(level))
+        loaders.corrupted_scores(entry, noise, float(level))
 except CheckpointError as e:
     st.error(f"This checkpoint cannot be loaded: {e}")
     st.stop()
 
 ref = sc.reference
-ref_stat = rule.statistic(ref.raw, ref.bits, ref)
+view = loaders.rule_view(entry, rule_name, noise, float(level))
+ref_stat, test_stat = view.reference, view.test
 threshold = float(ref_stat.mean() + k_std * ref_stat.std())
-test_stat = rule.statistic(sc.test.raw, sc.test.bits, ref)
 noise_name = f"{NOISES[noise]} {'σ = ' if noise == 'gaussian' else ''}{level:g}{' px' if noise == 'block' else ''}"
-sets = {f"{own_label} test (normal)": ("test", test_stat)}
-if sc.other is not None:
-    sets[f"{other_label} test"] = ("other", rule.statistic(sc.other.raw, sc.other.bits, ref))
-sets[f"{own_label} test, {noise_name}"] = ("corrupted", rule.statistic(corrupted.raw, corrupted.bits, ref))
-colors = {name: COLORS[role] for name, (role, _) in sets.items()}
-anomalous = {name: v for name, (role, v) in sets.items() if role != "test"}
+SET_NAMES = {"other": f"{other_label} test", "corrupted": f"{own_label} test, {noise_name}"}
+sets = {f"{own_label} test (normal)": test_stat} | {SET_NAMES[n]: v for n, v in view.anomalous.items()}
+colors = {f"{own_label} test (normal)": COLORS["test"]} | {SET_NAMES[n]: COLORS[n] for n in view.anomalous}
 
 st.caption(f"Threshold **{threshold:.4g}** ({rule.unit}): it flags **{(ref_stat > threshold).mean():.1%}** of the "
            f"training images and **{(test_stat > threshold).mean():.1%}** of the {own_label} test images. "
@@ -104,11 +102,10 @@ charts = st.container()  # drawn once the user's own image (below) is known, so 
 
 # ---- the threshold's verdicts --------------------------------------------------------------------
 rows = []
-for name, v in anomalous.items():
+for name, v in view.anomalous.items():
     c = anomaly.confusion(test_stat, v, threshold)
-    rows.append({"anomalies": name, "caught": f"{c.tp:,} of {c.tp + c.fn:,}", "recall": c.recall,
-                 "false alarms": f"{c.fp:,} of {c.fp + c.tn:,}", "precision": c.precision,
-                 "AUC": anomaly.auc(test_stat, v)})
+    rows.append({"anomalies": SET_NAMES[name], "caught": f"{c.tp:,} of {c.tp + c.fn:,}", "recall": c.recall,
+                 "false alarms": f"{c.fp:,} of {c.fp + c.tn:,}", "precision": c.precision, "AUC": view.auc[name]})
 st.dataframe(rows, hide_index=True, width="stretch", column_config={
     "recall": st.column_config.NumberColumn(format="percent", help="anomalies caught / all anomalies"),
     "precision": st.column_config.NumberColumn(format="percent", help="anomalies among the flagged images"),
@@ -123,18 +120,15 @@ def every_rule() -> list[dict]:
     """This model's AUC under every rule, against the other dataset and the corrupted images."""
     out = []
     for r in anomaly.RULES.values():
-        t = r.statistic(sc.test.raw, sc.test.bits, ref)
-        row: dict = {"rule": r.label + (" (default)" if r.name == anomaly.DEFAULT_RULE else "")}
-        if sc.other is not None:
-            row[f"AUC vs {other_label}"] = anomaly.auc(t, r.statistic(sc.other.raw, sc.other.bits, ref))
-        row[f"AUC vs {noise_name}"] = anomaly.auc(t, r.statistic(corrupted.raw, corrupted.bits, ref))
-        out.append(row)
+        v = loaders.rule_view(entry, r.name, noise, float(level))
+        out.append({"rule": r.label + (" (default)" if r.name == anomaly.DEFAULT_RULE else "")}
+                   | {f"AUC vs {SET_NAMES[n]}": a for n, a in v.auc.items()})
     return out
 
 
 if sc.other is not None:
-    raw_auc = anomaly.auc(sc.test.raw, sc.other.raw)
-    corr_auc = anomaly.auc(anomaly.corrected(sc.test.raw, sc.test.bits), anomaly.corrected(sc.other.raw, sc.other.bits))
+    raw_auc = loaders.rule_view(entry, "raw", noise, float(level)).auc["other"]
+    corr_auc = loaders.rule_view(entry, "corrected", noise, float(level)).auc["other"]
     simpler = float(np.median(sc.other.bits)) < float(np.median(sc.test.bits))
     below = float((sc.other.raw < np.median(sc.test.raw)).mean())
     if raw_auc < 0.5:
@@ -162,15 +156,15 @@ st.markdown(
     "Subtracting the complexity (the corrected score) helps only the first: it makes a more complex image look "
     "normal.")
 with st.expander("Every rule on this model"):
-    st.dataframe(every_rule(), hide_index=True, width="stretch",
-                 column_config={c: st.column_config.NumberColumn(format="%.3f")
-                                for c in every_rule()[0] if c.startswith("AUC")})
+    table = every_rule()
+    st.dataframe(table, hide_index=True, width="stretch",
+                 column_config={c: st.column_config.NumberColumn(format="%.3f") for c in table[0] if c != "rule"})
     st.caption("The report (`python -m tools.report`, docs/RESULTS.md) has these for every shipped model.")
 
 # ---- the galleries ----------------------------------------------------------------------------------
 images_u8, labels = common.test_split_or_stop(entry)
 names = common.class_names(entry)
-order = np.argsort(test_stat, kind="stable")
+order = view.order
 pick = state.init(PICK, state.parse_index)
 if pick is not None and not 0 <= pick < len(test_stat):
     pick = None  # a hand-edited link's index past the test split
@@ -185,21 +179,20 @@ def gallery(title: str, indices: np.ndarray, prefix: str) -> None:
     st.markdown(f"**{title}**")
     model = common.model_or_stop(entry)
     recon, err = anomaly.pixel_errors(model, images_u8[indices])
-    vmax = float(np.percentile(err, 99.5)) or 1.0
     cols = st.columns(len(indices))
     for j, (col, idx) in enumerate(zip(cols, indices)):
         with col:
             common.show(images_u8[idx].astype(np.float32) / 255.0, scale=3, width="stretch")
             common.show(recon[j], scale=3, width="stretch")
-            st.image(heat_map(err[j], vmax, common.image_scale(3)), width="stretch", output_format="PNG")
+            st.image(heat_map(err[j], HEAT_MAX, common.image_scale(3)), width="stretch", output_format="PNG")
             st.caption(f"{names[labels[idx]]} · {test_stat[idx]:.3g}")
             st.button("Look closer", key=f"{prefix}_{j}", on_click=look, args=(int(idx),), width="stretch",
                       type="primary" if pick == idx else "secondary")
 
 
 st.subheader(f"The {own_label} test images it finds most and least unusual")
-st.caption("Each column: the test image, what the model rebuilds, and where the error is (black: none, "
-           "through red and yellow to white: the most in this row). The number is the rule's statistic.")
+st.caption("Each column: the test image, what the model rebuilds, and where they differ (black: not at all, "
+           "through red and yellow to white: by half the range or more). The number is the rule's statistic.")
 gallery("Most anomalous", order[::-1][:GALLERY], "an_most")
 gallery("Least anomalous", order[:GALLERY], "an_least")
 
@@ -215,7 +208,7 @@ if pick is not None:
     with b:
         common.show(recon[0], "what the model rebuilds", scale=7)
     with c:
-        st.image(heat_map(err[0], float(err[0].max()) or 1.0, common.image_scale(7)), caption="its error",
+        st.image(heat_map(err[0], HEAT_MAX, common.image_scale(7)), caption="its error",
                  output_format="PNG")
     with d:
         value = float(test_stat[pick])
@@ -246,7 +239,7 @@ if mine is not None:
     with b:
         common.show(recon[0], "what the model rebuilds", scale=5)
     with c:
-        st.image(heat_map(err[0], float(err[0].max()) or 1.0, common.image_scale(5)), caption="its error",
+        st.image(heat_map(err[0], HEAT_MAX, common.image_scale(5)), caption="its error",
                  output_format="PNG")
     with d:
         st.metric(f"{SCORE} (score)", f"{raw[0]:.1f} nats")
@@ -288,15 +281,15 @@ if is_vae:
 with charts:
     left, right = st.columns(2)
     with left:
-        st.plotly_chart(figures.score_histograms({n: v for n, (_, v) in sets.items()}, colors, threshold=threshold,
+        st.plotly_chart(figures.score_histograms(sets, colors, threshold=threshold,
                                                  unit=f"{rule.label} ({rule.unit})", own=own_value),
                         key="an_hist", config={"displaylogo": False, "displayModeBar": False})
     with right:
         curves, points = {}, {}
-        for name, v in anomalous.items():
-            fpr, tpr = anomaly.roc(test_stat, v)
-            curves[name] = (fpr, tpr, anomaly.auc(test_stat, v))
+        for name, v in view.anomalous.items():
+            fpr, tpr = view.roc[name]
+            curves[SET_NAMES[name]] = (fpr, tpr, view.auc[name])
             c = anomaly.confusion(test_stat, v, threshold)
-            points[name] = (c.fp / max(c.fp + c.tn, 1), c.recall)
+            points[SET_NAMES[name]] = (c.fp / max(c.fp + c.tn, 1), c.recall)
         st.plotly_chart(figures.roc_curves(curves, colors, points), key="an_roc",
                         config={"displaylogo": False, "displayModeBar": False})

@@ -1,0 +1,117 @@
+"""The Anomalies page (issue 15) in AppTest: it opens for every model, its controls change what
+it shows, its scores are the report's, and the user's own image is scored and judged."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from explorer import anomaly
+from explorer.checkpoints import load_checkpoint
+from explorer.data import load_dataset
+from tests.test_app import ok
+from tests.test_hostile_urls import PLACED
+
+PAGE = "anomalies"
+
+
+def captions(at) -> list[str]:
+    return [c.value for c in at.caption]
+
+
+def threshold_caption(at) -> str:
+    return next(c for c in captions(at) if c.startswith("Threshold **"))
+
+
+def metric(at, label_start: str) -> str:
+    return next(m.value for m in at.metric if m.label.startswith(label_start))
+
+
+@pytest.mark.parametrize("kind", ["AE", "DAE", "VAE"])
+@pytest.mark.parametrize("z", ["2", "4"])
+def test_the_page_opens_for_every_model(open_app, kind, z):
+    at = ok(open_app(PAGE, query={"kind": kind, "z": z}))
+    assert at.title[0].value == "Anomalies"
+    assert not at.error, [e.value for e in at.error]
+    assert len(at.get("plotly_chart")) == 2, "the histograms and the ROC curves"
+    assert threshold_caption(at)
+    table = at.dataframe[0].value
+    assert list(table["anomalies"]) == ["Fashion-MNIST test", "MNIST test, Gaussian σ = 0.5"]
+    assert ((table["AUC"] >= 0) & (table["AUC"] <= 1)).all()
+    assert len([b for b in at.button if b.key and b.key.startswith("an_most_")]) == 8
+    assert len([b for b in at.button if b.key and b.key.startswith("an_least_")]) == 8
+    assert ("The bound against the likelihood" in [s.value for s in at.subheader]) == (kind == "VAE")
+
+
+def test_the_threshold_moves_the_verdicts(open_app):
+    at = ok(open_app(PAGE))
+    before = threshold_caption(at)
+    caught_before = list(at.dataframe[0].value["caught"])
+    at.slider(key="an_k").set_value(6.0).run()
+    after = threshold_caption(ok(at))
+    assert before != after
+    assert list(at.dataframe[0].value["caught"]) != caught_before or "0.0%" in after
+
+
+def test_the_rule_and_the_corruption_change_the_figures(open_app):
+    at = ok(open_app(PAGE))
+    joint = at.dataframe[0].value["AUC"].tolist()
+    at.selectbox(key="an_rule").set_value("raw").run()
+    raw = ok(at).dataframe[0].value["AUC"].tolist()
+    assert raw != joint
+    at.radio(key="an_noise").set_value("block").run()
+    assert ok(at).dataframe[0].value["anomalies"].tolist()[1] == "MNIST test, block 12 px"
+
+
+def test_a_gallery_image_shows_the_reports_score(open_app, app_checkpoints):
+    at = ok(open_app(PAGE, query={"kind": "AE", "z": "4"}))
+    at.button(key="an_most_0").click().run()
+    ok(at)
+    heading = next(s.value for s in at.subheader if s.value.startswith("Test image "))
+    index = int(heading.split()[2].rstrip(":"))
+    assert at.query_params["an_img"] == str(index)
+    shown = metric(at, "reconstruction error")
+    model = load_checkpoint(app_checkpoints / "mnist-ae-mlp-z4").model.eval()
+    test = load_dataset("mnist", "test").images.numpy()
+    every = anomaly.scores(model, test)  # the report's computation: the whole split at once
+    assert shown == f"{every[index]:.1f} nats"
+    assert every[index] == pytest.approx(every.max(), rel=0.3), "the most anomalous gallery opens near the top"
+    # the rule's statistic ranks it first among the test images
+    assert "Percentile among the test images: **100.0**" in "\n".join(m.value for m in at.markdown)
+    at.button(key="an_close").click().run()
+    assert "an_img" not in ok(at).query_params
+
+
+def test_a_link_to_a_test_image_and_a_bad_one(open_app):
+    at = ok(open_app(PAGE, query={"an_img": "123"}))
+    assert any(s.value.startswith("Test image 123:") for s in at.subheader)
+    for bad in ("10000", "-1", "x"):
+        at = ok(open_app(PAGE, query={"an_img": bad}))
+        assert not any(s.value.startswith("Test image ") for s in at.subheader)
+
+
+def test_your_own_image_is_scored_and_judged(open_app, app_checkpoints):
+    at = ok(open_app(PAGE, query={"own_img": PLACED["own_img"], "an_src": "draw"}))
+    text = "\n".join(m.value for m in at.markdown)
+    assert "Percentile among the MNIST test images" in text and "at this threshold" in text
+    from explorer.ui.state import parse_image
+
+    image = parse_image(PLACED["own_img"]).astype(np.float32) / 255.0
+    model = load_checkpoint(app_checkpoints / "mnist-vae-mlp-z2").model.eval()
+    assert metric(at, "−ELBO") == f"{anomaly.scores(model, image[None])[0]:.1f} nats"
+
+
+def test_the_lesson_names_the_failure_only_where_it_is_measured(open_app):
+    at = ok(open_app(PAGE))
+    lesson = at.info[0].value
+    assert lesson.startswith("**Raw against corrected.**") or lesson.startswith("**The known failure, measured here.**")
+    auc = float(lesson.split("AUC is **")[1].split("**")[0])
+    assert (auc < 0.5) == lesson.startswith("**The known failure")
+
+
+def test_the_vae_compares_its_bound_with_the_likelihood(open_app):
+    at = ok(open_app(PAGE, query={"kind": "VAE", "z": "2"}))
+    at.button(key="an_iwae").click().run()
+    rows = ok(at).dataframe[-1].value
+    gap = rows["gap (nats)"].tolist()
+    assert len(gap) == 2 and all(g > -1.0 for g in gap), "the IWAE estimate is not above the bound (within noise)"
