@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+import torch
 
-from explorer.data import load_dataset
-from explorer.models import ModelConfig
+from explorer import anomaly
+from explorer.data import DataError, load_dataset
+from explorer.models import ModelConfig, build_model
 from explorer.noise import NoiseConfig
 from explorer.sweep import RunSpec, run
 from explorer.training import TrainConfig
 from explorer.vocab import KINDS
-from tests.helpers import make_idx_folder
+from tests.helpers import make_checkpoint, make_idx_folder
 from tools import report
 
 
@@ -18,6 +21,7 @@ from tools import report
 def small(tmp_path_factory):
     root = tmp_path_factory.mktemp("rep")
     make_idx_folder(root / "data" / "fashion", n_train=200, n_test=60)
+    make_idx_folder(root / "data" / "mnist", n_train=150, n_test=50, seed=1)  # the anomaly section's other dataset
     return root
 
 
@@ -35,6 +39,14 @@ def test_report_runs_and_matches_metadata(small, monkeypatch):
     text = (small / "docs" / "RESULTS.md").read_text()
     assert "VAE: test negative ELBO" in text and "AE below PCA" in text and "DAE beats AE" in text
     assert "| VAE | mlp 32, relu; IAF 2 steps at z = 2 |" in text
+    for title in ("## Anomaly detection", "### Anomaly detection: Fashion-MNIST models", "### Rules tried",
+                  "### The known failure: Fashion-MNIST VAEs", "importance-weighted estimate", "200 of the model's *training*"):
+        assert title in text
+    assert "### Anomaly detection: MNIST models" not in text  # no MNIST checkpoints here
+    # no MNIST model, none of latent size ≥ 8: only the Fashion-MNIST target (every latent size) is judged
+    assert "≥ 0.99 (the score itself): not measured (no such models)" in text
+    assert "at latent size ≥ 8: not measured (models of both datasets needed)" in text
+    assert "with the complexity-corrected score, at every latent size: lowest **" in text
     for png in ("loss_vs_latent.png", "training_curves.png", "latent_grid_fashion.png", "reconstructions_fashion.png"):
         assert (small / "docs" / png).stat().st_size > 1000
     rows, extra, problems = report.evaluate_all(out, log=lambda m: None)
@@ -48,3 +60,97 @@ def test_report_runs_and_matches_metadata(small, monkeypatch):
 def test_report_without_checkpoints(tmp_path, capsys):
     assert report.main(["--checkpoints", str(tmp_path), "--out", str(tmp_path / "d")]) == 2
     assert "train some with `python train.py`" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- anomaly section
+
+def tiny_data(seed=0):
+    """(train, test) uint8 images for both datasets, a few dozen each (blobs; MNIST's smaller)."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name, size in (("mnist", 6), ("fashion", 14)):
+        imgs = np.zeros((70, 28, 28), np.uint8)
+        for i in range(70):
+            r, c = rng.integers(0, 28 - size, 2)
+            imgs[i, r: r + size, c: c + size] = rng.integers(100, 256)
+        out[name] = (imgs[:40], imgs[40:])
+    return out
+
+
+def tiny_model(kind, z=8):
+    torch.manual_seed(0)
+    return build_model(ModelConfig(kind=kind, latent_dim=z, hidden=(16,))).eval()
+
+
+def test_anomaly_scores_for_gives_each_sets_scores_and_bits_image_by_image():
+    splits = tiny_data()
+    data = report.AnomalyData(splits)
+    model = tiny_model("vae")
+    s = report.anomaly_scores_for(model, "mnist", data)
+    assert set(s) == set(report.ANOMALY_SETS)
+    train, test = splits["mnist"]
+    want = {"reference": anomaly.reference_images(train), "test": test, "other": splits["fashion"][1],
+            "noisy": anomaly.corrupt_all(test, *anomaly.REPORT_NOISE, seed=anomaly.NOISE_SEED)}
+    for name, images in want.items():
+        raw, bits = s[name]
+        assert raw.shape == bits.shape == (len(images),)
+        assert np.array_equal(bits, anomaly.complexity_bits(images))
+        assert np.array_equal(raw, anomaly.scores(model, images))
+    # the page's one image gets the report's score
+    assert anomaly.scores(model, test[7:8])[0] == pytest.approx(s["test"][0][7], abs=1e-4)
+    assert list(report.anomaly_scores_for(model, "mnist", data, ("test",))) == ["test"]
+
+
+def test_anomaly_data_makes_each_set_once():
+    data = report.AnomalyData(tiny_data())
+    assert data.images("mnist", "other") is data.images("fashion", "test")  # one array, one set of bits
+    assert data.images("mnist", "noisy") is data.images("mnist", "noisy")
+    with pytest.raises(ValueError, match="unknown image set"):
+        data.images("mnist", "validation")
+
+
+def test_anomaly_row_aucs_come_from_the_rules():
+    data = report.AnomalyData(tiny_data())
+    model = tiny_model("ae")
+    a = report.anomaly_row(model, "m", "mnist", data)
+    assert set(a.auc) == {(w, r) for w in report.ANOMALY_AGAINST for r in anomaly.RULES}
+    assert all(0 <= v <= 1 for v in a.auc.values()) and a.iwae is None
+    s = report.anomaly_scores_for(model, "mnist", data)
+    ref = anomaly.Reference(*s["reference"])
+    joint = anomaly.RULES["joint"]
+    assert a.auc[("other", "joint")] == anomaly.auc(joint.statistic(*s["test"], ref), joint.statistic(*s["other"], ref))
+    assert a.auc[("noisy", "raw")] == anomaly.auc(s["test"][0], s["noisy"][0])
+    assert a.counts == {"reference": 40, "test": 30, "other": 30, "noisy": 30}
+    assert a.other_below_median == pytest.approx(np.mean(s["other"][0] < np.median(s["test"][0])))
+    v = report.anomaly_row(tiny_model("vae"), "v", "fashion", data)
+    assert v.iwae is not None and v.iwae[1] < v.iwae[0] and v.z == 8 and v.kind == "vae"
+
+
+def test_anomaly_markdown_has_both_tables_the_rules_and_computed_verdicts():
+    data = report.AnomalyData(tiny_data())
+    rows = [report.anomaly_row(tiny_model(kind, z), f"{ds}-{kind}-z{z}", ds, data)
+            for ds in ("mnist", "fashion") for kind, z in (("ae", 4), ("ae", 8), ("dae", 8), ("vae", 8))]
+    text = "\n".join(report.anomaly_markdown(report.AnomalyReport(rows, 12.0)))
+    for title in ("### Anomaly detection: MNIST models", "### Anomaly detection: Fashion-MNIST models", "### Rules tried",
+                  "### Targets", "### The known failure", "K = 64", "first 30 test images", "took 12 s for 8 models"):
+        assert title in text
+    assert text.index("### Anomaly detection: MNIST") < text.index("### Anomaly detection: Fashion-MNIST")
+    for rule in anomaly.RULES.values():
+        assert f"| `{rule.name}`" in text and rule.how in text
+    assert text.count("| AE | 8 |") == text.count("| AE | 4 |") == text.count("| VAE | 8 |") == 2
+    assert "not measured" not in text
+    low = report.lowest_auc(rows, "other", "raw", "mnist", 8)
+    assert low is not None and low == min((a.auc[("other", "raw")], a.id) for a in rows if a.dataset == "mnist" and a.z >= 8)
+    assert f"lowest **{low[0]:.3f}** ({low[1]}) — **{'met' if low[0] >= 0.99 else 'not met'}**" in text
+
+
+def test_anomaly_section_says_so_when_a_dataset_is_missing(monkeypatch, tmp_path):
+    def missing(name, split):
+        raise DataError(f"{name} is not installed")
+
+    monkeypatch.setattr(report, "load_dataset", missing)
+    make_checkpoint(tmp_path / "fashion-ae", kind="ae")
+    row = report.Row("fashion-ae", "fashion", "ae", 2, None, {})  # type: ignore[arg-type]
+    rep = report.evaluate_anomalies([row], tmp_path, log=lambda m: None)
+    assert rep.rows == [] and rep.problem is not None
+    assert "Not measured: fashion is not installed" in "\n".join(report.anomaly_markdown(rep))

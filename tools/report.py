@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from explorer import anomaly
 from explorer.checkpoints import CatalogEntry, list_checkpoints, load_checkpoint
 from explorer.data import DataError, Dataset, load_dataset
 from explorer.losses import pixel_entropy, psnr
@@ -127,6 +128,262 @@ def evaluate_all(folder: Path, log=print) -> tuple[list[Row], dict, list[str]]:
     for ds, (tr, te) in data.items():
         extra["pca"][ds] = {z: pca_mse(tr, te, z) for z in LATENT_DIMS}
     return rows, extra, problems
+
+
+# --------------------------------------------------------------------------- anomalies
+
+ANOMALY_SETS = ("reference", "test", "other", "noisy")  # the image sets anomaly_scores_for scores
+ANOMALY_AGAINST = ("other", "noisy")  # the anomalous sets, each against the model's own test images
+IWAE_IMAGES = 1000  # the first test images on which the -ELBO is compared with the IWAE estimate
+IWAE_K = 64
+# Issue 15's targets (typed): MNIST models detect Fashion-MNIST with the score itself; Fashion-MNIST
+# models detect MNIST with the corrected score; one rule does both at the larger latent sizes.
+TARGET_MNIST_RAW = 0.99
+TARGET_FASHION_CORRECTED = 0.95
+TARGET_BOTH = 0.95
+TARGET_MIN_LATENT = 8
+
+
+class AnomalyData:
+    """The image sets the anomaly section scores, with their PNG lengths, made once per report run
+    and shared by every model. For a model trained on dataset ``own``, ``images(own, set)`` is:
+
+    - reference: ``anomaly.reference_images`` of ``own``'s training split (the rules are calibrated
+      on these and nothing else);
+    - test: ``own``'s test images (the normal images every AUC is measured on);
+    - other: the test images of ``anomaly.other_dataset(own)``;
+    - noisy: ``own``'s test images through ``anomaly.corrupt_all`` at ``anomaly.REPORT_NOISE``,
+      seed ``anomaly.NOISE_SEED``.
+
+    ``splits`` gives a dataset's (train, test) uint8 images (n, 28, 28) directly, e.g. a few
+    images in a test; any other dataset is read with ``load_dataset`` when first needed (raising
+    ``DataError`` when it is not installed).
+    """
+
+    def __init__(self, splits: dict[str, tuple[np.ndarray, np.ndarray]] | None = None):
+        self._arrays = {(name, split): np.asarray(a) for name, pair in (splits or {}).items()
+                        for split, a in zip(("train", "test"), pair)}
+        self._sets: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+
+    def _split(self, name: str, split: str) -> np.ndarray:
+        if (name, split) not in self._arrays:
+            self._arrays[(name, split)] = load_dataset(name, split).images.numpy()
+        return self._arrays[(name, split)]
+
+    def images(self, own: str, which: str) -> tuple[np.ndarray, np.ndarray]:
+        """(images (n, 28, 28), their ``anomaly.complexity_bits`` (n,)) of one set, computed once."""
+        if which == "other":
+            return self.images(anomaly.other_dataset(own), "test")
+        if (own, which) not in self._sets:
+            if which == "reference":
+                x = anomaly.reference_images(self._split(own, "train"))
+            elif which == "test":
+                x = self._split(own, "test")
+            elif which == "noisy":
+                how, level = anomaly.REPORT_NOISE
+                x = anomaly.corrupt_all(self._split(own, "test"), how, level, seed=anomaly.NOISE_SEED)
+            else:
+                raise ValueError(f"unknown image set {which!r}; choose one of {', '.join(ANOMALY_SETS)}")
+            self._sets[(own, which)] = (x, anomaly.complexity_bits(x))
+        return self._sets[(own, which)]
+
+
+def anomaly_scores_for(model, own_name: str, data: AnomalyData,
+                       sets: tuple[str, ...] = ANOMALY_SETS) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The report's anomaly figures for one model trained on ``own_name``: for each of ``sets``
+    (see ``AnomalyData``), (raw score, bits), each (n,) float64: ``anomaly.scores`` in nats and
+    ``anomaly.complexity_bits``. Entry i is image i of ``data.images(own_name, set)[0]``, so
+    ``anomaly_scores_for(model, "mnist", data, ("test",))["test"][0][i]`` is the score the report
+    gives MNIST test image i. Every AUC of the report is computed from these arrays."""
+    out = {}
+    for s in sets:
+        images, bits = data.images(own_name, s)
+        out[s] = (anomaly.scores(model, images), bits)
+    return out
+
+
+@dataclass
+class AnomalyRow:
+    id: str
+    dataset: str
+    kind: str
+    z: int
+    counts: dict[str, int]              # set -> images scored
+    auc: dict[tuple[str, str], float]   # (anomalous set, rule name) -> AUC against the own test images
+    mean_score: dict[str, float]        # set -> mean raw score, nats
+    other_below_median: float           # share (0-1) of the other dataset's images scored below the test median
+    iwae: tuple[float, float] | None    # VAE: (mean -ELBO, mean IWAE -log p(x)) on the first IWAE_IMAGES test images
+
+
+def anomaly_row(model, id: str, dataset: str, data: AnomalyData) -> AnomalyRow:
+    """Every anomaly figure of one model: each rule's AUC against the other dataset and the noisy
+    test images, the mean scores, and for a VAE the IWAE estimate."""
+    s = anomaly_scores_for(model, dataset, data)
+    ref = anomaly.Reference(*s["reference"])
+    auc = {}
+    for rule in anomaly.RULES.values():
+        normal = rule.statistic(*s["test"], ref)
+        for against in ANOMALY_AGAINST:
+            auc[(against, rule.name)] = anomaly.auc(normal, rule.statistic(*s[against], ref))
+    test_raw = s["test"][0]
+    iwae = None
+    if model.cfg.kind == "vae":
+        x = data.images(dataset, "test")[0][:IWAE_IMAGES]
+        iwae = (float(test_raw[: len(x)].mean()), float(anomaly.iwae_nll(model, x, k=IWAE_K).mean()))
+    return AnomalyRow(id, dataset, model.cfg.kind, model.cfg.latent_dim, {k: len(v[0]) for k, v in s.items()}, auc,
+                      {k: float(v[0].mean()) for k, v in s.items()},
+                      anomaly.percentile(s["other"][0], float(np.median(test_raw))) / 100, iwae)
+
+
+@dataclass
+class AnomalyReport:
+    rows: list[AnomalyRow]
+    seconds: float
+    problem: str | None = None  # why nothing was measured (the other dataset is not installed)
+
+
+def evaluate_anomalies(rows: list[Row], folder: Path, data: AnomalyData | None = None, log=print) -> AnomalyReport:
+    """``anomaly_row`` of every evaluated checkpoint, the image sets shared between them."""
+    data = AnomalyData() if data is None else data
+    t0 = time.perf_counter()
+    out = []
+    for r in rows:
+        t1 = time.perf_counter()
+        try:
+            a = anomaly_row(load_checkpoint(folder / r.id).model.eval(), r.id, r.dataset, data)
+        except DataError as e:
+            log(f"anomaly section skipped: {e}")
+            return AnomalyReport([], time.perf_counter() - t0, str(e))
+        out.append(a)
+        log(f"{r.id}: anomaly AUC vs other {a.auc[('other', 'raw')]:.3f} raw, {a.auc[('other', anomaly.DEFAULT_RULE)]:.3f} "
+            f"{anomaly.DEFAULT_RULE}; vs noise {a.auc[('noisy', 'raw')]:.3f} raw  [{time.perf_counter() - t1:.1f}s]")
+    seconds = time.perf_counter() - t0
+    log(f"anomaly section: {seconds:.1f}s for {len(out)} models")
+    return AnomalyReport(out, seconds)
+
+
+def lowest_auc(arows: list[AnomalyRow], against: str, rule: str, dataset: str | None = None,
+               min_z: int = 0) -> tuple[float, str] | None:
+    """(lowest AUC, model id) over the rows of ``dataset`` (all if None) at latent size ≥ ``min_z``."""
+    cands = [(a.auc[(against, rule)], a.id) for a in arows if (dataset is None or a.dataset == dataset) and a.z >= min_z]
+    return min(cands) if cands else None
+
+
+def noise_words(how: str, level: float) -> str:
+    """The report's corrupted inputs in words."""
+    return {"gaussian": f"Gaussian noise σ = {level}", "salt_and_pepper": f"salt and pepper p = {level}",
+            "block": f"a black block of {level} pixels"}[how]
+
+
+def _verdict(low: tuple[float, str] | None, target: float) -> str:
+    if low is None:
+        return "not measured (no such models)"
+    return f"lowest **{low[0]:.3f}** ({low[1]}) — **{'met' if low[0] >= target else 'not met'}**"
+
+
+def anomaly_markdown(rep: AnomalyReport) -> list[str]:
+    """The anomaly section of RESULTS.md (markdown lines)."""
+    L = ["## Anomaly detection", ""]
+    if rep.problem is not None:
+        return L + [f"Not measured: {rep.problem}", ""]
+    arows = rep.rows
+    if not arows:
+        return L + ["No models.", ""]
+    default = anomaly.RULES[anomaly.DEFAULT_RULE]
+    noise = noise_words(*anomaly.REPORT_NOISE)
+    refs = sorted({a.counts["reference"] for a in arows})
+    L += [f"Each model scores each image with `explorer.anomaly.scores`, in nats (higher = more unusual): the AE's and "
+          f"DAE's reconstruction cross-entropy, the VAE's −ELBO over {anomaly.ELBO_SAMPLES} codes seeded by the image "
+          "itself. A rule (below) turns the score and the image's PNG length into a statistic; an AUC is the chance "
+          "that an anomalous image's statistic is above a normal one's (1 = perfect, 0.5 = chance, below 0.5 = "
+          "the anomalies look *more* normal). Normal: the model's own test images. Anomalous: the other dataset's "
+          f"test images, or the own test images with {noise} (seed {anomaly.NOISE_SEED}, clipped to [0, 1]).", "",
+          f"Every threshold and typical range (the reference mean and spread, the fitted line, the covariance of "
+          f"score and PNG length) comes from {' / '.join(f'{n:,}' for n in refs)} of the model's *training* images "
+          f"(`anomaly.reference_images`, a fixed subset, seed {anomaly.REFERENCE_SEED}), never from test images: the "
+          "test images are only what the rules are judged on.", "",
+          f"The anomaly section took {rep.seconds:.0f} s for {len(arows)} models ({rep.seconds / len(arows):.1f} s a model, "
+          "the image sets and their PNG lengths made once and shared).", ""]
+    mn, fa = "mnist", "fashion"
+    measured_both = all(any(a.dataset == ds and a.z >= TARGET_MIN_LATENT for a in arows) for ds in (mn, fa))
+    both_ok = [rule.name for rule in anomaly.RULES.values() if measured_both
+               and all(lo is not None and lo[0] >= TARGET_BOTH
+                       for lo in (lowest_auc(arows, "other", rule.name, ds, TARGET_MIN_LATENT) for ds in (mn, fa)))]
+    if not measured_both:
+        one_rule = "not measured (models of both datasets needed)"
+    else:
+        everywhere = min(lo[0] for ds in (mn, fa) if (lo := lowest_auc(arows, "other", default.name, ds)) is not None)
+        one_rule = (f"**{'met' if both_ok else 'not met'}**" + (f" by {', '.join(f'`{n}`' for n in both_ok)}" if both_ok else "")
+                    + f"; the default rule (`{default.name}`) " + ("is one of them" if default.name in both_ok else "**is not**")
+                    + f". At every latent size, the default rule's lowest AUC in either direction is {everywhere:.3f}")
+    L += ["### Targets", "",
+          f"- {dataset_title(mn)} AE, DAE and VAE at latent size ≥ {TARGET_MIN_LATENT} detect {dataset_title(fa)} with "
+          f"AUC ≥ {TARGET_MNIST_RAW} (the score itself): "
+          f"{_verdict(lowest_auc(arows, 'other', 'raw', mn, TARGET_MIN_LATENT), TARGET_MNIST_RAW)}.",
+          f"- {dataset_title(fa)} models detect {dataset_title(mn)} with AUC ≥ {TARGET_FASHION_CORRECTED} with the "
+          f"complexity-corrected score, at every latent size: "
+          f"{_verdict(lowest_auc(arows, 'other', 'corrected', fa), TARGET_FASHION_CORRECTED)}.",
+          f"- One rule for every model with AUC ≥ {TARGET_BOTH} in both directions at latent size ≥ {TARGET_MIN_LATENT}: "
+          f"{one_rule}.", ""]
+    for ds in sorted({a.dataset for a in arows}, key=lambda d: (d != mn, d)):
+        other = dataset_title(anomaly.other_dataset(ds))
+        L += [f"### Anomaly detection: {dataset_title(ds)} models", "",
+              f"AUC against the model's own {dataset_title(ds)} test images.", "",
+              f"| kind | latent | vs {other}: score | corrected | {default.name} | vs noise: score | corrected | "
+              f"{default.name} |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        for kind in KINDS:
+            for a in sorted((a for a in arows if a.dataset == ds and a.kind == kind), key=lambda a: a.z):
+                cells = [f"{a.auc[(against, r)]:.3f}" for against in ANOMALY_AGAINST for r in ("raw", "corrected", default.name)]
+                L.append(f"| {kind.upper()} | {a.z} | " + " | ".join(cells) + " |")
+        L.append("")
+    L += ["### Rules tried", "",
+          f"Lowest AUC over the models at latent size ≥ {TARGET_MIN_LATENT} (`explorer.anomaly.RULES`; the page opens on "
+          f"`{default.name}`).", "",
+          f"| rule | what it computes | {dataset_title(mn)} → {dataset_title(fa)} | {dataset_title(fa)} → {dataset_title(mn)} "
+          f"| noise | ≥ {TARGET_BOTH} both directions |", "|---|---|---:|---:|---:|:-:|"]
+    for rule in anomaly.RULES.values():
+        lows = [lowest_auc(arows, "other", rule.name, ds, TARGET_MIN_LATENT) for ds in (mn, fa)]
+        lows.append(lowest_auc(arows, "noisy", rule.name, None, TARGET_MIN_LATENT))
+        cells = [fmt(None if lo is None else lo[0], ".3f") for lo in lows]
+        ok = "—" if not measured_both else ("yes" if rule.name in both_ok else "no")
+        name = f"`{rule.name}`" + (" (default)" if rule.name == default.name else "")
+        L.append(f"| {name}: {rule.label} | {rule.how} | " + " | ".join(cells) + f" | {ok} |")
+    L.append("")
+    vaes = sorted((a for a in arows if a.dataset == fa and a.kind == "vae"), key=lambda a: a.z)
+    if vaes:
+        L += [f"### The known failure: {dataset_title(fa)} VAEs and {dataset_title(mn)} digits", "",
+              "Nalisnick et al. 2019 (\"Do deep generative models know what they don't know?\") found that models "
+              f"trained on {dataset_title(fa)} give {dataset_title(mn)} digits a *higher* likelihood than their own test "
+              f"images. Ours, on all {vaes[0].counts['test']:,} and {vaes[0].counts['other']:,} test images:", "",
+              f"| latent | mean −ELBO, {dataset_title(fa)} test | mean −ELBO, {dataset_title(mn)} test | "
+              f"{dataset_title(mn)} scored below the {dataset_title(fa)} median |", "|---:|---:|---:|---:|"]
+        for a in vaes:
+            L.append(f"| {a.z} | {a.mean_score['test']:.1f} | {a.mean_score['other']:.1f} | {100 * a.other_below_median:.1f} % |")
+        yes = [a.z for a in vaes if a.mean_score["other"] < a.mean_score["test"]]
+        if len(yes) == len(vaes):
+            verdict = (f"Our {dataset_title(fa)} VAEs **reproduce** the finding at every latent size: on average a "
+                       f"{dataset_title(mn)} digit gets a lower −ELBO (a higher likelihood bound) than a "
+                       f"{dataset_title(fa)} test image.")
+        elif yes:
+            verdict = (f"Our {dataset_title(fa)} VAEs reproduce the finding at latent sizes {', '.join(map(str, yes))} "
+                       "only (a lower mean −ELBO for the digits); not at the others.")
+        else:
+            verdict = (f"Our {dataset_title(fa)} VAEs **do not** reproduce the finding: the digits' mean −ELBO is higher "
+                       "at every latent size.")
+        L += ["", verdict, ""]
+    iw = [a for a in arows if a.iwae is not None]
+    if iw:
+        n = min(min(a.counts["test"], IWAE_IMAGES) for a in iw)
+        L += ["### The −ELBO against the importance-weighted estimate of −log p(x)", "",
+              f"`anomaly.iwae_nll` with K = {IWAE_K} samples (Burda et al. 2016) on the first {n:,} test images of each "
+              f"VAE's own dataset, against the −ELBO the scores use ({anomaly.ELBO_SAMPLES} samples); the gap is the mean "
+              "over the images, in nats (the ELBO is a bound, so the gap should not be negative).", "",
+              "| model | mean −ELBO | mean IWAE −log p(x) | gap |", "|---|---:|---:|---:|"]
+        for a in sorted(iw, key=lambda a: (a.dataset != mn, a.z)):
+            elbo, nll = a.iwae or (float("nan"), float("nan"))
+            L.append(f"| {a.id} | {elbo:.2f} | {nll:.2f} | {elbo - nll:.2f} |")
+        L.append("")
+    return L
 
 
 # --------------------------------------------------------------------------- plots
@@ -260,7 +517,8 @@ def recipe_row(kind: str, group: list[Row]) -> str:
             f"{values(lambda r: tc(r).get('shift_pixels', 0))} px | {values(lambda r: tc(r).get('kl_warmup_epochs', 0))} |")
 
 
-def write_markdown(rows, extra, problems, folder: Path, out: Path, plots: list[str]) -> str:
+def write_markdown(rows, extra, problems, folder: Path, out: Path, plots: list[str],
+                   anomalies: AnomalyReport | None = None) -> str:
     by = {(r.dataset, r.kind, r.z): r for r in rows}
     datasets = sorted({r.dataset for r in rows})
     L = ["# Results of the shipped checkpoints", "",
@@ -355,6 +613,8 @@ def write_markdown(rows, extra, problems, folder: Path, out: Path, plots: list[s
             cells = [fmt(by[(ds, k, z)].metrics["feature_acc"], ".3f") if (ds, k, z) in by else "—" for k in KINDS]
             L.append(f"| {z} | " + " | ".join(cells) + " |")
         L.append("")
+    if anomalies is not None:
+        L += anomaly_markdown(anomalies)
     L += ["## Checkpoint metadata against recomputed metrics", "",
           "Each checkpoint's `test_metrics.loss` against the loss recomputed here from its stored weights:", "",
           "| checkpoint | metadata | recomputed | stored weights |", "|---|---:|---:|---|"]
@@ -378,6 +638,7 @@ def main(argv=None) -> int:
     p.add_argument("--checkpoints", type=Path, default=Path("checkpoints"), help="folder to evaluate (default: checkpoints)")
     p.add_argument("--out", type=Path, default=Path("docs"), help="where RESULTS.md and the plots go (default: docs)")
     args = p.parse_args(argv)
+    t0 = time.perf_counter()
     try:
         rows, extra, problems = evaluate_all(args.checkpoints)
     except DataError as e:
@@ -386,9 +647,10 @@ def main(argv=None) -> int:
     if not rows:
         print(f"report: no loadable checkpoints in {args.checkpoints}; train some with `python train.py`", file=sys.stderr)
         return 2
+    anomalies = evaluate_anomalies(rows, args.checkpoints)
     plots = make_plots(rows, args.checkpoints, args.out)
-    write_markdown(rows, extra, problems, args.checkpoints, args.out, plots)
-    print(f"wrote {args.out / 'RESULTS.md'} and {len(plots)} plots")
+    write_markdown(rows, extra, problems, args.checkpoints, args.out, plots, anomalies)
+    print(f"wrote {args.out / 'RESULTS.md'} and {len(plots)} plots in {(time.perf_counter() - t0) / 60:.1f} min")
     return 0
 
 
