@@ -81,6 +81,24 @@ def test_compares_opening_view_comes_from_the_warm_up(warmed, open_app, monkeypa
         ok(at.run())
 
 
+def test_the_anomalies_page_opens_on_scores_the_warm_up_computed(warmed, open_app, monkeypatch):
+    from explorer import anomaly
+
+    monkeypatch.setattr(anomaly, "scores", _refuse)
+    monkeypatch.setattr(anomaly, "complexity_bits", _refuse)
+    at = ok(open_app("anomalies"))
+    for kind in ("ae", "dae", "vae"):  # a change of model is only the page's own drawing
+        for z in (2, 4):
+            at.sidebar.selectbox(key="kind").set_value(kind)
+            at.sidebar.select_slider(key="z").set_value(z)
+            ok(at.run())
+            assert not at.error and threshold_shown(at)
+
+
+def threshold_shown(at) -> bool:
+    return any(c.value.startswith("Threshold **") for c in at.caption)
+
+
 def test_the_warm_up_starts_once_per_server_and_never_under_apptest(monkeypatch, open_app):
     from streamlit import config
 

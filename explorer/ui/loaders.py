@@ -661,7 +661,8 @@ def warm_up(cat: Catalog | None = None, first: CatalogEntry | None = None) -> No
     and the inference code, every good checkpoint's model (run once, so its weights are paged
     in), its codes, each dataset's test split, the latent map's figure as the page opens, and
     Compare's opening view (the reconstructions of one test image of each class by every latent
-    size, and the maps picture of each view). What the pages would ask for differently is only
+    size, and the maps picture of each view), and last the Anomalies page's scores of every
+    model (seconds each; ``anomaly_scores``). What the pages would ask for differently is only
     a cache miss there.
     ``first`` (the model the first page shows) goes first. Each step waits for the pages and
     fragments running at the time (``_after_runs_in_progress``). A checkpoint or a data set
