@@ -209,8 +209,8 @@ def score_histograms(sets: Mapping[str, np.ndarray], colors: Mapping[str, str], 
                       annotation_position="top left", annotation_font_color=OWN_COLOR)
     fig.update_xaxes(title_text=unit, type="log" if log_x else "linear")
     fig.update_yaxes(title_text="share of the set's images", tickformat=".0%")
-    fig.update_layout(barmode="overlay", bargap=0, height=height, margin=dict(l=10, r=10, t=30, b=10),
-                      legend=dict(orientation="h", y=1.14))
+    fig.update_layout(barmode="overlay", bargap=0, height=height, margin=dict(l=10, r=10, t=70, b=10),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.08, x=0))
     return fig
 
 
