@@ -368,7 +368,7 @@ def anomaly_markdown(rep: AnomalyReport) -> list[str]:
                        f"{dataset_title(mn)} digit gets a lower −ELBO (a higher likelihood bound) than a "
                        f"{dataset_title(fa)} test image.")
         elif yes:
-            verdict = (f"Our {dataset_title(fa)} VAEs **reproduce** the finding at latent size "
+            verdict = (f"Our {dataset_title(fa)} VAEs **reproduce** the finding at latent size{'s' * (len(yes) > 1)} "
                        f"{', '.join(map(str, yes))} (on average a lower −ELBO, a higher likelihood bound, for the "
                        f"digits), not at {', '.join(map(str, no))} (where the digits' mean −ELBO is higher).")
         else:
