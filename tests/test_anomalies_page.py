@@ -71,9 +71,12 @@ def test_a_gallery_image_shows_the_reports_score(open_app, app_checkpoints):
     index = int(heading.split()[2].rstrip(":"))
     assert at.query_params["an_img"] == str(index)
     shown = metric(at, "reconstruction error")
+    from tools import report
+
     model = load_checkpoint(app_checkpoints / "mnist-ae-mlp-z4").model.eval()
-    test = load_dataset("mnist", "test").images.numpy()
-    every = anomaly.scores(model, test)  # the report's computation: the whole split at once
+    data = report.AnomalyData({"mnist": (load_dataset("mnist", "train").images.numpy(),
+                                         load_dataset("mnist", "test").images.numpy())})
+    every = report.anomaly_scores_for(model, "mnist", data, ("test",))["test"][0]  # the report's: the whole split
     assert shown == f"{every[index]:.1f} nats"
     assert every[index] == pytest.approx(every.max(), rel=0.3), "the most anomalous gallery opens near the top"
     # the rule's statistic ranks it first among the test images
