@@ -27,6 +27,7 @@ import io
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -376,3 +377,49 @@ def other_dataset(name: str) -> str:
 def reference_images(train_images: np.ndarray) -> np.ndarray:
     """The training images the rules are calibrated on (``REFERENCE_COUNT`` of them, fixed)."""
     return np.asarray(train_images)[reference_indices(len(train_images))]
+
+
+# --------------------------------------------------------------------------- stored scores
+
+SCORES_VERSION = 1  # bump when a score's definition changes: scores stored by another version are not read
+
+
+def stored_path(name: str) -> Path:
+    """Where a computed array is kept between server starts: the download cache's ``anomaly/``
+    folder ($LATENT_EXPLORER_CACHE or ~/.cache/latent-explorer), one safetensors file each."""
+    from .data import cache_dir
+
+    return cache_dir("anomaly") / f"{name}-v{SCORES_VERSION}.safetensors"
+
+
+def load_stored(name: str, length: int) -> np.ndarray | None:
+    """The array stored under ``name`` if it is there, of this version, ``length`` long and all
+    finite; else None (the caller computes it again: a damaged or stale file costs only time).
+    safetensors holds plain numbers, so a swapped file cannot run code."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    path = stored_path(name)
+    try:
+        arrays = load_file(str(path))
+    except (OSError, SafetensorError, ValueError):
+        return None
+    values = arrays.get("values")
+    if values is None or values.shape != (length,) or values.dtype != np.float64 or not np.isfinite(values).all():
+        return None
+    return values
+
+
+def save_stored(name: str, values: np.ndarray) -> bool:
+    """Keep ``values`` under ``name`` (written atomically); False, and nothing else, when the
+    cache folder cannot be written (a read-only home: the scores are then kept in memory only)."""
+    from safetensors.numpy import save_file
+
+    from .io import atomic_path
+
+    try:
+        with atomic_path(stored_path(name)) as tmp:
+            save_file({"values": np.ascontiguousarray(values, dtype=np.float64)}, str(tmp))
+    except OSError:
+        return False
+    return True

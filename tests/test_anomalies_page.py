@@ -118,3 +118,41 @@ def test_the_vae_compares_its_bound_with_the_likelihood(open_app):
     rows = ok(at).dataframe[-1].value
     gap = rows["gap (nats)"].tolist()
     assert len(gap) == 2 and all(g > -1.0 for g in gap), "the IWAE estimate is not above the bound (within noise)"
+
+
+def test_scores_are_stored_between_server_starts_and_a_damaged_store_is_recomputed(app_checkpoints, monkeypatch,
+                                                                                   tmp_path):
+    from explorer.checkpoints import list_checkpoints
+    from explorer.ui import loaders
+
+    monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path / "store"))
+    entry = next(e for e in list_checkpoints(app_checkpoints) if e.id == "mnist-dae-mlp-z2")
+
+    def fresh_process():
+        for cache in (loaders._anomaly_scores, loaders._reference_images, loaders._test_bits):
+            cache.clear()
+
+    fresh_process()
+    first = loaders.anomaly_scores(entry)
+    stored = sorted(p.name for p in (tmp_path / "store" / "anomaly").iterdir())
+    assert any(n.startswith(entry.meta.weights_sha256 + "-test-") for n in stored)
+    assert any(n.startswith("bits-mnist-reference-") for n in stored)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("computed again although it was stored")
+
+    fresh_process()
+    with monkeypatch.context() as m:
+        m.setattr(anomaly, "scores", refuse)
+        m.setattr(anomaly, "complexity_bits", refuse)
+        again = loaders.anomaly_scores(entry)
+    np.testing.assert_array_equal(again.test.raw, first.test.raw)
+    np.testing.assert_array_equal(again.reference.bits, first.reference.bits)
+
+    test_file = anomaly.stored_path(f"{entry.meta.weights_sha256}-test-{len(first.test.raw)}")
+    test_file.write_bytes(b"not a safetensors file")  # damaged (or swapped): computed again, and replaced
+    fresh_process()
+    third = loaders.anomaly_scores(entry)
+    np.testing.assert_allclose(third.test.raw, first.test.raw, rtol=1e-6)
+    assert anomaly.load_stored(test_file.name.removesuffix(f"-v{anomaly.SCORES_VERSION}.safetensors"),
+                               len(first.test.raw)) is not None

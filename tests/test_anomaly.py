@@ -311,3 +311,24 @@ def test_other_dataset_pairs_the_two_datasets():
     assert {anomaly.other_dataset(d) for d in DATASETS} == set(DATASETS)
     assert all(anomaly.other_dataset(d) != d for d in DATASETS)
     assert anomaly.other_dataset(anomaly.other_dataset("mnist")) == "mnist"
+
+
+def test_a_stored_array_is_read_back_only_when_it_is_whole(monkeypatch, tmp_path):
+    monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path))
+    values = np.linspace(0, 1, 7)
+    assert anomaly.save_stored("x", values)
+    np.testing.assert_array_equal(anomaly.load_stored("x", 7), values)
+    assert anomaly.load_stored("x", 8) is None, "another length: another set of images"
+    assert anomaly.load_stored("missing", 7) is None
+    assert anomaly.save_stored("nan", np.array([1.0, np.nan]))
+    assert anomaly.load_stored("nan", 2) is None
+    assert anomaly.stored_path("x").name == f"x-v{anomaly.SCORES_VERSION}.safetensors"
+    anomaly.stored_path("x").write_bytes(b"\x80\x04pickle")
+    assert anomaly.load_stored("x", 7) is None
+
+
+def test_a_cache_that_cannot_be_written_keeps_nothing_and_says_so(monkeypatch, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the cache folder would go")
+    monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(blocker))
+    assert anomaly.save_stored("x", np.zeros(3)) is False

@@ -489,6 +489,26 @@ def _frozen(*arrays: np.ndarray) -> None:
         a.setflags(write=False)
 
 
+def _kept(name: str, length: int, compute) -> np.ndarray:
+    """``compute()``'s array, stored between server starts (``anomaly.load_stored``: a file that
+    is missing, stale or damaged is computed again and replaced), read-only."""
+    from explorer import anomaly
+
+    values = anomaly.load_stored(name, length)
+    if values is None:
+        values = np.asarray(compute(), dtype=np.float64)
+        anomaly.save_stored(name, values)
+    _frozen(values)
+    return values
+
+
+def _bits_of(dataset: str, which: str, images: np.ndarray) -> np.ndarray:
+    from explorer import anomaly
+
+    return _kept(f"bits-{dataset}-{which}-{len(images)}", len(images),
+                 lambda: anomaly.complexity_bits(images, pause=_pause()))
+
+
 @shared(max_entries=2)
 def _reference_images(name: str) -> tuple[np.ndarray, np.ndarray]:
     """The fixed 10,000 training images the rules are calibrated on, and their PNG lengths (only
@@ -496,18 +516,13 @@ def _reference_images(name: str) -> tuple[np.ndarray, np.ndarray]:
     from explorer import anomaly
 
     images = np.ascontiguousarray(anomaly.reference_images(load_dataset(name, "train").images.numpy()))
-    bits = anomaly.complexity_bits(images, pause=_pause())
-    _frozen(images, bits)
-    return images, bits
+    _frozen(images)
+    return images, _bits_of(name, "reference", images)
 
 
 @shared(max_entries=4)
 def _test_bits(name: str, expected: int) -> np.ndarray:
-    from explorer import anomaly
-
-    bits = anomaly.complexity_bits(_test_split(name, expected)[0], pause=_pause())
-    _frozen(bits)
-    return bits
+    return _bits_of(name, "test", _test_split(name, expected)[0])
 
 
 @shared(max_entries=6)  # 7.8 MB each
@@ -515,16 +530,17 @@ def _corrupted_images(name: str, expected: int, noise: str, level: float) -> tup
     from explorer import anomaly
 
     images = anomaly.corrupt_all(_test_split(name, expected)[0], noise, level)
-    bits = anomaly.complexity_bits(images, pause=_pause())
-    _frozen(images, bits)
-    return images, bits
+    _frozen(images)
+    return images, _bits_of(name, f"{noise}-{level:g}", images)
 
 
-def _scored(entry: CatalogEntry, images: np.ndarray, bits: np.ndarray) -> ScoreSet:
+def _scored(entry: CatalogEntry, which: str, images: np.ndarray, bits: np.ndarray) -> ScoreSet:
+    """The entry's scores of a set of images (``which`` names it in the store: the same weights
+    and the same set give the same scores)."""
     from explorer import anomaly
 
-    raw = anomaly.scores(model(entry), images, pause=_pause())
-    _frozen(raw)
+    raw = _kept(f"{entry.meta.weights_sha256}-{which}-{len(images)}", len(images),
+                lambda: anomaly.scores(model(entry), images, pause=_pause()))
     return ScoreSet(raw, bits)
 
 
@@ -534,13 +550,13 @@ def _anomaly_scores(path: str, weights_sha256: str, _entry: CatalogEntry) -> Ano
 
     d = _entry.meta.dataset
     ref_images, ref_bits = _reference_images(d.name)
-    ref = _scored(_entry, ref_images, ref_bits)
+    ref = _scored(_entry, "reference", ref_images, ref_bits)
     test_images_u8, _ = test_split(_entry)
-    test = _scored(_entry, test_images_u8, _test_bits(d.name, d.test_count))
+    test = _scored(_entry, "test", test_images_u8, _test_bits(d.name, d.test_count))
     other_name = anomaly.other_dataset(d.name)
     try:
         other_images, _ = _test_split(other_name, 0)
-        other = _scored(_entry, other_images, _test_bits(other_name, 0))
+        other = _scored(_entry, f"{other_name}-test", other_images, _test_bits(other_name, 0))
         problem = None
     except DataError as e:
         other, problem = None, str(e)
@@ -559,7 +575,7 @@ def anomaly_scores(entry: CatalogEntry) -> AnomalyScores:
 def _corrupted_scores(path: str, weights_sha256: str, noise: str, level: float, _entry: CatalogEntry) -> ScoreSet:
     d = _entry.meta.dataset
     images, bits = _corrupted_images(d.name, d.test_count, noise, level)
-    return _scored(_entry, images, bits)
+    return _scored(_entry, f"{noise}-{level:g}", images, bits)
 
 
 def corrupted_scores(entry: CatalogEntry, noise: str, level: float) -> ScoreSet:
@@ -707,17 +723,19 @@ def warm_up(cat: Catalog | None = None, first: CatalogEntry | None = None) -> No
 
 
 def _warm_up_anomalies(entries: list[CatalogEntry]) -> None:
-    """The Anomalies page as it opens, for every model: its scores (1-3 s each) and the default
-    rule on the default corruption. A dataset that is missing is skipped (the page says so)."""
+    """The Anomalies page as it opens, for every model: its scores (seconds each, the first time
+    on a machine; then read from the store, ``anomaly.load_stored``) and the default rule on
+    each kind of corruption at its starting strength. A dataset that is missing is skipped
+    (the page says so)."""
     from explorer import anomaly
 
-    noise = "gaussian"
-    for e in entries:
-        _after_runs_in_progress()
-        try:
-            rule_view(e, anomaly.DEFAULT_RULE, noise, anomaly.NOISE_LEVELS[noise])
-        except (CheckpointError, DataError, OSError) as err:
-            log.info("warm-up: anomaly scores of %s skipped (%s)", e.id, err)
+    for noise in anomaly.NOISE_LEVELS:  # the page's opening view of every model first, then its other noises
+        for e in entries:
+            _after_runs_in_progress()
+            try:
+                rule_view(e, anomaly.DEFAULT_RULE, noise, anomaly.NOISE_LEVELS[noise])
+            except (CheckpointError, DataError, OSError) as err:
+                log.info("warm-up: anomaly scores of %s skipped (%s)", e.id, err)
 
 
 def _warm_up_quietly(first: CatalogEntry | None) -> None:
