@@ -1,19 +1,23 @@
-"""What the Anomalies page's scores cost: computed on first use, or stored in each checkpoint?
+"""What the Anomalies page's scores cost: computed on first use, read back from the store, or
+shipped in each checkpoint?
 
     python -m tools.anomaly_bench [--checkpoints checkpoints]
 
 Times, on this machine, what the page computes for a model the first time it is shown
 (``explorer.ui.loaders.anomaly_scores`` and the default corruption): each dataset's PNG lengths
 (once per dataset, shared by its models) and each model's scores of its 10,000 reference
-training images, its test images, the other dataset's and the noisy test images. Beside them,
-what storing those scores in every checkpoint would add to ``checkpoints/`` (float32).
+training images, its test images, the other dataset's and the noisy test images; then how long
+reading them back from the store takes (``anomaly.load_stored``, what every later server start
+does), and what shipping them in every checkpoint would add to ``checkpoints/``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -48,14 +52,22 @@ def main(argv: list[str] | None = None) -> int:
         sets[name] = {"reference": ref, "test": test, "noisy": noisy}
     per_kind: dict[str, list[float]] = {}
     stored = 0
+    store = tempfile.TemporaryDirectory()
+    os.environ["LATENT_EXPLORER_CACHE"] = store.name  # the bench's own store, not the user's
+    read_back: list[float] = []
     for e in entries:
         own, other = e.meta.dataset.name, anomaly.other_dataset(e.meta.dataset.name)
         model = load_checkpoint(e.path).model.eval()
         images = [sets[own]["reference"], sets[own]["test"], sets[other]["test"], sets[own]["noisy"]]
         t0 = time.perf_counter()
-        for x in images:
-            anomaly.scores(model, x)
+        computed = [anomaly.scores(model, x) for x in images]
         seconds = time.perf_counter() - t0
+        for k, values in enumerate(computed):
+            anomaly.save_stored(f"{e.id}-{k}", values)
+        t0 = time.perf_counter()
+        for k, values in enumerate(computed):
+            assert anomaly.load_stored(f"{e.id}-{k}", len(values)) is not None
+        read_back.append(time.perf_counter() - t0)
         per_kind.setdefault(e.meta.kind, []).append(seconds)
         stored += 4 * sum(len(x) for x in images)
         print(f"  {e.id}: scores of {sum(len(x) for x in images):,} images {seconds:.2f} s")
@@ -63,7 +75,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{KIND_LABELS.get(kind, kind)}: median {statistics.median(times):.2f} s per model (max {max(times):.2f} s)")
     total = sum(sum(t) for t in per_kind.values())
     print(f"all {len(entries)} models: {total:.0f} s of scoring on first use (the server's warm-up does it in the "
-          f"background); stored instead, {stored / 2**20:.1f} MB more in checkpoints/")
+          f"background, once per machine); read back from the store: {sum(read_back) * 1000:.0f} ms in all "
+          f"(median {statistics.median(read_back) * 1000:.1f} ms a model); shipped instead: "
+          f"{stored / 2**20:.1f} MB more in checkpoints/")
+    store.cleanup()
     return 0
 
 
