@@ -96,7 +96,8 @@ def test_a_link_to_a_test_image_and_a_bad_one(open_app):
 def test_your_own_image_is_scored_and_judged(open_app, app_checkpoints):
     at = ok(open_app(PAGE, query={"own_img": PLACED["own_img"], "an_src": "draw"}))
     text = "\n".join(m.value for m in at.markdown)
-    assert "Percentile among the MNIST test images" in text and "at this threshold" in text
+    assert "Percentile among the MNIST test images" in text
+    assert "At this threshold your image is **normal**." in text or "At this threshold your image is **anomalous**." in text
     from explorer.ui.state import parse_image
 
     image = parse_image(PLACED["own_img"]).astype(np.float32) / 255.0
@@ -156,3 +157,15 @@ def test_scores_are_stored_between_server_starts_and_a_damaged_store_is_recomput
     np.testing.assert_allclose(third.test.raw, first.test.raw, rtol=1e-6)
     assert anomaly.load_stored(test_file.name.removesuffix(f"-v{anomaly.SCORES_VERSION}.safetensors"),
                                len(first.test.raw)) is not None
+
+
+def test_the_verdicts_follow_the_threshold(open_app):
+    at = ok(open_app(PAGE, query={"kind": "AE"}))
+    at.button(key="an_most_0").click().run()
+    index = next(s.value for s in ok(at).subheader if s.value.startswith("Test image ")).split()[2].rstrip(":")
+    text = "\n".join(m.value for m in at.markdown)
+    assert f"At this threshold test image {index} is **anomalous**." in text, "the most unusual test image, at k = 1"
+    at.slider(key="an_k").set_value(10.0).run()
+    text = "\n".join(m.value for m in ok(at).markdown)
+    verdicts = [line for line in text.splitlines() if line.startswith("At this threshold")]
+    assert verdicts and all(f"test image {index} is **" in v for v in verdicts)

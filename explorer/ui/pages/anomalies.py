@@ -3,12 +3,13 @@ and see which images it flags (seed 002), including the famous failure of likeli
 
 import numpy as np
 import streamlit as st
+from PIL import Image
 
 from explorer import anomaly, figures
 from explorer.checkpoints import CheckpointError
 from explorer.data import DataError
-from explorer.images import heat_map
-from explorer.ui import common, loaders, state
+from explorer.images import heat_map, to_uint8
+from explorer.ui import common, fragment, loaders, state
 from explorer.ui.own_input import UPLOAD_HELP, own_input
 from explorer.vocab import KIND_LABELS, dataset_title
 
@@ -54,81 +55,121 @@ except DataError as e:
 other_label = dataset_title(sc.other_name)
 own_label = dataset_title(own_name)
 
-c1, c2, c3 = st.columns([2.2, 2.2, 1.8])
+c1, _ = st.columns([2.2, 4.0])
 rule_name = c1.selectbox("Rule", list(anomaly.RULES), index=list(anomaly.RULES).index(anomaly.DEFAULT_RULE),
                          format_func=lambda r: anomaly.RULES[r].label, key="an_rule", bind="query-params",
                          help="How a score becomes a verdict. Every rule uses only the training images' scores.")
 rule = anomaly.RULES[rule_name]
-noise = c2.radio("Corrupted test images", list(NOISES), format_func=NOISES.get, key="an_noise", horizontal=True,
-                 bind="query-params")
-with c2:
-    if noise == "gaussian":
-        level = st.slider("σ (noise strength)", 0.05, 1.0, anomaly.NOISE_LEVELS["gaussian"], step=0.05,
-                          key="an_sigma", bind="query-params")
-    elif noise == "salt_and_pepper":
-        level = st.slider("share of pixels set to black or white", 0.05, 0.8, anomaly.NOISE_LEVELS["salt_and_pepper"],
-                          step=0.05, key="an_p", bind="query-params")
-    else:
-        level = st.slider("block side (pixels)", 2, 24, int(anomaly.NOISE_LEVELS["block"]), key="an_block",
-                          bind="query-params")
-k_std = c3.slider("Threshold: training mean + k standard deviations", -2.0, 10.0, 1.0, step=0.1, key="an_k",
-                  bind="query-params",
-                  help="k = 1 is seed 002's rule as the TensorFlow tutorial it follows has it: the normal examples' "
-                       "mean plus one standard deviation.")
-
-try:
-    with st.spinner("Corrupting and scoring the test images…"):
-        loaders.corrupted_scores(entry, noise, float(level))
-except CheckpointError as e:
-    st.error(f"This checkpoint cannot be loaded: {e}")
-    st.stop()
-
 ref = sc.reference
-view = loaders.rule_view(entry, rule_name, noise, float(level))
-ref_stat, test_stat = view.reference, view.test
-threshold = float(ref_stat.mean() + k_std * ref_stat.std())
-noise_name = f"{NOISES[noise]} {'σ = ' if noise == 'gaussian' else ''}{level:g}{' px' if noise == 'block' else ''}"
-SET_NAMES = {"other": f"{other_label} test", "corrupted": f"{own_label} test, {noise_name}"}
-sets = {f"{own_label} test (normal)": test_stat} | {SET_NAMES[n]: v for n, v in view.anomalous.items()}
-colors = {f"{own_label} test (normal)": COLORS["test"]} | {SET_NAMES[n]: COLORS[n] for n in view.anomalous}
-
-st.caption(f"Threshold **{threshold:.4g}** ({rule.unit}): it flags **{(ref_stat > threshold).mean():.1%}** of the "
-           f"training images and **{(test_stat > threshold).mean():.1%}** of the {own_label} test images. "
-           f"Rule: {rule.how}.")
+DEFAULT_NOISE = "gaussian"
+# the statistic of the test images depends on the rule alone: any noise's view has it
+base = loaders.rule_view(entry, rule_name, DEFAULT_NOISE, anomaly.NOISE_LEVELS[DEFAULT_NOISE])
+test_stat = base.test
 if sc.other is None:
     st.warning(f"The {other_label} test images are not on this machine, so they are left out: {sc.other_problem}")
-
-charts = st.container()  # drawn once the user's own image (below) is known, so it can be marked
-
-# ---- the threshold's verdicts --------------------------------------------------------------------
-rows = []
-for name, v in view.anomalous.items():
-    c = anomaly.confusion(test_stat, v, threshold)
-    rows.append({"anomalies": SET_NAMES[name], "caught": f"{c.tp:,} of {c.tp + c.fn:,}", "recall": c.recall,
-                 "false alarms": f"{c.fp:,} of {c.fp + c.tn:,}", "precision": c.precision, "AUC": view.auc[name]})
-st.dataframe(rows, hide_index=True, width="stretch", column_config={
-    "recall": st.column_config.NumberColumn(format="percent", help="anomalies caught / all anomalies"),
-    "precision": st.column_config.NumberColumn(format="percent", help="anomalies among the flagged images"),
-    "AUC": st.column_config.NumberColumn(format="%.3f", help="area under the ROC curve: 1 separates perfectly, "
-                                                             "0.5 is chance"),
-    "false alarms": st.column_config.TextColumn(help=f"{own_label} test images flagged"),
-})
+panel_box = st.container()  # the threshold's panel, drawn last: it marks the user's own image (below)
 
 
-# ---- the lesson: raw likelihood against the corrected rules ---------------------------------------
-def every_rule() -> list[dict]:
+def noise_label(noise: str, level: float) -> str:
+    return f"{NOISES[noise]} {'σ = ' if noise == 'gaussian' else ''}{level:g}{' px' if noise == 'block' else ''}"
+
+
+def set_names(noise: str, level: float) -> dict[str, str]:
+    return {"other": f"{other_label} test", "corrupted": f"{own_label} test, {noise_label(noise, level)}"}
+
+
+def every_rule(noise: str, level: float) -> list[dict]:
     """This model's AUC under every rule, against the other dataset and the corrupted images."""
+    names = set_names(noise, level)
     out = []
     for r in anomaly.RULES.values():
-        v = loaders.rule_view(entry, r.name, noise, float(level))
+        v = loaders.rule_view(entry, r.name, noise, level)
         out.append({"rule": r.label + (" (default)" if r.name == anomaly.DEFAULT_RULE else "")}
-                   | {f"AUC vs {SET_NAMES[n]}": a for n, a in v.auc.items()})
+                   | {f"AUC vs {names[n]}": a for n, a in v.auc.items()})
     return out
 
 
+def verdict(value: float, threshold: float) -> str:
+    return "**anomalous**" if value > threshold else "**normal**"
+
+
+def threshold_panel(own_value: float | None, picked: tuple[int, float] | None) -> None:
+    """The corrupted images, the threshold and everything they change, as a fragment: moving the
+    threshold or changing the noise reruns this panel only (the galleries above stay)."""
+    c2, c3 = st.columns([2.2, 1.8])
+    noise = c2.radio("Corrupted test images", list(NOISES), format_func=NOISES.get, key="an_noise", horizontal=True,
+                     bind="query-params")
+    with c2:
+        if noise == "gaussian":
+            level = st.slider("σ (noise strength)", 0.05, 1.0, anomaly.NOISE_LEVELS["gaussian"], step=0.05,
+                              key="an_sigma", bind="query-params")
+        elif noise == "salt_and_pepper":
+            level = st.slider("share of pixels set to black or white", 0.05, 0.8,
+                              anomaly.NOISE_LEVELS["salt_and_pepper"], step=0.05, key="an_p", bind="query-params")
+        else:
+            level = st.slider("block side (pixels)", 2, 24, int(anomaly.NOISE_LEVELS["block"]), key="an_block",
+                              bind="query-params")
+    level = float(level)
+    k_std = c3.slider("Threshold: training mean + k standard deviations", -2.0, 10.0, 1.0, step=0.1, key="an_k",
+                      bind="query-params",
+                      help="k = 1 is seed 002's rule as the TensorFlow tutorial it follows has it: the normal "
+                           "examples' mean plus one standard deviation.")
+    try:
+        with st.spinner("Corrupting and scoring the test images…"):
+            view = loaders.rule_view(entry, rule_name, noise, level)
+    except CheckpointError as e:
+        st.error(f"This checkpoint cannot be loaded: {e}")
+        return
+    ref_stat = view.reference
+    threshold = float(ref_stat.mean() + k_std * ref_stat.std())
+    names = set_names(noise, level)
+    normal = f"{own_label} test (normal)"
+    sets = {normal: test_stat} | {names[n]: v for n, v in view.anomalous.items()}
+    colors = {normal: COLORS["test"]} | {names[n]: COLORS[n] for n in view.anomalous}
+    st.caption(f"Threshold **{threshold:.4g}** ({rule.unit}): it flags **{(ref_stat > threshold).mean():.1%}** of "
+               f"the training images and **{(test_stat > threshold).mean():.1%}** of the {own_label} test images. "
+               f"Rule: {rule.how}.")
+    left, right = st.columns(2)
+    with left:
+        st.plotly_chart(figures.score_histograms(sets, colors, threshold=threshold, unit=f"{rule.label} ({rule.unit})",
+                                                 own=own_value),
+                        key="an_hist", config={"displaylogo": False, "displayModeBar": False})
+    rows, curves, points = [], {}, {}
+    for name, v in view.anomalous.items():
+        c = anomaly.confusion(test_stat, v, threshold)
+        rows.append({"anomalies": names[name], "caught": f"{c.tp:,} of {c.tp + c.fn:,}", "recall": c.recall,
+                     "false alarms": f"{c.fp:,} of {c.fp + c.tn:,}", "precision": c.precision, "AUC": view.auc[name]})
+        fpr, tpr = view.roc[name]
+        curves[names[name]] = (fpr, tpr, view.auc[name])
+        points[names[name]] = (c.fp / max(c.fp + c.tn, 1), c.recall)
+    with right:
+        st.plotly_chart(figures.roc_curves(curves, colors, points), key="an_roc",
+                        config={"displaylogo": False, "displayModeBar": False})
+    st.dataframe(rows, hide_index=True, width="stretch", column_config={
+        "recall": st.column_config.NumberColumn(format="percent", help="anomalies caught / all anomalies"),
+        "precision": st.column_config.NumberColumn(format="percent", help="anomalies among the flagged images"),
+        "AUC": st.column_config.NumberColumn(format="%.3f", help="area under the ROC curve: 1 separates perfectly, "
+                                                                 "0.5 is chance"),
+        "false alarms": st.column_config.TextColumn(help=f"{own_label} test images flagged"),
+    })
+    said = []
+    if picked is not None:
+        said.append(f"test image {picked[0]} is {verdict(picked[1], threshold)}")
+    if own_value is not None:
+        said.append(f"your image is {verdict(own_value, threshold)}")
+    if said:
+        st.markdown("At this threshold " + " and ".join(said) + ".")
+    with st.expander("Every rule on this model"):
+        table = every_rule(noise, level)
+        st.dataframe(table, hide_index=True, width="stretch",
+                     column_config={c: st.column_config.NumberColumn(format="%.3f") for c in table[0] if c != "rule"})
+        st.caption("The report (`python -m tools.report`, docs/RESULTS.md) has these for every shipped model.")
+
+
+# ---- the lesson: raw likelihood against the corrected rules ---------------------------------------
 if sc.other is not None:
-    raw_auc = loaders.rule_view(entry, "raw", noise, float(level)).auc["other"]
-    corr_auc = loaders.rule_view(entry, "corrected", noise, float(level)).auc["other"]
+    raw_auc = loaders.rule_view(entry, "raw", DEFAULT_NOISE, anomaly.NOISE_LEVELS[DEFAULT_NOISE]).auc["other"]
+    corr_auc = loaders.rule_view(entry, "corrected", DEFAULT_NOISE, anomaly.NOISE_LEVELS[DEFAULT_NOISE]).auc["other"]
     simpler = float(np.median(sc.other.bits)) < float(np.median(sc.test.bits))
     below = float((sc.other.raw < np.median(sc.test.raw)).mean())
     if raw_auc < 0.5:
@@ -155,16 +196,11 @@ st.markdown(
     "training images' pairs, in their own spread and correlation, so either kind of surprise counts. "
     "Subtracting the complexity (the corrected score) helps only the first: it makes a more complex image look "
     "normal.")
-with st.expander("Every rule on this model"):
-    table = every_rule()
-    st.dataframe(table, hide_index=True, width="stretch",
-                 column_config={c: st.column_config.NumberColumn(format="%.3f") for c in table[0] if c != "rule"})
-    st.caption("The report (`python -m tools.report`, docs/RESULTS.md) has these for every shipped model.")
 
 # ---- the galleries ----------------------------------------------------------------------------------
 images_u8, labels = common.test_split_or_stop(entry)
 names = common.class_names(entry)
-order = view.order
+order = base.order
 pick = state.init(PICK, state.parse_index)
 if pick is not None and not 0 <= pick < len(test_stat):
     pick = None  # a hand-edited link's index past the test split
@@ -175,24 +211,37 @@ def look(index: int) -> None:
     state.put(PICK, int(index))
 
 
+def gallery_picture(indices: np.ndarray) -> np.ndarray:
+    """One RGB picture for a gallery: a column per image, its test image over what the model
+    rebuilds over where they differ (one picture, not 24: a page of many images redraws slowly)."""
+    recon, err = anomaly.pixel_errors(common.model_or_stop(entry), images_u8[indices])
+    pad = 2
+    cell = 28 + 2 * pad
+    out = np.full((3 * cell, len(indices) * cell, 3), 255, np.uint8)
+    for j, idx in enumerate(indices):
+        grey = [images_u8[idx], to_uint8(recon[j])]
+        tiles = [np.repeat(g[:, :, None], 3, axis=2) for g in grey] + [np.asarray(heat_map(err[j], HEAT_MAX, 1))]
+        for r, tile in enumerate(tiles):
+            out[r * cell + pad: r * cell + pad + 28, j * cell + pad: j * cell + pad + 28] = tile
+    return out
+
+
 def gallery(title: str, indices: np.ndarray, prefix: str) -> None:
     st.markdown(f"**{title}**")
-    model = common.model_or_stop(entry)
-    recon, err = anomaly.pixel_errors(model, images_u8[indices])
-    cols = st.columns(len(indices))
-    for j, (col, idx) in enumerate(zip(cols, indices)):
-        with col:
-            common.show(images_u8[idx].astype(np.float32) / 255.0, scale=3, width="stretch")
-            common.show(recon[j], scale=3, width="stretch")
-            st.image(heat_map(err[j], HEAT_MAX, common.image_scale(3)), width="stretch", output_format="PNG")
-            st.caption(f"{names[labels[idx]]} · {test_stat[idx]:.3g}")
-            st.button("Look closer", key=f"{prefix}_{j}", on_click=look, args=(int(idx),), width="stretch",
-                      type="primary" if pick == idx else "secondary")
+    picture = gallery_picture(indices)
+    scale = common.image_scale(4)
+    st.image(Image.fromarray(picture).resize((picture.shape[1] * scale, picture.shape[0] * scale),
+                                             Image.Resampling.NEAREST), width="stretch", output_format="PNG")
+    for j, (col, idx) in enumerate(zip(st.columns(len(indices)), indices)):
+        col.button(f"{names[labels[idx]]} · {test_stat[idx]:.3g}", key=f"{prefix}_{j}", on_click=look,
+                   args=(int(idx),), width="stretch", type="primary" if pick == idx else "secondary",
+                   help="Look closer: the image large, with its score and percentile")
 
 
 st.subheader(f"The {own_label} test images it finds most and least unusual")
 st.caption("Each column: the test image, what the model rebuilds, and where they differ (black: not at all, "
-           "through red and yellow to white: by half the range or more). The number is the rule's statistic.")
+           "through red and yellow to white: by half the range or more). Under it, its class and the rule's "
+           "statistic: click to look closer.")
 gallery("Most anomalous", order[::-1][:GALLERY], "an_most")
 gallery("Least anomalous", order[:GALLERY], "an_least")
 
@@ -216,8 +265,8 @@ if pick is not None:
         st.metric("PNG length", f"{sc.test.bits[pick]:.0f} bits")
         st.metric(f"{rule.label}", f"{value:.4g}",
                   help=f"{rule.unit}; its percentile among the {len(test_stat):,} test images: higher is more unusual")
-        st.markdown(f"Percentile among the test images: **{anomaly.percentile(test_stat, value):.1f}**. "
-                    + ("**Anomalous** at this threshold." if value > threshold else "**Normal** at this threshold."))
+        st.markdown(f"Percentile among the test images: **{anomaly.percentile(test_stat, value):.1f}** "
+                    "(its verdict is under the histograms).")
         st.button("Close", key="an_close", on_click=state.put, args=(PICK, None))
 
 # ---- your own image ---------------------------------------------------------------------------------
@@ -245,9 +294,8 @@ if mine is not None:
         st.metric(f"{SCORE} (score)", f"{raw[0]:.1f} nats")
         st.metric(rule.label, f"{own_value:.4g}", help=rule.unit)
         st.markdown(f"Percentile among the {own_label} test images: "
-                    f"**{anomaly.percentile(test_stat, own_value):.1f}**. "
-                    + ("**Anomalous** at this threshold." if own_value > threshold else "**Normal** at this threshold.")
-                    + " It is marked in magenta on the histogram.")
+                    f"**{anomaly.percentile(test_stat, own_value):.1f}**. It is marked in magenta on the histogram, "
+                    "with its verdict under it.")
 
 # ---- the bound against the likelihood (VAE) -------------------------------------------------------
 if is_vae:
@@ -278,18 +326,5 @@ if is_vae:
             st.caption("If the gap were large, ranking images by the bound could differ from ranking them by the "
                        "likelihood; a gap of a few nats against scores hundreds of nats apart changes little.")
 
-with charts:
-    left, right = st.columns(2)
-    with left:
-        st.plotly_chart(figures.score_histograms(sets, colors, threshold=threshold,
-                                                 unit=f"{rule.label} ({rule.unit})", own=own_value),
-                        key="an_hist", config={"displaylogo": False, "displayModeBar": False})
-    with right:
-        curves, points = {}, {}
-        for name, v in view.anomalous.items():
-            fpr, tpr = view.roc[name]
-            curves[SET_NAMES[name]] = (fpr, tpr, view.auc[name])
-            c = anomaly.confusion(test_stat, v, threshold)
-            points[SET_NAMES[name]] = (c.fp / max(c.fp + c.tn, 1), c.recall)
-        st.plotly_chart(figures.roc_curves(curves, colors, points), key="an_roc",
-                        config={"displaylogo": False, "displayModeBar": False})
+with panel_box:
+    fragment(threshold_panel)(own_value, None if pick is None else (pick, float(test_stat[pick])))
