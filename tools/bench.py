@@ -10,6 +10,7 @@ timing is the median of repeated runs. Figures:
   3. the full default sweep (from checkpoints/sweep.json, written by train.py)
   4./5./7. app start, click-to-image latency and server memory, in a real browser
   9./10. first clicks on a fresh server, Compare, and page redraws after a sidebar change, in a real browser
+  11. the Anomalies page's redraws after a threshold step, a change of corruption and of model
   6. decode and encode cost
   8. t-SNE: openTSNE against scikit-learn
 """
@@ -331,6 +332,12 @@ def rows_from(results: dict) -> list[tuple[str, str, str, str]]:
             out.append((f"10. sidebar change of {name} → page redrawn, every page: median / p95 over {v['n']}",
                         f"{v['median_ms']:.0f} / {v['p95_ms']:.0f} ms", "≤ 500 / ≤ 1000 ms",
                         verdict(v["median_ms"] <= 500 and v["p95_ms"] <= 1000)))
+        from tools.browser_bench import ANOMALY_TARGETS
+
+        for name, v in a.get("anomalies", {}).items():
+            _, target, median_ms = ANOMALY_TARGETS[name]
+            out.append((f"11. {name}: median / p95 over {v['n']}", f"{v['median_ms']:.0f} / {v['p95_ms']:.0f} ms",
+                        target, verdict(v["median_ms"] <= median_ms)))
         out.append(("7. app server peak resident memory after every page × every checkpoint",
                     f"{a['peak_rss_mb']:.0f} MB", "≤ 800 MB", verdict(a["peak_rss_mb"] <= 800)))
     if "decode" in results:

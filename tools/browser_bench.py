@@ -1,9 +1,10 @@
 """The app's speed in a real browser: start time, first clicks, click-to-image latency, page
 redraws after a change of model, and server memory.
 
-Called by ``python -m tools.bench`` (figures 4, 5, 7, 9 and 10 of the benchmark); runs alone as
+Called by ``python -m tools.bench`` (figures 4, 5, 7, 9, 10 and 11 of the benchmark); runs alone as
 
     python -m tools.browser_bench [--checkpoints checkpoints] [--interactions 30] [--starts 3]
+    python -m tools.browser_bench --only anomalies [--interactions 30]    # figure 11 alone, one server
 
 Everything goes through Debian's Chromium driven by Playwright, against ``streamlit run
 app.py`` started on a free local port (``tools.browser``):
@@ -23,13 +24,29 @@ app.py`` started on a free local port (``tools.browser``):
                that stores the most codes (Fashion-MNIST's: a 5,000-point map, the heaviest).
   changes      on every page, from Fashion-MNIST, VAE, latent size 2: two changes each of the
                sidebar's latent size, kind and dataset, each to another model, timed to the
-               page redrawn.
+               page redrawn. Anomalies is one of the pages; its scores are made ready first
+               (``anomalies`` below).
+  anomalies    the Anomalies page (issue 15), on Fashion-MNIST, VAE, latent size 2, each timed to
+               the page redrawn: ``interactions`` steps of the threshold slider (ArrowRight, k +
+               0.1 each); ``interactions`` / 2 changes of the corrupted images' kind (the
+               an_noise radio, round salt and pepper, block, Gaussian), the first change to salt
+               and pepper and to block kept apart (they corrupt, compress and score 10,000
+               images; later ones find them cached); two rounds of the six sidebar changes above
+               on this page alone. Before any of it, every model's scores are made ready, as a
+               student who opens the page finds them once the server has warmed up: the page is
+               opened once for every checkpoint, from its link, until its charts are drawn
+               (that computes what the warm-up would: the scores, the default rule on the
+               default corruption), then the bench waits until the server's processes use under
+               5 % of a core for 3 s in a row, i.e. the warm-up thread (``loaders.warm_up``,
+               which scores every model last) has finished and nothing else runs. Those first
+               visits are timed too, but are not a figure with a target: how long each takes
+               depends on how far the warm-up had got.
   memory       peak resident memory of the server process and its children (psutil, sampled
                every 50 ms in a thread) over the clicks and then every page for every
                checkpoint (each checkpoint opened from its link, its pages through the sidebar).
 
 "Redrawn" (``watched``): from the input event to the last change of the main area's content
-(every image's source, every chart's drawn data, component images, headings, metrics,
+(every image's source, every chart's drawn data and lines, component images, headings, metrics,
 messages, captions) and of the sidebar's facts about the chosen model, once the script run is
 over, every image has loaded and every chart is drawn, and nothing has changed for a while. (A
 page may show the same main area for every choice of a setting: Compare shows every latent
@@ -66,8 +83,10 @@ PAGES = (
     ("compare", "Compare latent sizes", PLOT),
     ("denoise", "Denoising playground", '[data-testid="stMetric"]'),
     ("generate", "Generate", GRID_IFRAME),
-    ("curves", "Training curves", PLOT),
+    ("anomalies", "Anomalies", PLOT),
+    ("curves", "Training curves", PLOT),  # last: visit_everything checks the checkpoint's title here
 )
+ANOMALIES = PAGES[-2]
 CLICK_NAMES = {"grid": "latent grid click → coordinate and decoded image",
                "map": "latent map click → its test image",
                "slider": "interpolation slider step → decoded image"}
@@ -298,7 +317,7 @@ def visit_everything(page, url: str, entries: list, log) -> int:
 
 # JS: watch the page's main content from now on. Each animation frame it takes a fingerprint of
 # what the main area shows (every st.image's src, every plotly chart's drawn data, the component
-# iframes' images, metrics, headings, messages and captions) and records when it last changed and
+# iframes' images, metrics, headings, messages and captions, the charts' shapes) and records when it last changed and
 # when the script run last finished; ``t0`` is the last input event (pointer down, key down) after
 # this call.
 WATCH = """() => {
@@ -324,6 +343,8 @@ WATCH = """() => {
       if (!gd || !gd._fullData) { loading = true; parts.push('plot:none'); return; }
       parts.push('plot:' + gd._fullData.map(t => [t.name, t.x && t.x.length, t.x && t.x[0], t.y && t.y[0],
                                                   t.line && t.line.width].join(',')).join(';'));
+      // lines drawn as layout shapes (the Anomalies histogram's threshold)
+      parts.push('shapes:' + ((gd._fullLayout && gd._fullLayout.shapes) || []).map(sh => [sh.x0, sh.x1].join(',')).join(';'));
     });
     return [parts.join('|'), loading];
   };
@@ -428,6 +449,165 @@ def sidebar_changes(page, url: str, log=print, pages=PAGES) -> dict[str, dict[st
             out.setdefault(name, {}).setdefault(title, []).append(ms)
             shown.append(f"{name} {ms:.0f}")
         log(f"    {title} (ms): " + ", ".join(shown))
+    return out
+
+
+# --------------------------------------------------------------------------- 11. the Anomalies page
+
+def wait_server_quiet(pid: int, below: float = 0.05, for_s: float = 3.0, timeout_s: float = 900) -> tuple[float, bool]:
+    """Wait until the server's processes (``pid`` and its children) use under ``below`` of one
+    core for ``for_s`` seconds in a row, or ``timeout_s`` has passed; returns (seconds waited,
+    whether it went quiet). An idle server does nothing: quiet means its warm-up is over."""
+    import psutil
+
+    def cpu() -> float:
+        total = 0.0
+        try:
+            procs = [psutil.Process(pid)] + psutil.Process(pid).children(recursive=True)
+        except psutil.Error:
+            return 0.0
+        for p in procs:
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system
+            except psutil.Error:
+                pass  # a child that just exited
+        return total
+
+    t0 = last_t = time.monotonic()
+    last_cpu, quiet_since = cpu(), None
+    while time.monotonic() - t0 < timeout_s:
+        time.sleep(0.5)
+        now, used = time.monotonic(), cpu()
+        busy = (used - last_cpu) / (now - last_t) >= below
+        last_t, last_cpu = now, used
+        quiet_since = None if busy else (quiet_since or now - 0.5)
+        if quiet_since is not None and now - quiet_since >= for_s:
+            return now - t0, True
+    return time.monotonic() - t0, False
+
+
+def every_model_scored(page, url: str, server_pid: int, entries: list, log=print) -> dict:
+    """Make every model's anomaly scores ready, as the warm-up leaves them: open the Anomalies
+    page from each checkpoint's link until its charts are drawn, then wait for the server to go
+    quiet (``wait_server_quiet``). Returns {"visits_s": {checkpoint: s}, "quiet_after_s", "quiet"}."""
+    path, title, ready = ANOMALIES
+    visits = {}
+    t_all = time.perf_counter()
+    for e in entries:
+        t0 = time.perf_counter()
+        open_page(page, f"{url}/{path}?{query(e.meta)}", ready, timeout=120_000)  # a cold model: seconds
+        visits[e.id] = time.perf_counter() - t0
+    log(f"    Anomalies opened for {len(entries)} checkpoints in {time.perf_counter() - t_all:.0f} s "
+        f"(median {statistics.median(visits.values()):.1f} s, longest {max(visits.values()):.1f} s)")
+    waited, quiet = wait_server_quiet(server_pid)
+    log(f"    server quiet after {waited:.0f} s more" if quiet else
+        f"    the server was still busy after {waited:.0f} s; measuring anyway (figures then include its work)")
+    return {"visits_s": visits, "quiet_after_s": waited, "quiet": quiet}
+
+
+THRESHOLD_LABEL = "Threshold: training mean"
+NOISE_LABEL = "Corrupted test images"
+NOISE_ROUND = ("salt and pepper", "block", "Gaussian")  # the an_noise radio's labels, from Gaussian
+
+
+def threshold_steps(page, url: str, n: int) -> list[float]:
+    """Press ArrowRight on the threshold slider ``n`` times (k 1.0, 1.1, …); each time wait for
+    the page redrawn (``watched``: the threshold caption, the histogram's line, the ROC's points,
+    the counts)."""
+    path, _, ready = ANOMALIES
+    open_page(page, f"{url}/{path}?{START_QUERY}", ready)
+    thumb = page.locator('[data-testid="stSlider"]', has_text=THRESHOLD_LABEL).get_by_role("slider")
+    times = []
+    for k in range(n):
+        if not thumb.evaluate("e => e === document.activeElement"):
+            thumb.focus()
+        times.append(watched(page, lambda: page.keyboard.press("ArrowRight"), f"Anomalies: threshold step {k}"))
+    from urllib.parse import parse_qs, urlparse
+
+    k = parse_qs(urlparse(page.url).query).get("an_k", ["1.0"])[0]
+    if abs(float(k) - (1.0 + 0.1 * n)) > 1e-6:
+        raise BenchError(f"after {n} threshold steps from k = 1 the address says an_k={k}: {page.url}")
+    return times
+
+
+def noise_changes(page, url: str, n: int) -> tuple[list[float], list[float]]:
+    """Change the corrupted images' kind ``n`` times, round ``NOISE_ROUND``; returns (the first
+    change to each kind not shown before on this server, every later change), milliseconds."""
+    path, _, ready = ANOMALIES
+    open_page(page, f"{url}/{path}?{START_QUERY}", ready)
+    radio = page.locator('[data-testid="stRadio"]', has_text=NOISE_LABEL)
+    seen, first, again = {"Gaussian"}, [], []  # Gaussian: the page opens on it (scored above)
+    for k in range(n):
+        option = NOISE_ROUND[k % len(NOISE_ROUND)]
+        ms = watched(page, lambda: radio.get_by_text(option, exact=True).click(), f"Anomalies: noise {option}")
+        (again if option in seen else first).append(ms)
+        seen.add(option)
+    return first, again
+
+
+# name -> (key in bench_anomalies' result, target in words, median ms)
+ANOMALY_TARGETS = {
+    "Anomalies, threshold slider step → page redrawn": ("threshold_ms", "≤ 300 ms median", 300),
+    "Anomalies, corrupted images' kind changed, shown before → page redrawn": ("noise_again_ms", "≤ 300 ms median", 300),
+    "Anomalies, corrupted images' kind changed, the first time (10,000 images corrupted and scored) → page redrawn":
+        ("noise_first_ms", "≤ 300 ms median", 300),
+    "Anomalies, sidebar change of model (latent size, kind, dataset) → page redrawn":
+        ("model_ms", "≤ 300 ms median", 300),
+}
+
+
+def anomaly_figures(page, url: str, interactions: int, log=print) -> dict:
+    """The Anomalies page's figures (module docstring), every model already scored. Returns
+    {"threshold_ms", "noise_first_ms", "noise_again_ms", "model_ms": [ms, ...],
+    "model_by_change": {kind of change: [ms, ...]}}."""
+    out: dict = {}
+    t0 = time.perf_counter()
+    out["threshold_ms"] = threshold_steps(page, url, interactions)
+    out["noise_first_ms"], out["noise_again_ms"] = noise_changes(page, url, max(len(NOISE_ROUND) + 1, interactions // 2))
+    by_change: dict[str, list[float]] = {}
+    for _ in range(2):
+        for name, pages in sidebar_changes(page, url, log, pages=(ANOMALIES,)).items():
+            by_change.setdefault(name, []).extend(pages[ANOMALIES[1]])
+    out["model_by_change"] = by_change
+    out["model_ms"] = [ms for values in by_change.values() for ms in values]
+    log("    Anomalies: threshold " + ", ".join(f"{v:.0f}" for v in out["threshold_ms"])
+        + "; noise, first " + ", ".join(f"{v:.0f}" for v in out["noise_first_ms"])
+        + ", again " + ", ".join(f"{v:.0f}" for v in out["noise_again_ms"])
+        + f" ms ({time.perf_counter() - t0:.0f} s)")
+    return out
+
+
+def anomaly_summaries(figures: dict) -> dict[str, dict]:
+    """``ANOMALY_TARGETS``' names -> ``summary`` of the figures ``anomaly_figures`` returned."""
+    return {name: summary(figures[field]) for name, (field, _, _) in ANOMALY_TARGETS.items()}
+
+
+def bench_anomalies(checkpoints: Path, *, interactions: int = 30, log=print) -> dict:
+    """The Anomalies part alone (``--only anomalies``): one fresh server and browser, every
+    model scored first (``every_model_scored``), then ``anomaly_figures``. Returns
+    {"checkpoints", "scored": every_model_scored's result, "figures": anomaly_figures' result,
+    "anomalies": {name: summary}, "load_average_before", "load_average_after"}."""
+    sync_playwright, entries = _browser_and_entries(checkpoints)
+    out: dict = {"checkpoints": len(entries), "load_average_before": os.getloadavg()[0]}
+    with sync_playwright() as pw:
+        b = browser.launch(pw)
+        proc, url, _ = browser.start_server(Path(checkpoints).resolve())
+        try:
+            page = b.new_page(viewport=browser.VIEWPORT)
+            page.set_default_timeout(TIMEOUT_MS)
+            out["scored"] = every_model_scored(page, url, proc.pid, entries, log)
+            out["figures"] = anomaly_figures(page, url, interactions, log)
+            out["anomalies"] = anomaly_summaries(out["figures"])
+        except BaseException:
+            log_tail = browser.stop_server(proc)[-3000:]
+            if log_tail.strip():
+                print(f"server output (last lines):\n{log_tail}", file=sys.stderr)
+            raise
+        finally:
+            b.close()
+        browser.stop_server(proc)
+    out["load_average_after"] = os.getloadavg()[0]
     return out
 
 
@@ -543,15 +723,8 @@ def _click_checkpoint(entries: list):
     return best, load_codes(best.path, best.meta)["indices"]
 
 
-def bench_app(checkpoints: Path, *, starts: int = 3, interactions: int = 30, log=print) -> dict:
-    """Figures 4, 5, 7, 9 and 10 of the benchmark, measured in Chromium; see the module docstring.
-
-    ``starts`` fresh servers with the first click 10 s after the first page, and as many with
-    it at once. Returns {"start_s", "start_runs", "first": {name: summary}, "clicks": {name:
-    {n, median_ms, p95_ms, max_ms, all_ms}}, "changes": {kind of change: summary}, "changes_by_page",
-    "click_checkpoint", "peak_rss_mb", "rss_after_start_mb", "rss_after_clicks_mb", "rss_end_mb",
-    "page_views", "load_average_before", "load_average_after"}.
-    """
+def _browser_and_entries(checkpoints: Path):
+    """Playwright's ``sync_playwright`` and the usable checkpoints, or a BenchError saying what is missing."""
     if not Path(browser.CHROMIUM).exists():
         raise BenchError(f"Chromium is not installed ({browser.CHROMIUM}); `apt-get install -y chromium`")
     try:
@@ -560,10 +733,24 @@ def bench_app(checkpoints: Path, *, starts: int = 3, interactions: int = 30, log
         raise BenchError("playwright is not installed: `pip install -r requirements-dev.txt`") from e
     from explorer.checkpoints import usable_checkpoints
 
-    checkpoints = Path(checkpoints).resolve()
-    entries = usable_checkpoints(checkpoints)
+    entries = usable_checkpoints(Path(checkpoints).resolve())
     if not entries:
         raise BenchError(f"no usable checkpoint in {checkpoints}; run `python train.py` first")
+    return sync_playwright, entries
+
+
+def bench_app(checkpoints: Path, *, starts: int = 3, interactions: int = 30, log=print) -> dict:
+    """Figures 4, 5, 7, 9, 10 and 11 of the benchmark, measured in Chromium; see the module docstring.
+
+    ``starts`` fresh servers with the first click 10 s after the first page, and as many with
+    it at once. Returns {"start_s", "start_runs", "first": {name: summary}, "clicks": {name:
+    {n, median_ms, p95_ms, max_ms, all_ms}}, "changes": {kind of change: summary}, "changes_by_page",
+    "anomalies": {name: summary}, "anomaly_figures", "anomalies_scored", "click_checkpoint",
+    "peak_rss_mb", "rss_after_start_mb", "rss_after_clicks_mb", "rss_end_mb", "page_views",
+    "load_average_before", "load_average_after"}.
+    """
+    sync_playwright, entries = _browser_and_entries(checkpoints)
+    checkpoints = Path(checkpoints).resolve()
     click_entry, indices = _click_checkpoint(entries)
     qs = query(click_entry.meta)
     # The figures are only as quiet as the machine: keep its load (1-minute average) beside them.
@@ -605,12 +792,16 @@ def bench_app(checkpoints: Path, *, starts: int = 3, interactions: int = 30, log
                     log(f"    slider steps in {time.perf_counter() - t0:.0f} s")
                     out["clicks"] = clicks
                     out["rss_after_clicks_mb"] = rss.sample()
+                    # Anomalies is one of the pages below: its scores first, as the warm-up leaves them
+                    out["anomalies_scored"] = every_model_scored(page, url, proc.pid, entries, log)
                     t0 = time.perf_counter()
                     by_page = sidebar_changes(page, url, log)
                     out["changes_by_page"] = by_page
                     out["changes"] = {name: summary([ms for values in pages.values() for ms in values])
                                       for name, pages in by_page.items()}
                     log(f"    sidebar changes in {time.perf_counter() - t0:.0f} s")
+                    out["anomaly_figures"] = anomaly_figures(page, url, interactions, log)
+                    out["anomalies"] = anomaly_summaries(out["anomaly_figures"])
                     t0 = time.perf_counter()
                     out["page_views"] = visit_everything(page, url, entries, log)
                     log(f"    {out['page_views']} page views in {time.perf_counter() - t0:.0f} s")
@@ -629,13 +820,39 @@ def bench_app(checkpoints: Path, *, starts: int = 3, interactions: int = 30, log
     return out
 
 
+def print_anomalies(r: dict) -> None:
+    for name, v in r["anomalies"].items():
+        print(f"{name}: median {v['median_ms']:.0f} ms, p95 {v['p95_ms']:.0f} ms over {v['n']} "
+              f"(target {ANOMALY_TARGETS[name][1]})")
+    print("    Anomalies, sidebar change of " + "; ".join(
+        f"{name} " + ", ".join(f"{ms:.0f}" for ms in values) for name, values in r["model_by_change"].items()) + " ms")
+    s = r["scored"]
+    print(f"    before them: the page opened for each of {len(s['visits_s'])} checkpoints (median "
+          f"{statistics.median(s['visits_s'].values()):.1f} s, longest {max(s['visits_s'].values()):.1f} s), then "
+          + (f"the server quiet {s['quiet_after_s']:.0f} s later" if s["quiet"] else
+             f"the server still busy {s['quiet_after_s']:.0f} s later (not quiet: figures include its work)"))
+
+
+def print_load(r: dict) -> None:
+    print(f"machine load (1-minute average, {os.cpu_count()} cores): {r['load_average_before']:.1f} before the run, "
+          f"{r['load_average_after']:.1f} after it (the run's own browser and server included); "
+          "work left running by others slows every figure above")
+
+
 def main(argv=None) -> int:
     p = tool_parser("browser_bench", __doc__, "checkpoint folder the app serves")
     p.add_argument("--starts", type=int, default=3,
                    help="fresh servers with the first click 10 s after the first page, and as many with it at "
                         "once; the start is their median (default: 3)")
     p.add_argument("--interactions", type=int, default=30, help="interactions of each kind (default: 30)")
+    p.add_argument("--only", choices=["anomalies"], default=None,
+                   help="measure only this part, on one fresh server (default: everything)")
     args = p.parse_args(argv)
+    if args.only == "anomalies":
+        r = bench_anomalies(args.checkpoints, interactions=args.interactions)
+        print_anomalies({**r["figures"], "anomalies": r["anomalies"], "scored": r["scored"]})
+        print_load(r)
+        return 0
     r = bench_app(args.checkpoints, starts=args.starts, interactions=args.interactions)
     print(f"start: {r['start_s']:.2f} s (target ≤ 4 s)")
     for name, v in r["clicks"].items():
@@ -650,11 +867,10 @@ def main(argv=None) -> int:
     for name, pages in r["changes_by_page"].items():
         print(f"    {name}: " + "; ".join(f"{title} " + ", ".join(f"{ms:.0f}" for ms in values)
                                          for title, values in pages.items()) + " ms")
+    print_anomalies({**r["anomaly_figures"], "anomalies": r["anomalies"], "scored": r["anomalies_scored"]})
     print(f"server memory: peak {r['peak_rss_mb']:.0f} MB (target ≤ 800 MB); after start "
           f"{r['rss_after_start_mb']:.0f} MB, at the end {r['rss_end_mb']:.0f} MB; {r['page_views']} page views")
-    print(f"machine load (1-minute average, {os.cpu_count()} cores): {r['load_average_before']:.1f} before the run, "
-          f"{r['load_average_after']:.1f} after it (the run's own browser and server included); "
-          "work left running by others slows every figure above")
+    print_load(r)
     return 0
 
 

@@ -4,7 +4,8 @@
 
 Starts the app's server on a free local port, opens each page in Debian's Chromium
 (a tall viewport, since Streamlit scrolls an inner container), makes the page show
-something worth seeing (a clicked point, a drawn sample), and saves ``<page>.png``.
+something worth seeing (a clicked point, a drawn sample), and saves ``<page>.png``. A page
+longer than that (``WHOLE``) is taken whole: the viewport grows to its height.
 """
 
 from __future__ import annotations
@@ -50,7 +51,13 @@ PAGES = (
     ("8-your-image-on-the-map", "?own_map=1&own_img=" + SEVEN, '[data-testid="stPlotlyChart"] .js-plotly-plot'),
     ("9-your-image-on-the-grid", "latent_grid?own_map=1&own_img=" + SEVEN,
      'iframe[title*="streamlit_image_coordinates"]'),
+    # a Fashion-MNIST VAE: the digits' lower -ELBO (Nalisnick's failure) is the page's lesson; the
+    # closer look at the test image it finds most anomalous, a T-shirt (without that model the sidebar
+    # picks another)
+    ("10-anomalies", "anomalies?dataset=Fashion-MNIST&kind=VAE&z=8&an_img=8717",
+     '[data-testid="stPlotlyChart"] .js-plotly-plot'),
 )
+WHOLE = {"10-anomalies"}  # pages taken whole (controls, charts, galleries and the closer look)
 
 
 # Presentation mode at a projector's and a laptop's size: the viewport is what the room sees.
@@ -63,15 +70,36 @@ PRESENT_PAGES = (
 )
 
 
-def shoot(page, url: str, path: Path, ready: str, timeout: float = 60000) -> list[str]:
+def shoot(page, url: str, path: Path, ready: str, timeout: float = 60000, whole: bool = False) -> list[str]:
     """Open ``url``, wait for ``ready`` and the app to be idle, save a screenshot; returns any
-    exception texts shown on the page."""
+    exception texts shown on the page. ``whole``: the viewport grows to the height of the main
+    area's content first (Streamlit scrolls it inside the page), then is set back."""
     page.goto(url)
     page.wait_for_selector(ready, timeout=timeout)
     browser.wait_idle(page, timeout=timeout, settle=0.5)
     time.sleep(1.0)  # let images and iframes paint
-    page.screenshot(path=str(path))
+    size = page.viewport_size
+    if whole and size:
+        height = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+        page.set_viewport_size({"width": size["width"], "height": max(size["height"], int(height))})
+        browser.wait_idle(page, timeout=timeout, settle=0.5)
+        time.sleep(1.0)  # the charts re-laid out
+    try:
+        page.screenshot(path=str(path))
+    finally:
+        if whole and size:
+            page.set_viewport_size(size)
     return browser.exceptions(page)
+
+
+def with_query(path: str, extra: str) -> str:
+    """``path`` (a page and its query) with ``extra`` added; a key in both takes ``extra``'s value."""
+    if not extra:
+        return path
+    page, _, own = path.partition("?")
+    keys = {part.split("=", 1)[0] for part in extra.split("&")}
+    kept = [part for part in own.split("&") if part and part.split("=", 1)[0] not in keys]
+    return f"{page}?" + "&".join(kept + [extra])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,9 +123,8 @@ def main(argv: list[str] | None = None) -> int:
             b = browser.launch(pw)
             page = b.new_page(viewport=browser.VIEWPORT)
             for name, path, ready in PAGES:
-                sep = "&" if "?" in path else "?"
-                full = f"{url}/{path}" + (f"{sep}{args.query}" if args.query else "")
-                errors = shoot(page, full, args.out / f"{name}.png", ready)
+                errors = shoot(page, f"{url}/{with_query(path, args.query)}", args.out / f"{name}.png", ready,
+                               whole=name in WHOLE)
                 print(f"{name}.png" + (f"  EXCEPTION: {errors}" if errors else ""))
                 problems += errors
             for w, h in PRESENT_SIZES:
