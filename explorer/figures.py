@@ -179,7 +179,7 @@ def _log_scale(values: Sequence[np.ndarray]) -> bool:
 
 
 def score_histograms(sets: Mapping[str, np.ndarray], colors: Mapping[str, str], *, threshold: float,
-                     unit: str, own: float | None = None, bins: int = 60, height: int = 340) -> go.Figure:
+                     unit: str, own: float | None = None, bins: int = 60, height: int = 380) -> go.Figure:
     """Overlaid histograms (share of each set's images per bin, shared bins) of a statistic,
     one colour per set; the threshold as a dashed line and the user's own image as a magenta
     one. Bars computed here, not by plotly: a figure of 30,000 values would send them all to
@@ -202,20 +202,26 @@ def score_histograms(sets: Mapping[str, np.ndarray], colors: Mapping[str, str], 
             width=np.diff(edges), name=name, marker=dict(color=colors.get(name, "#888"), line=dict(width=0)),
             opacity=0.55, customdata=np.c_[edges[:-1], edges[1:]],
             hovertemplate="%{customdata[0]:.4g} – %{customdata[1]:.4g}: %{y:.1%}<extra>" + name + "</extra>"))
-    fig.add_vline(x=threshold, line=dict(dash="dash", color="#111", width=2), annotation_text="threshold",
-                  annotation_position="top right")
+    def mark(x: float, text: str, line: dict, side: str) -> None:
+        # the line, and its label as an annotation of its own: add_vline's label is placed in the
+        # axis's own units, which on a log axis are powers of ten (10^x), far off to the right
+        fig.add_vline(x=x, line=line)
+        if not log_x or x > 0:
+            fig.add_annotation(x=float(np.log10(x)) if log_x else x, y=1, xref="x", yref="paper", text=text,
+                               showarrow=False, xanchor=side, yanchor="bottom", font=dict(color=line["color"]))
+
+    mark(threshold, "threshold", dict(dash="dash", color="#111", width=2), "left")
     if own is not None and np.isfinite(own):
-        fig.add_vline(x=own, line=dict(color=OWN_COLOR, width=3), annotation_text="your image",
-                      annotation_position="top left", annotation_font_color=OWN_COLOR)
+        mark(own, "your image", dict(color=OWN_COLOR, width=3), "right")
     fig.update_xaxes(title_text=unit, type="log" if log_x else "linear")
     fig.update_yaxes(title_text="share of the set's images", tickformat=".0%")
-    fig.update_layout(barmode="overlay", bargap=0, height=height, margin=dict(l=10, r=10, t=70, b=10),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.08, x=0))
+    fig.update_layout(barmode="overlay", bargap=0, height=height, margin=dict(l=10, r=10, t=10, b=10),
+                      legend=dict(x=0.01, y=0.99, bgcolor="rgba(255,255,255,0.7)"))
     return fig
 
 
 def roc_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray, float]], colors: Mapping[str, str],
-               points: Mapping[str, tuple[float, float]] | None = None, height: int = 340) -> go.Figure:
+               points: Mapping[str, tuple[float, float]] | None = None, height: int = 380) -> go.Figure:
     """ROC curves (false positive rate, true positive rate, AUC) named with their AUC, the
     diagonal of chance, and each curve's operating point at the current threshold (``points``)."""
     fig = go.Figure()

@@ -525,7 +525,7 @@ def _test_bits(name: str, expected: int) -> np.ndarray:
     return _bits_of(name, "test", _test_split(name, expected)[0])
 
 
-@shared(max_entries=6)  # 7.8 MB each
+@shared(max_entries=2)  # 7.8 MB each, and only needed until their scores are stored
 def _corrupted_images(name: str, expected: int, noise: str, level: float) -> tuple[np.ndarray, np.ndarray]:
     from explorer import anomaly
 
@@ -584,12 +584,6 @@ def corrupted_scores(entry: CatalogEntry, noise: str, level: float) -> ScoreSet:
     return _corrupted_scores(*key(entry), noise, float(level), _entry=entry)
 
 
-def corrupted_image(entry: CatalogEntry, noise: str, level: float, index: int) -> np.ndarray:
-    """One corrupted test image as ``corrupted_scores`` scored it, float32 (28, 28) in [0, 1]."""
-    d = entry.meta.dataset
-    return _corrupted_images(d.name, d.test_count, noise, float(level))[0][index].astype(np.float32) / 255.0
-
-
 @dataclass(frozen=True)
 class RuleView:
     """One rule applied to one model's score sets (``AnomalyScores`` and one corruption): the
@@ -605,7 +599,7 @@ class RuleView:
     order: np.ndarray
 
 
-@shared(max_entries=128)
+@shared(max_entries=96)  # ~0.2 MB each
 def _rule_view(path: str, weights_sha256: str, rule_name: str, noise: str, level: float,
                _entry: CatalogEntry) -> RuleView:
     from explorer import anomaly
@@ -619,10 +613,15 @@ def _rule_view(path: str, weights_sha256: str, rule_name: str, noise: str, level
     test = rule.statistic(sc.test.raw, sc.test.bits, ref)
     anomalous = {name: rule.statistic(v.raw, v.bits, ref) for name, v in sets.items()}
     reference = rule.statistic(ref.raw, ref.bits, ref)
-    order = np.argsort(test, kind="stable")
+    order = np.argsort(test, kind="stable").astype(np.int32)
+    aucs = {n: anomaly.auc(test, v) for n, v in anomalous.items()}
+    rocs = {n: anomaly.roc(test, v) for n, v in anomalous.items()}
+    # kept in float32 (what is drawn and counted; the AUCs above are of the float64 values): a
+    # view per model, rule and noise adds up over a class's browsing
+    test, reference = test.astype(np.float32), reference.astype(np.float32)
+    anomalous = {n: v.astype(np.float32) for n, v in anomalous.items()}
     _frozen(test, reference, order, *anomalous.values())
-    return RuleView(reference, test, anomalous, {n: anomaly.auc(test, v) for n, v in anomalous.items()},
-                    {n: anomaly.roc(test, v) for n, v in anomalous.items()}, order)
+    return RuleView(reference, test, anomalous, aucs, rocs, order)
 
 
 def rule_view(entry: CatalogEntry, rule_name: str, noise: str, level: float) -> RuleView:

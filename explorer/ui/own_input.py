@@ -42,7 +42,7 @@ def own_input(source: str, *, upload_key: str, canvas_key: str, waiting: str, st
     """An upload (``source`` "upload") or a drawing ("draw"), converted the MNIST way and kept as
     the user's own image: float32 (28, 28) in [0, 1]. Until there is one, the image kept from
     before, else ``waiting`` as a hint and the end of the run (``stop``) or None. A file that
-    cannot be used gets a message saying why, and the run ends there."""
+    cannot be used gets a message saying why, then the end of the run (``stop``) or None."""
     if source == "upload":
         upload = st.file_uploader("A PNG or JPEG of one digit or garment, any size; it is converted the MNIST way",
                                   type=UPLOAD_TYPES, key=upload_key, max_upload_size=MAX_UPLOAD_BYTES // 2**20)
@@ -52,7 +52,9 @@ def own_input(source: str, *, upload_key: str, canvas_key: str, waiting: str, st
             converted = convert_upload(upload.getvalue())
         except ImageRejected as e:
             st.error(f"**{upload.name}** cannot be used: {e}")
-            st.stop()
+            if stop:
+                st.stop()
+            return None  # the page goes on without it (the Anomalies page still draws its charts)
         image = common.keep_own_image(converted.array)
         w, h = converted.original_size
         notes = "; ".join(converted.notes)

@@ -131,8 +131,7 @@ def threshold_panel(own_value: float | None, picked: tuple[int, float] | None) -
                f"Rule: {rule.how}.")
     left, right = st.columns(2)
     with left:
-        st.plotly_chart(figures.score_histograms(sets, colors, threshold=threshold, unit=f"{rule.label} ({rule.unit})",
-                                                 own=own_value),
+        st.plotly_chart(figures.score_histograms(sets, colors, threshold=threshold, unit=rule.unit, own=own_value),
                         key="an_hist", config={"displaylogo": False, "displayModeBar": False})
     rows, curves, points = [], {}, {}
     for name, v in view.anomalous.items():
@@ -233,15 +232,15 @@ def gallery(title: str, indices: np.ndarray, prefix: str) -> None:
     st.image(Image.fromarray(picture).resize((picture.shape[1] * scale, picture.shape[0] * scale),
                                              Image.Resampling.NEAREST), width="stretch", output_format="PNG")
     for j, (col, idx) in enumerate(zip(st.columns(len(indices)), indices)):
-        col.button(f"{names[labels[idx]]} · {test_stat[idx]:.3g}", key=f"{prefix}_{j}", on_click=look,
-                   args=(int(idx),), width="stretch", type="primary" if pick == idx else "secondary",
-                   help="Look closer: the image large, with its score and percentile")
+        col.button(names[labels[idx]], key=f"{prefix}_{j}", on_click=look, args=(int(idx),), width="stretch",
+                   type="primary" if pick == idx else "secondary",
+                   help=f"Test image {idx}: {rule.label} {test_stat[idx]:.3g}. Click to look closer.")
 
 
 st.subheader(f"The {own_label} test images it finds most and least unusual")
 st.caption("Each column: the test image, what the model rebuilds, and where they differ (black: not at all, "
-           "through red and yellow to white: by half the range or more). Under it, its class and the rule's "
-           "statistic: click to look closer.")
+           "through red and yellow to white: by half the range or more). Under it, its class: click it to look "
+           "closer.")
 gallery("Most anomalous", order[::-1][:GALLERY], "an_most")
 gallery("Least anomalous", order[:GALLERY], "an_least")
 
