@@ -6,7 +6,8 @@ Scores, in nats per image, higher = more anomalous:
 - VAE: the negative ELBO, E_q[-log p(x|z)] + KL(q(z|x) || p(z)), with the expectation over
   ``ELBO_SAMPLES`` codes drawn with a fixed seed, so a score is the same on every call.
   ``iwae_nll`` estimates -log p(x) itself with K importance samples (Burda et al. 2016,
-  "Importance Weighted Autoencoders", eq. 8); the bound is never below it.
+  "Importance Weighted Autoencoders", eq. 8); in expectation the bound is above it (each is
+  estimated from samples, so one image's may not be).
 
 Input complexity (Serrà et al. 2020, "Input complexity and out-of-distribution detection
 with likelihood-based generative models"): ``complexity_bits`` is the length of the image as
@@ -23,6 +24,7 @@ training images is flagged too. Every rule uses only the training images' scores
 
 from __future__ import annotations
 
+import hashlib
 import io
 import math
 from collections.abc import Callable
@@ -354,12 +356,6 @@ def corrupt_all(images: np.ndarray, noise: str, level: float, seed: int = NOISE_
 
 # --------------------------------------------------------------------------- what is compared
 
-OOD_KINDS = {  # the out-of-distribution inputs, each against the model's own test images
-    "other": "the other dataset's test images",
-    "gaussian": "test images with Gaussian noise",
-    "salt_and_pepper": "test images with salt and pepper",
-    "block": "test images with a black block",
-}
 NOISE_LEVELS = {"gaussian": 0.5, "salt_and_pepper": 0.2, "block": 12}  # the page's starting strengths
 REPORT_NOISE = ("gaussian", 0.5)  # the report's corrupted inputs (issue 15: Gaussian σ = 0.5)
 
@@ -381,15 +377,32 @@ def reference_images(train_images: np.ndarray) -> np.ndarray:
 
 # --------------------------------------------------------------------------- stored scores
 
-SCORES_VERSION = 1  # bump when a score's definition changes: scores stored by another version are not read
+SCORES_VERSION = 1  # bump when a score's definition changes in a way the settings below do not show
+
+
+def settings_tag() -> str:
+    """A short hash of what a stored score depends on besides the weights and the images: this
+    module's settings and torch's version (its generator draws the VAE's codes)."""
+    import torch
+
+    text = repr((SCORES_VERSION, ELBO_SAMPLES, SCORE_SEED, NOISE_SEED, torch.__version__))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def images_tag(images: np.ndarray) -> str:
+    """A short hash of a set of images' pixels: a stored array is only read back for the very
+    images it was computed from (another copy of a dataset, another subset, another noise)."""
+    a = np.ascontiguousarray(images)
+    return hashlib.sha256(str(a.dtype).encode() + str(a.shape).encode() + a.tobytes()).hexdigest()[:16]
 
 
 def stored_path(name: str) -> Path:
     """Where a computed array is kept between server starts: the download cache's ``anomaly/``
-    folder ($LATENT_EXPLORER_CACHE or ~/.cache/latent-explorer), one safetensors file each."""
+    folder ($LATENT_EXPLORER_CACHE or ~/.cache/latent-explorer), one safetensors file each,
+    named by ``name`` and ``settings_tag``."""
     from .data import cache_dir
 
-    return cache_dir("anomaly") / f"{name}-v{SCORES_VERSION}.safetensors"
+    return cache_dir("anomaly") / f"{name}-{settings_tag()}.safetensors"
 
 
 def load_stored(name: str, length: int) -> np.ndarray | None:
@@ -413,6 +426,7 @@ def load_stored(name: str, length: int) -> np.ndarray | None:
 def save_stored(name: str, values: np.ndarray) -> bool:
     """Keep ``values`` under ``name`` (written atomically); False, and nothing else, when the
     cache folder cannot be written (a read-only home: the scores are then kept in memory only)."""
+    from safetensors import SafetensorError
     from safetensors.numpy import save_file
 
     from .io import atomic_path
@@ -420,6 +434,6 @@ def save_stored(name: str, values: np.ndarray) -> bool:
     try:
         with atomic_path(stored_path(name)) as tmp:
             save_file({"values": np.ascontiguousarray(values, dtype=np.float64)}, str(tmp))
-    except OSError:
+    except (OSError, SafetensorError):  # safetensors reports a full disk as its own error
         return False
     return True

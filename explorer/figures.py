@@ -205,10 +205,13 @@ def score_histograms(sets: Mapping[str, np.ndarray], colors: Mapping[str, str], 
     def mark(x: float, text: str, line: dict, side: str) -> None:
         # the line, and its label as an annotation of its own: add_vline's label is placed in the
         # axis's own units, which on a log axis are powers of ten (10^x), far off to the right
+        if log_x and x <= 0:  # no place on a log axis: said at its left end
+            fig.add_annotation(x=0, y=1, xref="paper", yref="paper", text=f"← {text} {x:.3g}, left of the axis",
+                               showarrow=False, xanchor="left", yanchor="bottom", font=dict(color=line["color"]))
+            return
         fig.add_vline(x=x, line=line)
-        if not log_x or x > 0:
-            fig.add_annotation(x=float(np.log10(x)) if log_x else x, y=1, xref="x", yref="paper", text=text,
-                               showarrow=False, xanchor=side, yanchor="bottom", font=dict(color=line["color"]))
+        fig.add_annotation(x=float(np.log10(x)) if log_x else x, y=1, xref="x", yref="paper", text=text,
+                           showarrow=False, xanchor=side, yanchor="bottom", font=dict(color=line["color"]))
 
     mark(threshold, "threshold", dict(dash="dash", color="#111", width=2), "left")
     if own is not None and np.isfinite(own):

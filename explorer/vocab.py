@@ -25,6 +25,14 @@ ACTIVATIONS = ("relu", "silu", "elu")
 
 LATENT_DIMS = (2, 4, 8, 16, 32)   # the shipped sweep's latent sizes
 
+NOISE_LABELS = {"gaussian": "Gaussian", "salt_and_pepper": "salt and pepper", "block": "block"}  # the playground's
+
+
+def noise_label(noise: str, level: float) -> str:
+    """('gaussian', 0.5) -> 'Gaussian σ = 0.5'; ('block', 12) -> 'block 12 px'."""
+    name = NOISE_LABELS.get(noise, noise)
+    return f"{name} σ = {level:g}" if noise == "gaussian" else f"{name} {level:g}" + (" px" if noise == "block" else "")
+
 
 def dataset_title(name: str) -> str:
     """'fashion' -> 'Fashion-MNIST'; an unknown name is shown as it is."""

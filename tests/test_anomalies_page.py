@@ -150,22 +150,46 @@ def test_scores_are_stored_between_server_starts_and_a_damaged_store_is_recomput
     np.testing.assert_array_equal(again.test.raw, first.test.raw)
     np.testing.assert_array_equal(again.reference.bits, first.reference.bits)
 
-    test_file = anomaly.stored_path(f"{entry.meta.weights_sha256}-test-{len(first.test.raw)}")
+    test_file = next((tmp_path / "store" / "anomaly").glob(f"{entry.meta.weights_sha256}-test-*"))
     test_file.write_bytes(b"not a safetensors file")  # damaged (or swapped): computed again, and replaced
     fresh_process()
     third = loaders.anomaly_scores(entry)
     np.testing.assert_allclose(third.test.raw, first.test.raw, rtol=1e-6)
-    assert anomaly.load_stored(test_file.name.removesuffix(f"-v{anomaly.SCORES_VERSION}.safetensors"),
-                               len(first.test.raw)) is not None
+    assert test_file.read_bytes() != b"not a safetensors file"
 
 
-def test_the_verdicts_follow_the_threshold(open_app):
-    at = ok(open_app(PAGE, query={"kind": "AE"}))
-    at.button(key="an_most_0").click().run()
-    index = next(s.value for s in ok(at).subheader if s.value.startswith("Test image ")).split()[2].rstrip(":")
-    text = "\n".join(m.value for m in at.markdown)
-    assert f"At this threshold test image {index} is **anomalous**." in text, "the most unusual test image, at k = 1"
-    at.slider(key="an_k").set_value(10.0).run()
-    text = "\n".join(m.value for m in ok(at).markdown)
-    verdicts = [line for line in text.splitlines() if line.startswith("At this threshold")]
-    assert verdicts and all(f"test image {index} is **" in v for v in verdicts)
+def test_a_links_noise_level_is_snapped_onto_the_slider(open_app, monkeypatch):
+    from explorer.ui import loaders
+
+    asked = []
+    real = loaders.rule_view
+    monkeypatch.setattr(loaders, "rule_view", lambda e, r, noise, level: asked.append((noise, level)) or real(e, r, noise, level))
+    ok(open_app(PAGE, query={"an_sigma": "0.3712345"}))
+    assert ("gaussian", 0.35) in asked or ("gaussian", 0.4) in asked
+    assert all(round(level / 0.05, 6).is_integer() for noise, level in asked if noise == "gaussian"), asked
+
+
+def test_the_page_goes_on_without_the_other_dataset(open_app, monkeypatch):
+    from explorer.data import DataError
+    from explorer.ui import loaders
+
+    real = loaders._test_split.__wrapped__
+
+    def no_fashion(name, expected):
+        if name == "fashion":
+            raise DataError("no Fashion-MNIST here: run `python train.py --download` (a test's stand-in)")
+        return real(name, expected)
+
+    def forget():
+        loaders._anomaly_scores.clear()
+        loaders._rule_view.clear()
+
+    forget()
+    monkeypatch.setattr(loaders, "_test_split", no_fashion)
+    try:
+        at = ok(open_app(PAGE, query={"kind": "DAE"}))
+        assert any("Fashion-MNIST test images are not on this machine" in w.value for w in at.warning)
+        assert list(at.dataframe[0].value["anomalies"]) == ["MNIST test, Gaussian σ = 0.5"]
+        assert len(at.get("plotly_chart")) == 2
+    finally:
+        forget()  # not the stand-in's missing dataset for the next tests

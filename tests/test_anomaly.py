@@ -322,7 +322,10 @@ def test_a_stored_array_is_read_back_only_when_it_is_whole(monkeypatch, tmp_path
     assert anomaly.load_stored("missing", 7) is None
     assert anomaly.save_stored("nan", np.array([1.0, np.nan]))
     assert anomaly.load_stored("nan", 2) is None
-    assert anomaly.stored_path("x").name == f"x-v{anomaly.SCORES_VERSION}.safetensors"
+    assert anomaly.stored_path("x").name == f"x-{anomaly.settings_tag()}.safetensors"
+    with monkeypatch.context() as m:  # another setting (here the -ELBO's samples): another file, not this one
+        m.setattr(anomaly, "ELBO_SAMPLES", anomaly.ELBO_SAMPLES + 1)
+        assert anomaly.load_stored("x", 7) is None
     anomaly.stored_path("x").write_bytes(b"\x80\x04pickle")
     assert anomaly.load_stored("x", 7) is None
 
@@ -332,3 +335,26 @@ def test_a_cache_that_cannot_be_written_keeps_nothing_and_says_so(monkeypatch, t
     blocker.write_text("a file where the cache folder would go")
     monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(blocker))
     assert anomaly.save_stored("x", np.zeros(3)) is False
+
+
+def test_a_failed_write_is_reported_not_raised(monkeypatch, tmp_path):
+    from safetensors import SafetensorError
+    from safetensors import numpy as st_numpy
+
+    monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path))
+
+    def full_disk(*args, **kwargs):
+        raise SafetensorError("Error while serializing: I/O error: No space left on device")
+
+    monkeypatch.setattr(st_numpy, "save_file", full_disk)
+    assert anomaly.save_stored("x", np.zeros(3)) is False
+    assert not list(tmp_path.rglob("*.safetensors")), "no partial file is left behind"
+
+
+def test_images_tag_tells_image_sets_apart():
+    a = np.zeros((3, 28, 28), np.uint8)
+    b = a.copy()
+    b[1, 5, 5] = 1
+    assert anomaly.images_tag(a) == anomaly.images_tag(a.copy())
+    assert anomaly.images_tag(a) != anomaly.images_tag(b)
+    assert anomaly.images_tag(a) != anomaly.images_tag(a[:2])

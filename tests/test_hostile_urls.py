@@ -28,7 +28,7 @@ PARAMS = {
     "denoise": ("noise_src", "noise_kind", "noise_sigma", "noise_p", "noise_block", "noise_seed", "noise_img_cls",
                 "noise_img_n") + OWN,
     "generate": ("gen_t", "gen_n", "gen_seed", "gen_pick"),
-    "anomalies": ("an_rule", "an_noise", "an_sigma", "an_p", "an_block", "an_k", "an_src", "an_img") + OWN,
+    "anomalies": ("an_rule", "an_noise", "an_sigma", "an_p", "an_block", "an_k", "an_all", "an_src", "an_img") + OWN,
     "curves": (),
 }
 # A drawn stroke in the link's form (``state.fmt_image``): the user's own image, placed.
@@ -46,7 +46,7 @@ CONTEXTS = {
     "denoise": [{"noise_src": "test image", "noise_kind": k} for k in ("Gaussian", "salt and pepper", "block")]
                + [{"noise_src": src, **PLACED} for src in ("upload", "draw")],
     "generate": [{"z": "2"}, {"z": "4", "kind": "AE"}],
-    "anomalies": [{"an_noise": k} for k in ("Gaussian", "salt and pepper", "block")]
+    "anomalies": [{"an_noise": k, "an_all": "true"} for k in ("Gaussian", "salt and pepper", "block")]
                  + [{"an_img": "7", "an_src": src, **PLACED} for src in ("upload", "draw")],
     "curves": [{"z": "2"}, {"kind": "AE"}],
 }

@@ -31,7 +31,8 @@ from explorer.vocab import KIND_LABELS
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoints", type=Path, default=Path("checkpoints"))
+    p.add_argument("--checkpoints", type=Path, default=Path("checkpoints"),
+                   help="folder of checkpoints to time (default: checkpoints)")
     args = p.parse_args(argv)
     entries = usable_checkpoints(args.checkpoints)
     if not entries:

@@ -46,6 +46,16 @@ log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------- the shared cache
 
+_waiters = 0  # callers waiting for a value another thread is computing (see _after_runs_in_progress)
+_waiters_lock = threading.Lock()
+
+
+def _count_waiter(step: int) -> None:
+    global _waiters
+    with _waiters_lock:
+        _waiters += step
+
+
 def shared(max_entries: int):
     """A process-wide cache of read-only values, like ``st.cache_resource`` (keyed by the
     arguments whose names do not start with ``_``, least recently used evicted beyond
@@ -68,7 +78,13 @@ def shared(max_entries: int):
                     values.move_to_end(key)
                     return values[key]
                 key_lock = loading.setdefault(key, threading.Lock())
-            with key_lock:
+            if not key_lock.acquire(blocking=False):  # another thread computes it: wait, and say so
+                _count_waiter(+1)
+                try:
+                    key_lock.acquire()
+                finally:
+                    _count_waiter(-1)
+            try:
                 with lock:
                     if key in values:
                         return values[key]
@@ -81,6 +97,8 @@ def shared(max_entries: int):
                     values[key] = value
                     while len(values) > max_entries:
                         values.popitem(last=False)
+            finally:
+                key_lock.release()
             return value
 
         def clear() -> None:
@@ -505,7 +523,7 @@ def _kept(name: str, length: int, compute) -> np.ndarray:
 def _bits_of(dataset: str, which: str, images: np.ndarray) -> np.ndarray:
     from explorer import anomaly
 
-    return _kept(f"bits-{dataset}-{which}-{len(images)}", len(images),
+    return _kept(f"bits-{dataset}-{which}-{anomaly.images_tag(images)}", len(images),
                  lambda: anomaly.complexity_bits(images, pause=_pause()))
 
 
@@ -539,7 +557,7 @@ def _scored(entry: CatalogEntry, which: str, images: np.ndarray, bits: np.ndarra
     and the same set give the same scores)."""
     from explorer import anomaly
 
-    raw = _kept(f"{entry.meta.weights_sha256}-{which}-{len(images)}", len(images),
+    raw = _kept(f"{entry.meta.weights_sha256}-{which}-{anomaly.images_tag(images)}", len(images),
                 lambda: anomaly.scores(model(entry), images, pause=_pause()))
     return ScoreSet(raw, bits)
 
@@ -549,9 +567,9 @@ def _anomaly_scores(path: str, weights_sha256: str, _entry: CatalogEntry) -> Ano
     from explorer import anomaly
 
     d = _entry.meta.dataset
+    test_images_u8, _ = test_split(_entry)  # first: a split of another size is refused before any work
     ref_images, ref_bits = _reference_images(d.name)
     ref = _scored(_entry, "reference", ref_images, ref_bits)
-    test_images_u8, _ = test_split(_entry)
     test = _scored(_entry, "test", test_images_u8, _test_bits(d.name, d.test_count))
     other_name = anomaly.other_dataset(d.name)
     try:
@@ -565,9 +583,10 @@ def _anomaly_scores(path: str, weights_sha256: str, _entry: CatalogEntry) -> Ano
 
 def anomaly_scores(entry: CatalogEntry) -> AnomalyScores:
     """The model's scores of its 10,000 reference training images, its test images and the
-    other dataset's test images, computed once per checkpoint and shared (1-3 s each on this
-    machine; the warm-up computes every model's). Raises ``CheckpointError`` like ``model`` and
-    ``DataError`` when the model's own data is missing."""
+    other dataset's test images: computed once per machine (seconds per model: ``python -m
+    tools.anomaly_bench``), then read from the store, and shared; the warm-up computes every
+    model's. Raises ``CheckpointError`` like ``model`` and ``DataError`` when the model's own data
+    is missing."""
     return _anomaly_scores(*key(entry), _entry=entry)
 
 
@@ -667,7 +686,9 @@ def _after_runs_in_progress() -> None:
     """Wait (a bounded time: a busy server is warmed up all the same) until no page or fragment
     is running: a click, even one during the warm-up, gets the interpreter to itself."""
     deadline = time.monotonic() + WARM_UP_YIELD_S
-    while runs_in_progress() and time.monotonic() < deadline:
+    # a run waiting for a value (most likely the one the warm-up is computing) is best served by
+    # the warm-up going on: yielding to it would only make it wait longer
+    while runs_in_progress() and not _waiters and time.monotonic() < deadline:
         time.sleep(0.005)
 
 
@@ -733,7 +754,7 @@ def _warm_up_anomalies(entries: list[CatalogEntry]) -> None:
             _after_runs_in_progress()
             try:
                 rule_view(e, anomaly.DEFAULT_RULE, noise, anomaly.NOISE_LEVELS[noise])
-            except (CheckpointError, DataError, OSError) as err:
+            except (CheckpointError, DataError, OSError, ValueError) as err:
                 log.info("warm-up: anomaly scores of %s skipped (%s)", e.id, err)
 
 

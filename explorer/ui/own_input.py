@@ -66,7 +66,9 @@ def own_input(source: str, *, upload_key: str, canvas_key: str, waiting: str, st
         from streamlit_drawable_canvas import st_canvas
     except Exception as e:  # noqa: BLE001 - the canvas is optional; say why it is missing
         st.error(f"The drawing canvas is not available here ({e}). Use a test image or an upload instead.")
-        st.stop()
+        if stop:
+            st.stop()
+        return None
     st.caption("Draw one digit or garment, large, in the middle of the square. Strokes are white on black, "
                "like MNIST.")
     st.space("medium")  # the canvas's toolbar floats above its top edge: it covered the caption

@@ -11,9 +11,14 @@ from explorer.data import DataError
 from explorer.images import heat_map, to_uint8
 from explorer.ui import common, fragment, loaders, state
 from explorer.ui.own_input import UPLOAD_HELP, own_input
-from explorer.vocab import KIND_LABELS, dataset_title
+from explorer.vocab import KIND_LABELS, NOISE_LABELS, dataset_title, noise_label
 
-NOISES = {"gaussian": "Gaussian", "salt_and_pepper": "salt and pepper", "block": "block"}
+NOISES = NOISE_LABELS
+# each noise's slider: (label, lowest, highest, step); a level from a link is snapped onto it, so
+# the levels scored (and stored) are these few, whatever a URL says
+LEVELS = {"gaussian": ("σ (noise strength)", 0.05, 1.0, 0.05),
+          "salt_and_pepper": ("share of pixels set to black or white", 0.05, 0.8, 0.05),
+          "block": ("block side (pixels)", 2, 24, 1)}
 SOURCES = {"upload": "upload", "draw": "draw"}
 COLORS = {"test": "#1f77b4", "other": "#d62728", "corrupted": "#ff7f0e"}
 GALLERY = 8       # images in each gallery
@@ -32,15 +37,15 @@ common.intro("Anomalies", (
     "reconstruction error is an anomaly score: seed 002 calls an input anomalous when the error is above a "
     "threshold set from the normal examples' errors. Here every test image gets a score under the sidebar's "
     "model; the histograms show the model's own test images against the other dataset's and against corrupted "
-    "ones, and the ROC curve shows every threshold at once. Watch the Fashion-MNIST models: they find digits "
-    "*easier* than their own garments, the failure Nalisnick et al. (2019) found in far stronger models."))
+    "ones, and the ROC curve shows every threshold at once. Watch the Fashion-MNIST models: most of them find "
+    "digits *easier* than their own garments, the failure Nalisnick et al. (2019) found in far stronger models."))
 st.caption(
     (f"**Score** under this VAE: the negative ELBO in nats (its training loss), an upper bound on −log p(x), "
      f"averaged over {anomaly.ELBO_SAMPLES} codes drawn per image. " if is_vae else
      f"**Score** under this {KIND_LABELS[kind]}: the reconstruction error in nats, the cross-entropy of the image "
      "against what the model rebuilds from its code (its training loss). ")
     + "**PNG length**: the image's size as a PNG in bits, a measure of how complex it is. Thresholds and "
-    f"typical ranges come from {anomaly.REFERENCE_COUNT:,} training images, never from the test images.")
+    "typical ranges come from training images, never from the test images.")
 
 try:
     with st.spinner(f"Scoring this model's test images, the other dataset's and {anomaly.REFERENCE_COUNT:,} "
@@ -50,8 +55,9 @@ except CheckpointError as e:
     st.error(f"This checkpoint cannot be loaded: {e}")
     st.stop()
 except DataError as e:
-    st.error(str(e))
+    st.error("The images this page scores are not available on this machine.\n\n" + str(e).replace("\n", "  \n"))
     st.stop()
+common.model_or_stop(entry)  # stored scores need no model, the galleries do: a broken checkpoint stops here
 other_label = dataset_title(sc.other_name)
 own_label = dataset_title(own_name)
 
@@ -70,12 +76,15 @@ if sc.other is None:
 panel_box = st.container()  # the threshold's panel, drawn last: it marks the user's own image (below)
 
 
-def noise_label(noise: str, level: float) -> str:
-    return f"{NOISES[noise]} {'σ = ' if noise == 'gaussian' else ''}{level:g}{' px' if noise == 'block' else ''}"
-
-
 def set_names(noise: str, level: float) -> dict[str, str]:
     return {"other": f"{other_label} test", "corrupted": f"{own_label} test, {noise_label(noise, level)}"}
+
+
+def snapped(noise: str, level: float) -> float:
+    """A level on the noise's slider grid, within its range (Streamlit keeps a URL's off-grid value)."""
+    _, lo, hi, step = LEVELS[noise]
+    level = min(max(level, lo), hi)
+    return round(round(level / step) * step, 6) if step < 1 else float(round(level))
 
 
 def every_rule(noise: str, level: float) -> list[dict]:
@@ -99,17 +108,11 @@ def threshold_panel(own_value: float | None, picked: tuple[int, float] | None) -
     c2, c3 = st.columns([2.2, 1.8])
     noise = c2.radio("Corrupted test images", list(NOISES), format_func=NOISES.get, key="an_noise", horizontal=True,
                      bind="query-params")
+    label, lo, hi, step = LEVELS[noise]
     with c2:
-        if noise == "gaussian":
-            level = st.slider("σ (noise strength)", 0.05, 1.0, anomaly.NOISE_LEVELS["gaussian"], step=0.05,
-                              key="an_sigma", bind="query-params")
-        elif noise == "salt_and_pepper":
-            level = st.slider("share of pixels set to black or white", 0.05, 0.8,
-                              anomaly.NOISE_LEVELS["salt_and_pepper"], step=0.05, key="an_p", bind="query-params")
-        else:
-            level = st.slider("block side (pixels)", 2, 24, int(anomaly.NOISE_LEVELS["block"]), key="an_block",
-                              bind="query-params")
-    level = float(level)
+        level = st.slider(label, lo, hi, anomaly.NOISE_LEVELS[noise], step=step, bind="query-params",
+                          key={"gaussian": "an_sigma", "salt_and_pepper": "an_p", "block": "an_block"}[noise])
+    level = snapped(noise, float(level))
     k_std = c3.slider("Threshold: training mean + k standard deviations", -2.0, 10.0, 1.0, step=0.1, key="an_k",
                       bind="query-params",
                       help="k = 1 is seed 002's rule as the TensorFlow tutorial it follows has it: the normal "
@@ -121,7 +124,7 @@ def threshold_panel(own_value: float | None, picked: tuple[int, float] | None) -
         st.error(f"This checkpoint cannot be loaded: {e}")
         return
     ref_stat = view.reference
-    threshold = float(ref_stat.mean() + k_std * ref_stat.std())
+    threshold = anomaly.default_threshold(rule, ref, k_std)
     names = set_names(noise, level)
     normal = f"{own_label} test (normal)"
     sets = {normal: test_stat} | {names[n]: v for n, v in view.anomalous.items()}
@@ -158,7 +161,9 @@ def threshold_panel(own_value: float | None, picked: tuple[int, float] | None) -
         said.append(f"your image is {verdict(own_value, threshold)}")
     if said:
         st.markdown("At this threshold " + " and ".join(said) + ".")
-    with st.expander("Every rule on this model"):
+    # a toggle, not an expander: an expander's content runs even when it is closed (7 rules' views)
+    if st.toggle("Every rule on this model", key="an_all", bind="query-params",
+                 help="The AUC of each rule tried, against both kinds of anomaly"):
         table = every_rule(noise, level)
         st.dataframe(table, hide_index=True, width="stretch",
                      column_config={c: st.column_config.NumberColumn(format="%.3f") for c in table[0] if c != "rule"})
@@ -179,22 +184,27 @@ if sc.other is not None:
             f"same for likelihood models trained on Fashion-MNIST: simple images are easy to rebuild whatever "
             f"the model learnt. Subtracting each image's PNG length (Serrà et al. 2020) gives AUC **{corr_auc:.3f}**.",
             icon=":material/school:")
+    elif simpler:
+        st.info(
+            f"**Near the known failure.** The {other_label} images are simpler than this model's own, and with the "
+            f"raw score the AUC is only **{raw_auc:.3f}**, close to chance ({below:.0%} of them score below the "
+            f"median test image): most {own_label} models here give them a *lower* score than their own test "
+            f"images, the failure Nalisnick et al. (2019) found. Subtracting each image's PNG length (Serrà et al. "
+            f"2020) gives AUC **{corr_auc:.3f}**.", icon=":material/school:")
     else:
         st.info(
-            f"**Raw against corrected.** This {KIND_LABELS[kind]} finds {other_label} images "
-            f"{'simpler and ' if simpler else ''}harder to rebuild than its own: the raw score's AUC is "
-            f"**{raw_auc:.3f}**. Subtracting the PNG length (Serrà et al. 2020), which helps a model of the more "
-            f"complex dataset, gives **{corr_auc:.3f}** here"
+            f"**Raw against corrected.** This {KIND_LABELS[kind]} finds {other_label} images harder to rebuild "
+            f"than its own: the raw score's AUC is **{raw_auc:.3f}**. Subtracting the PNG length (Serrà et al. "
+            f"2020), which helps a model of the more complex dataset, gives **{corr_auc:.3f}** here"
             + (": the other dataset is more complex, so the correction makes it look normal." if corr_auc < raw_auc
-               else ".") + f" The {other_label} models show the failure it corrects: switch the sidebar's dataset.",
+               else ".") + f" Most {other_label} models show the failure it corrects: switch the sidebar's dataset.",
             icon=":material/school:")
 st.markdown(
-    "**Why the default rule works both ways.** A garment is more complex than any digit, so a digit is unusual "
-    "to a Fashion-MNIST model in its PNG length even when its score looks normal, and a garment is unusual to an "
-    "MNIST model in its score; the joint rule measures how far the pair (score, PNG length) falls from the "
-    "training images' pairs, in their own spread and correlation, so either kind of surprise counts. "
-    "Subtracting the complexity (the corrected score) helps only the first: it makes a more complex image look "
-    "normal.")
+    "**Why the default rule works both ways.** Garments are nearly always more complex than digits, so a digit "
+    "is unusual to a Fashion-MNIST model in its PNG length even when its score looks normal, and a garment is "
+    "unusual to an MNIST model in its score. The joint rule measures how far the pair (score, PNG length) falls "
+    "from the training images' pairs, in their own spread and correlation, so either surprise counts, where "
+    "subtracting the complexity helps only the first and makes a more complex image look normal.")
 
 # ---- the galleries ----------------------------------------------------------------------------------
 images_u8, labels = common.test_split_or_stop(entry)

@@ -7,10 +7,10 @@ from explorer import figures, inference
 from explorer.checkpoints import CheckpointError
 from explorer.ui import common, loaders
 from explorer.ui.own_input import UPLOAD_HELP, own_input
-from explorer.vocab import KIND_LABELS, KINDS
+from explorer.vocab import KIND_LABELS, KINDS, NOISE_LABELS
 
 SOURCES = {"test": "test image", "upload": "upload", "draw": "draw"}
-NOISES = {"gaussian": "Gaussian", "salt_and_pepper": "salt and pepper", "block": "block"}
+NOISES = NOISE_LABELS
 
 entry = common.chosen()
 meta = entry.meta
