@@ -23,6 +23,11 @@ def threshold_caption(at) -> str:
     return next(c for c in captions(at) if c.startswith("Threshold **"))
 
 
+def verdicts(at):
+    """The threshold's verdict table, indexed by the anomalies' names."""
+    return at.table[0].value
+
+
 def metric(at, label_start: str) -> str:
     return next(m.value for m in at.metric if m.label.startswith(label_start))
 
@@ -35,9 +40,9 @@ def test_the_page_opens_for_every_model(open_app, kind, z):
     assert not at.error, [e.value for e in at.error]
     assert len(at.get("plotly_chart")) == 2, "the histograms and the ROC curves"
     assert threshold_caption(at)
-    table = at.dataframe[0].value
-    assert list(table["anomalies"]) == ["Fashion-MNIST test", "MNIST test, Gaussian σ = 0.5"]
-    assert ((table["AUC"] >= 0) & (table["AUC"] <= 1)).all()
+    table = verdicts(at)
+    assert list(table.index) == ["Fashion-MNIST test", "MNIST test, Gaussian σ = 0.5"]
+    assert all(0 <= float(a) <= 1 for a in table["AUC"])
     assert len([b for b in at.button if b.key and b.key.startswith("an_most_")]) == 8
     assert len([b for b in at.button if b.key and b.key.startswith("an_least_")]) == 8
     assert ("The bound against the likelihood" in [s.value for s in at.subheader]) == (kind == "VAE")
@@ -46,21 +51,21 @@ def test_the_page_opens_for_every_model(open_app, kind, z):
 def test_the_threshold_moves_the_verdicts(open_app):
     at = ok(open_app(PAGE))
     before = threshold_caption(at)
-    caught_before = list(at.dataframe[0].value["caught"])
+    caught_before = list(verdicts(at)["caught"])
     at.slider(key="an_k").set_value(6.0).run()
     after = threshold_caption(ok(at))
     assert before != after
-    assert list(at.dataframe[0].value["caught"]) != caught_before or "0.0%" in after
+    assert list(verdicts(at)["caught"]) != caught_before or "0.0%" in after
 
 
 def test_the_rule_and_the_corruption_change_the_figures(open_app):
     at = ok(open_app(PAGE))
-    joint = at.dataframe[0].value["AUC"].tolist()
+    joint = verdicts(at)["AUC"].tolist()
     at.selectbox(key="an_rule").set_value("raw").run()
-    raw = ok(at).dataframe[0].value["AUC"].tolist()
+    raw = verdicts(ok(at))["AUC"].tolist()
     assert raw != joint
     at.radio(key="an_noise").set_value("block").run()
-    assert ok(at).dataframe[0].value["anomalies"].tolist()[1] == "MNIST test, block 12 px"
+    assert verdicts(ok(at)).index.tolist()[1] == "MNIST test, block 12 px"
 
 
 def test_a_gallery_image_shows_the_reports_score(open_app, app_checkpoints):
@@ -189,7 +194,7 @@ def test_the_page_goes_on_without_the_other_dataset(open_app, monkeypatch):
     try:
         at = ok(open_app(PAGE, query={"kind": "DAE"}))
         assert any("Fashion-MNIST test images are not on this machine" in w.value for w in at.warning)
-        assert list(at.dataframe[0].value["anomalies"]) == ["MNIST test, Gaussian σ = 0.5"]
+        assert list(verdicts(at).index) == ["MNIST test, Gaussian σ = 0.5"]
         assert len(at.get("plotly_chart")) == 2
     finally:
         forget()  # not the stand-in's missing dataset for the next tests

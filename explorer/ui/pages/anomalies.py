@@ -2,6 +2,7 @@
 and see which images it flags (seed 002), including the famous failure of likelihoods."""
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 from PIL import Image
 
@@ -139,21 +140,20 @@ def threshold_panel(own_value: float | None, picked: tuple[int, float] | None) -
     rows, curves, points = [], {}, {}
     for name, v in view.anomalous.items():
         c = anomaly.confusion(test_stat, v, threshold)
-        rows.append({"anomalies": names[name], "caught": f"{c.tp:,} of {c.tp + c.fn:,}", "recall": c.recall,
-                     "false alarms": f"{c.fp:,} of {c.fp + c.tn:,}", "precision": c.precision, "AUC": view.auc[name]})
+        rows.append({"anomalies": names[name], "caught": f"{c.tp:,} of {c.tp + c.fn:,}",
+                     "recall": f"{c.recall:.1%}", "false alarms": f"{c.fp:,} of {c.fp + c.tn:,}",
+                     "precision": "–" if c.tp + c.fp == 0 else f"{c.precision:.1%}", "AUC": f"{view.auc[name]:.3f}"})
         fpr, tpr = view.roc[name]
         curves[names[name]] = (fpr, tpr, view.auc[name])
         points[names[name]] = (c.fp / max(c.fp + c.tn, 1), c.recall)
     with right:
         st.plotly_chart(figures.roc_curves(curves, colors, points), key="an_roc",
                         config={"displaylogo": False, "displayModeBar": False})
-    st.dataframe(rows, hide_index=True, width="stretch", column_config={
-        "recall": st.column_config.NumberColumn(format="percent", help="anomalies caught / all anomalies"),
-        "precision": st.column_config.NumberColumn(format="percent", help="anomalies among the flagged images"),
-        "AUC": st.column_config.NumberColumn(format="%.3f", help="area under the ROC curve: 1 separates perfectly, "
-                                                                 "0.5 is chance"),
-        "false alarms": st.column_config.TextColumn(help=f"{own_label} test images flagged"),
-    })
+    # a plain table, not st.dataframe: its canvas grid is redrawn on every step of the threshold
+    st.table(pd.DataFrame(rows).set_index("anomalies"))
+    st.caption("Recall: the anomalies caught. Precision: the share of anomalies among the flagged images. False "
+               f"alarms: {own_label} test images flagged. AUC: the area under the ROC curve, 1 separates perfectly, "
+               "0.5 is chance.")
     said = []
     if picked is not None:
         said.append(f"test image {picked[0]} is {verdict(picked[1], threshold)}")
