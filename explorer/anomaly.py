@@ -327,31 +327,13 @@ def reference_indices(n_train: int, count: int = REFERENCE_COUNT, seed: int = RE
 
 
 def corrupt_all(images: np.ndarray, noise: str, level: float, seed: int = NOISE_SEED) -> np.ndarray:
-    """A batch of test images (n, 28, 28) corrupted the denoising page's way, then taken to 8 bits
-    as an image is stored (uint8: a quarter of the memory, and the PNG length is of these very
-    pixels); the same for the same seed. Block: one block per image, placed on its ink."""
-    import torch
-
-    from .inference import block_position
-    from .noise import gaussian, occlude, salt_and_pepper
-
-    x = torch.from_numpy(as_floats(images).copy()).reshape(-1, 1, 28, 28)
-    gen = torch.Generator().manual_seed(int(seed))
-    if noise == "gaussian":
-        out = gaussian(x, float(level), gen)
-    elif noise == "salt_and_pepper":
-        out = salt_and_pepper(x, float(level), gen)
-    elif noise == "block":
-        size = int(np.clip(round(level), 1, 28))
-        out = x.clone()
-        for i in range(len(out)):
-            top, left = block_position(out[i, 0].numpy(), size, seed + i)
-            out[i: i + 1] = occlude(out[i: i + 1], size, top, left)
-    else:
-        raise ValueError(f"unknown noise {noise!r}")
+    """A batch of test images (n, 28, 28) corrupted the denoising page's way
+    (``inference.corrupt_batch``), then taken to 8 bits as an image is stored (uint8: a quarter
+    of the memory, and the PNG length is of these very pixels); the same for the same seed."""
     from .images import to_uint8
+    from .inference import corrupt_batch
 
-    return to_uint8(out.reshape(-1, 28, 28).numpy())
+    return to_uint8(corrupt_batch(as_floats(images), noise, level, seed))
 
 
 # --------------------------------------------------------------------------- what is compared

@@ -69,13 +69,15 @@ def block_position(image: np.ndarray, size: int, seed: int) -> tuple[int, int]:
     return top, left
 
 
-def corrupt(image: np.ndarray, noise: str, level: float, seed: int = 0) -> np.ndarray:
-    """One image (28, 28) in [0, 1] -> a corrupted copy, the same for the same seed.
+def corrupt_batch(images: np.ndarray, noise: str, level: float, seed: int = 0) -> np.ndarray:
+    """Images (n, 28, 28) in [0, 1] -> corrupted copies, float32 (n, 28, 28), the same for the
+    same seed (one generator for the batch, so image i's noise depends on its place in it).
 
     gaussian: ``level`` is σ; salt_and_pepper: ``level`` is the share of pixels hit;
-    block: ``level`` is the side of the black square in pixels (1..28).
+    block: ``level`` is the side of the black square in pixels (1..28), one per image, placed
+    on its ink with seed ``seed + i``.
     """
-    x = _to_tensor(image)
+    x = _to_tensor(images)
     gen = torch.Generator().manual_seed(int(seed))
     if noise == "gaussian":
         out = gaussian(x, float(level), gen)
@@ -83,8 +85,16 @@ def corrupt(image: np.ndarray, noise: str, level: float, seed: int = 0) -> np.nd
         out = salt_and_pepper(x, float(level), gen)
     elif noise == "block":
         size = int(np.clip(round(level), 1, 28))
-        top, left = block_position(image, size, seed)
-        out = occlude(x, size, top, left)
+        out = x.clone()
+        for i in range(len(out)):
+            top, left = block_position(out[i, 0].numpy(), size, int(seed) + i)
+            out[i: i + 1] = occlude(out[i: i + 1], size, top, left)
     else:
         raise ValueError(f"unknown noise {noise!r}; choose one of {', '.join(NOISES)}")
-    return out.reshape(28, 28).numpy()
+    return out.reshape(-1, 28, 28).numpy()
+
+
+def corrupt(image: np.ndarray, noise: str, level: float, seed: int = 0) -> np.ndarray:
+    """One image (28, 28) in [0, 1] -> a corrupted copy, the same for the same seed
+    (``corrupt_batch`` of one image)."""
+    return corrupt_batch(np.asarray(image)[None], noise, level, seed)[0]

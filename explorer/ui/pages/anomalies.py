@@ -254,21 +254,25 @@ st.caption("Each column: the test image, what the model rebuilds, and where they
 gallery("Most anomalous", order[::-1][:GALLERY], "an_most")
 gallery("Least anomalous", order[:GALLERY], "an_least")
 
-if pick is not None:
-    state.publish(PICK, str)
-    model = common.model_or_stop(entry)
-    recon, err = anomaly.pixel_errors(model, images_u8[[pick]])
-    x = images_u8[pick].astype(np.float32) / 255.0
-    st.subheader(f"Test image {pick}: {names[labels[pick]]}")
+def pictures(x: np.ndarray, caption: str, scale: int):
+    """An image, what the model rebuilds from its code and where the two differ, side by side;
+    returns the column beside them, for its figures."""
+    recon, err = anomaly.pixel_errors(common.model_or_stop(entry), x[None])
     a, b, c, d = st.columns([1, 1, 1, 2])
     with a:
-        common.show(x, "the test image", scale=7)
+        common.show(x, caption, scale=scale)
     with b:
-        common.show(recon[0], "what the model rebuilds", scale=7)
+        common.show(recon[0], "what the model rebuilds", scale=scale)
     with c:
-        st.image(heat_map(err[0], HEAT_MAX, common.image_scale(7)), caption="its error",
+        st.image(heat_map(err[0], HEAT_MAX, common.image_scale(scale)), caption="where they differ",
                  output_format="PNG")
-    with d:
+    return d
+
+
+if pick is not None:
+    state.publish(PICK, str)
+    st.subheader(f"Test image {pick}: {names[labels[pick]]}")
+    with pictures(images_u8[pick].astype(np.float32) / 255.0, "the test image", 7):
         value = float(test_stat[pick])
         st.metric(f"{SCORE} (score)", f"{sc.test.raw[pick]:.1f} nats", help="the score the report computes too")
         st.metric("PNG length", f"{sc.test.bits[pick]:.0f} bits")
@@ -286,20 +290,10 @@ mine = own_input(source, upload_key="an_upload", canvas_key="an_canvas", stop=Fa
                  waiting=UPLOAD_HELP if source == "upload" else "Draw something on the canvas: its score appears here.")
 own_value = None
 if mine is not None:
-    model = common.model_or_stop(entry)
-    raw = anomaly.scores(model, mine[None])
+    raw = anomaly.scores(common.model_or_stop(entry), mine[None])
     bits = anomaly.complexity_bits(mine[None])
     own_value = float(rule.statistic(raw, bits, ref)[0])
-    recon, err = anomaly.pixel_errors(model, mine[None])
-    a, b, c, d = st.columns([1, 1, 1, 2])
-    with a:
-        common.show(mine, "your image (28×28)", scale=5)
-    with b:
-        common.show(recon[0], "what the model rebuilds", scale=5)
-    with c:
-        st.image(heat_map(err[0], HEAT_MAX, common.image_scale(5)), caption="its error",
-                 output_format="PNG")
-    with d:
+    with pictures(mine, "your image (28×28)", 5):
         st.metric(f"{SCORE} (score)", f"{raw[0]:.1f} nats")
         st.metric(rule.label, f"{own_value:.4g}", help=rule.unit)
         st.markdown(f"Percentile among the {own_label} test images: "
