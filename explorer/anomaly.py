@@ -270,21 +270,44 @@ def default_threshold(rule: Rule, ref: Reference, k: float = 1.0) -> float:
     return float(stat.mean() + k * stat.std())
 
 
+# AUC and ROC in numpy, not scikit-learn's: importing sklearn.metrics imports pandas, and a
+# module being imported in the warm-up's thread is seen half-made by plotly in a page's thread
+# (it looks pandas up in sys.modules); two replicas' latent maps failed on it under load.
+
+def _average_ranks(x: np.ndarray) -> np.ndarray:
+    """1-based ranks of ``x``, ties given the mean of the ranks they span."""
+    order = np.argsort(x, kind="mergesort")
+    sx = x[order]
+    starts = np.flatnonzero(np.r_[True, sx[1:] != sx[:-1]])
+    counts = np.diff(np.r_[starts, len(sx)])
+    ranks = np.empty(len(x), dtype=np.float64)
+    ranks[order] = np.repeat(starts + (counts + 1) / 2.0, counts)
+    return ranks
+
+
 def auc(normal: np.ndarray, anomalous: np.ndarray) -> float:
     """Area under the ROC curve of a statistic (high = anomalous): the chance that a random
-    anomalous image scores above a random normal one (ties count half)."""
-    from sklearn.metrics import roc_auc_score
-
-    y = np.r_[np.zeros(len(normal)), np.ones(len(anomalous))]
-    return float(roc_auc_score(y, np.r_[normal, anomalous]))
+    anomalous image scores above a random normal one, ties counting half (Mann-Whitney U)."""
+    normal, anomalous = np.asarray(normal, dtype=np.float64), np.asarray(anomalous, dtype=np.float64)
+    n0, n1 = len(normal), len(anomalous)
+    if not n0 or not n1:
+        raise ValueError("an AUC needs normal and anomalous images")
+    ranks = _average_ranks(np.r_[normal, anomalous])
+    return float((ranks[n0:].sum() - n1 * (n1 + 1) / 2.0) / (n0 * n1))
 
 
 def roc(normal: np.ndarray, anomalous: np.ndarray, points: int = 200) -> tuple[np.ndarray, np.ndarray]:
-    """(false positive rate, true positive rate) of the ROC curve, thinned to about ``points``."""
-    from sklearn.metrics import roc_curve
-
+    """(false positive rate, true positive rate) of the ROC curve from (0, 0) to (1, 1), one point
+    per distinct value of the statistic, thinned to about ``points``."""
+    x = np.r_[np.asarray(normal, dtype=np.float64), np.asarray(anomalous, dtype=np.float64)]
     y = np.r_[np.zeros(len(normal)), np.ones(len(anomalous))]
-    fpr, tpr, _ = roc_curve(y, np.r_[normal, anomalous], drop_intermediate=True)
+    order = np.argsort(-x, kind="mergesort")
+    x, y = x[order], y[order]
+    last = np.r_[np.flatnonzero(x[1:] != x[:-1]), len(x) - 1]  # the last image of each distinct value
+    tp = np.cumsum(y)[last]
+    fp = (last + 1) - tp
+    fpr = np.r_[0.0, fp / max(len(normal), 1)]
+    tpr = np.r_[0.0, tp / max(len(anomalous), 1)]
     if len(fpr) > points:
         keep = np.unique(np.r_[np.linspace(0, len(fpr) - 1, points).round().astype(int), len(fpr) - 1])
         fpr, tpr = fpr[keep], tpr[keep]

@@ -224,9 +224,9 @@ def score_histograms(sets: Mapping[str, np.ndarray], colors: Mapping[str, str], 
 
 
 def roc_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray, float]], colors: Mapping[str, str],
-               points: Mapping[str, tuple[float, float]] | None = None, height: int = 380) -> go.Figure:
-    """ROC curves (false positive rate, true positive rate, AUC) named with their AUC, the
-    diagonal of chance, and each curve's operating point at the current threshold (``points``)."""
+               height: int = 380) -> go.Figure:
+    """ROC curves (false positive rate, true positive rate, AUC), each named with its AUC, and
+    the diagonal of chance."""
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="#aaa"),
                              name="chance (AUC 0.5)", hoverinfo="skip"))
@@ -234,12 +234,6 @@ def roc_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray, float]], color
         fig.add_trace(go.Scatter(x=fpr, y=tpr, mode="lines", name=f"{name}: AUC {area:.3f}",
                                  line=dict(color=colors.get(name, "#888"), width=2.5),
                                  hovertemplate="false alarms %{x:.1%}, caught %{y:.1%}<extra></extra>"))
-        if points and name in points:
-            x, y = points[name]
-            fig.add_trace(go.Scatter(x=[x], y=[y], mode="markers", showlegend=False,
-                                     marker=dict(size=11, color=colors.get(name, "#888"), line=dict(width=2, color="#111")),
-                                     hovertemplate="at the threshold: false alarms %{x:.1%}, caught %{y:.1%}"
-                                                   "<extra></extra>"))
     fig.update_xaxes(title_text="false positive rate (normal images flagged)", range=[-0.01, 1.01])
     fig.update_yaxes(title_text="true positive rate (anomalies caught)", range=[-0.01, 1.01])
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), legend=dict(x=0.35, y=0.05))

@@ -358,3 +358,27 @@ def test_images_tag_tells_image_sets_apart():
     assert anomaly.images_tag(a) == anomaly.images_tag(a.copy())
     assert anomaly.images_tag(a) != anomaly.images_tag(b)
     assert anomaly.images_tag(a) != anomaly.images_tag(a[:2])
+
+
+def test_auc_and_roc_agree_with_scikit_learn():
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    rng = np.random.default_rng(0)
+    normal, anomalous = rng.normal(size=500).round(1), (rng.normal(size=300) + 0.5).round(1)  # many ties
+    y, s = np.r_[np.zeros(500), np.ones(300)], np.r_[normal, anomalous]
+    assert anomaly.auc(normal, anomalous) == pytest.approx(roc_auc_score(y, s), abs=1e-12)
+    fpr, tpr, _ = roc_curve(y, s, drop_intermediate=False)
+    ours = anomaly.roc(normal, anomalous, points=10**6)
+    np.testing.assert_allclose(ours[0], fpr)
+    np.testing.assert_allclose(ours[1], tpr)
+
+
+def test_the_app_never_imports_scikit_learn_or_pandas_to_score(monkeypatch):
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np; from explorer import anomaly; "
+            "anomaly.auc(np.arange(5.), np.arange(3.) + 2); anomaly.roc(np.arange(5.), np.arange(3.)); "
+            "print(sorted(m for m in ('pandas', 'sklearn') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]", "a module imported in the warm-up's thread is seen half-made by plotly elsewhere"

@@ -12,7 +12,7 @@ from explorer.models import ModelConfig, build_model
 from explorer.noise import NoiseConfig
 from explorer.sweep import RunSpec, run
 from explorer.training import TrainConfig
-from explorer.vocab import KINDS
+from explorer.vocab import DATASETS, KINDS
 from tests.helpers import make_checkpoint, make_idx_folder
 from tools import report
 
@@ -129,7 +129,7 @@ def test_anomaly_row_aucs_come_from_the_rules():
 def test_anomaly_markdown_has_both_tables_the_rules_and_computed_verdicts():
     data = report.AnomalyData(tiny_data())
     rows = [report.anomaly_row(tiny_model(kind, z), f"{ds}-{kind}-z{z}", ds, data)
-            for ds in ("mnist", "fashion") for kind, z in (("ae", 4), ("ae", 8), ("dae", 8), ("vae", 8))]
+            for ds in DATASETS for kind, z in (("ae", 4), ("ae", 8), ("dae", 8), ("vae", 8))]
     text = "\n".join(report.anomaly_markdown(report.AnomalyReport(rows, 12.0)))
     for title in ("### Anomaly detection: MNIST models", "### Anomaly detection: Fashion-MNIST models", "### Rules tried",
                   "### Targets", "### The known failure", "K = 64", "first 30 test images", "took 12 s for 8 models"):

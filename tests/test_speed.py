@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from explorer.ui import loaders
+from explorer.vocab import KINDS
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPARE = ROOT / "explorer" / "ui" / "pages" / "compare.py"
@@ -87,7 +88,7 @@ def test_the_anomalies_page_opens_on_scores_the_warm_up_computed(warmed, open_ap
     monkeypatch.setattr(anomaly, "scores", _refuse)
     monkeypatch.setattr(anomaly, "complexity_bits", _refuse)
     at = ok(open_app("anomalies"))
-    for kind in ("ae", "dae", "vae"):  # a change of model is only the page's own drawing
+    for kind in KINDS:  # a change of model is only the page's own drawing
         for z in (2, 4):
             at.sidebar.selectbox(key="kind").set_value(kind)
             at.sidebar.select_slider(key="z").set_value(z)

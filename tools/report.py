@@ -27,7 +27,7 @@ from explorer.metadata import CheckpointMeta
 from explorer.noise import gaussian, salt_and_pepper
 from explorer.sweep import encode_all
 from explorer.training import evaluate, to_floats
-from explorer.vocab import KINDS, LATENT_DIMS, dataset_title
+from explorer.vocab import DATASETS, KINDS, LATENT_DIMS, dataset_title
 from tools.common import sweep_record
 
 # References (typed, not computed): see issue "Ship the pretrained checkpoints".
@@ -305,8 +305,8 @@ def anomaly_markdown(rep: AnomalyReport) -> list[str]:
           "test images are only what the rules are judged on.", "",
           f"The anomaly section took {rep.seconds:.0f} s for {len(arows)} models ({rep.seconds / len(arows):.1f} s a model, "
           "the image sets and their PNG lengths made once and shared).", ""]
-    mn, fa = "mnist", "fashion"
-    measured_both = all(any(a.dataset == ds and a.z >= TARGET_MIN_LATENT for a in arows) for ds in (mn, fa))
+    mn, fa = DATASETS
+    measured_both = all(any(a.dataset == ds and a.z >= TARGET_MIN_LATENT for a in arows) for ds in DATASETS)
     both_ok = [rule.name for rule in anomaly.RULES.values() if measured_both
                and all(lo is not None and lo[0] >= TARGET_BOTH
                        for lo in (lowest_auc(arows, "other", rule.name, ds, TARGET_MIN_LATENT) for ds in (mn, fa)))]

@@ -225,3 +225,20 @@ def own_on_map() -> np.ndarray | None:
 def remove_own_from_map() -> None:
     """Button callback: the user's image leaves the map and the grid (and the link's flag with it)."""
     state.put(OWN_ON_MAP, None)
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """Rows of the same keys as a Markdown table (the keys its header). The app's tables are
+    Markdown, not st.table or st.dataframe: those import pandas in the page's thread, and a
+    module half-imported there is seen by plotly in every other session's thread."""
+    if not rows:
+        return ""
+
+    def cell(v) -> str:
+        return str(v).replace("|", "\\|").replace("\n", " ")
+
+    head = list(rows[0])
+    lines = ["| " + " | ".join(cell(h) for h in head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(cell(r.get(h, "")) for h in head) + " |" for r in rows]
+    return "\n".join(lines)
+

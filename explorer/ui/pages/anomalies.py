@@ -2,7 +2,6 @@
 and see which images it flags (seed 002), including the famous failure of likelihoods."""
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 from PIL import Image
 
@@ -137,7 +136,7 @@ def threshold_panel(own_value: float | None, picked: tuple[int, float] | None) -
     with left:
         st.plotly_chart(figures.score_histograms(sets, colors, threshold=threshold, unit=rule.unit, own=own_value),
                         key="an_hist", config={"displaylogo": False, "displayModeBar": False})
-    rows, curves, points = [], {}, {}
+    rows, curves = [], {}
     for name, v in view.anomalous.items():
         c = anomaly.confusion(test_stat, v, threshold)
         rows.append({"anomalies": names[name], "caught": f"{c.tp:,} of {c.tp + c.fn:,}",
@@ -145,12 +144,12 @@ def threshold_panel(own_value: float | None, picked: tuple[int, float] | None) -
                      "precision": "–" if c.tp + c.fp == 0 else f"{c.precision:.1%}", "AUC": f"{view.auc[name]:.3f}"})
         fpr, tpr = view.roc[name]
         curves[names[name]] = (fpr, tpr, view.auc[name])
-        points[names[name]] = (c.fp / max(c.fp + c.tn, 1), c.recall)
     with right:
-        st.plotly_chart(figures.roc_curves(curves, colors, points), key="an_roc",
+        # the same figure at every threshold (where it cuts a curve is the table's recall and false
+        # alarms): the browser keeps it instead of drawing it again on each step
+        st.plotly_chart(figures.roc_curves(curves, colors), key="an_roc",
                         config={"displaylogo": False, "displayModeBar": False})
-    # a plain table, not st.dataframe: its canvas grid is redrawn on every step of the threshold
-    st.table(pd.DataFrame(rows).set_index("anomalies"))
+    st.markdown(common.markdown_table(rows))
     st.caption("Recall: the anomalies caught. Precision: the share of anomalies among the flagged images. False "
                f"alarms: {own_label} test images flagged. AUC: the area under the ROC curve, 1 separates perfectly, "
                "0.5 is chance.")
@@ -165,8 +164,8 @@ def threshold_panel(own_value: float | None, picked: tuple[int, float] | None) -
     if st.toggle("Every rule on this model", key="an_all", bind="query-params",
                  help="The AUC of each rule tried, against both kinds of anomaly"):
         table = every_rule(noise, level)
-        st.dataframe(table, hide_index=True, width="stretch",
-                     column_config={c: st.column_config.NumberColumn(format="%.3f") for c in table[0] if c != "rule"})
+        st.markdown(common.markdown_table([{k: v if k == "rule" else f"{v:.3f}" for k, v in r.items()}
+                                           for r in table]))
         st.caption("The report (`python -m tools.report`, docs/RESULTS.md) has these for every shipped model.")
 
 
@@ -323,8 +322,8 @@ if is_vae:
                          "gap (nats)": float((bound - est).mean())})
         if bar is not None:
             bar.empty()
-        st.dataframe(rows, hide_index=True, width="stretch",
-                     column_config={c: st.column_config.NumberColumn(format="%.2f") for c in rows[0] if c != "images"})
+        st.markdown(common.markdown_table([{k: v if k == "images" else f"{v:.2f}" for k, v in r.items()}
+                                           for r in rows]))
         if len(rows) == 2:
             st.caption("If the gap were large, ranking images by the bound could differ from ranking them by the "
                        "likelihood; a gap of a few nats against scores hundreds of nats apart changes little.")
