@@ -201,6 +201,7 @@ def test_the_page_goes_on_without_the_other_dataset(open_app, monkeypatch):
 
     def forget():
         loaders._anomaly_scores.clear()
+        loaders._rule_base.clear()
         loaders._rule_view.clear()
 
     forget()

@@ -552,6 +552,12 @@ def _corrupted_images(name: str, expected: int, noise: str, level: float) -> tup
     return images, _bits_of(name, f"{noise}-{level:g}", images)
 
 
+def _test_count(name: str) -> int:
+    """The test split's size the checkpoints of ``name`` were made with (0, unchecked, when none
+    is listed): another model's other dataset then shares its models' cached split."""
+    return next((e.meta.dataset.test_count for e in catalog().good if e.meta.dataset.name == name), 0)
+
+
 def _scored(entry: CatalogEntry, which: str, images: np.ndarray, bits: np.ndarray) -> ScoreSet:
     """The entry's scores of a set of images (``which`` names it in the store: the same weights
     and the same set give the same scores)."""
@@ -573,8 +579,8 @@ def _anomaly_scores(path: str, weights_sha256: str, _entry: CatalogEntry) -> Ano
     test = _scored(_entry, "test", test_images_u8, _test_bits(d.name, d.test_count))
     other_name = anomaly.other_dataset(d.name)
     try:
-        other_images, _ = _test_split(other_name, 0)
-        other = _scored(_entry, f"{other_name}-test", other_images, _test_bits(other_name, 0))
+        other_images, _ = _test_split(other_name, _test_count(other_name))
+        other = _scored(_entry, f"{other_name}-test", other_images, _test_bits(other_name, _test_count(other_name)))
         problem = None
     except DataError as e:
         other, problem = None, str(e)
@@ -604,48 +610,93 @@ def corrupted_scores(entry: CatalogEntry, noise: str, level: float) -> ScoreSet:
 
 
 @dataclass(frozen=True)
-class RuleView:
-    """One rule applied to one model's score sets (``AnomalyScores`` and one corruption): the
-    statistic of each set (read-only), the AUC and ROC curve of each anomalous set against the
-    test images, and the test images' order from least to most anomalous. What a change of the
-    threshold reuses."""
+class RuleBase:
+    """One rule applied to one model's scores, what no corruption changes: the statistic of the
+    reference and test images (read-only, float32: what is drawn and counted), the other
+    dataset's (None when it is missing) with its AUC and ROC curve against the test images, and
+    the test images' order from least to most anomalous."""
 
     reference: np.ndarray
     test: np.ndarray
-    anomalous: dict[str, np.ndarray]               # "other", "corrupted"
-    auc: dict[str, float]
-    roc: dict[str, tuple[np.ndarray, np.ndarray]]
+    other: np.ndarray | None
+    other_auc: float | None
+    other_roc: tuple[np.ndarray, np.ndarray] | None
     order: np.ndarray
 
 
-@shared(max_entries=96)  # ~0.2 MB each
-def _rule_view(path: str, weights_sha256: str, rule_name: str, noise: str, level: float,
-               _entry: CatalogEntry) -> RuleView:
+@dataclass(frozen=True)
+class RuleView:
+    """``RuleBase`` and one corruption: each anomalous set's statistic, AUC and ROC curve, keyed
+    "other" and "corrupted". What a change of the threshold reuses."""
+
+    base: RuleBase
+    anomalous: dict[str, np.ndarray]
+    auc: dict[str, float]
+    roc: dict[str, tuple[np.ndarray, np.ndarray]]
+
+    @property
+    def reference(self) -> np.ndarray:
+        return self.base.reference
+
+    @property
+    def test(self) -> np.ndarray:
+        return self.base.test
+
+
+def _float32(a: np.ndarray) -> np.ndarray:
+    # a view per model, rule and noise adds up over a class's browsing: kept in float32 (the AUCs
+    # are of the float64 values)
+    out = a.astype(np.float32)
+    _frozen(out)
+    return out
+
+
+@shared(max_entries=64)
+def _rule_base(path: str, weights_sha256: str, rule_name: str, _entry: CatalogEntry) -> RuleBase:
     from explorer import anomaly
 
     rule = anomaly.RULES[rule_name]
     sc = anomaly_scores(_entry)
     ref = sc.reference
-    sets = {"corrupted": corrupted_scores(_entry, noise, level)}
-    if sc.other is not None:
-        sets = {"other": sc.other, **sets}
     test = rule.statistic(sc.test.raw, sc.test.bits, ref)
-    anomalous = {name: rule.statistic(v.raw, v.bits, ref) for name, v in sets.items()}
-    reference = rule.statistic(ref.raw, ref.bits, ref)
+    other = None if sc.other is None else rule.statistic(sc.other.raw, sc.other.bits, ref)
     order = np.argsort(test, kind="stable").astype(np.int32)
-    aucs = {n: anomaly.auc(test, v) for n, v in anomalous.items()}
-    rocs = {n: anomaly.roc(test, v) for n, v in anomalous.items()}
-    # kept in float32 (what is drawn and counted; the AUCs above are of the float64 values): a
-    # view per model, rule and noise adds up over a class's browsing
-    test, reference = test.astype(np.float32), reference.astype(np.float32)
-    anomalous = {n: v.astype(np.float32) for n, v in anomalous.items()}
-    _frozen(test, reference, order, *anomalous.values())
-    return RuleView(reference, test, anomalous, aucs, rocs, order)
+    _frozen(order)
+    return RuleBase(_float32(rule.statistic(ref.raw, ref.bits, ref)), _float32(test),
+                    None if other is None else _float32(other),
+                    None if other is None else anomaly.auc(test, other),
+                    None if other is None else anomaly.roc(test, other), order)
+
+
+def rule_base(entry: CatalogEntry, rule_name: str) -> RuleBase:
+    """``RuleBase`` of a rule of ``anomaly.RULES`` on the entry's scores, cached."""
+    return _rule_base(*key(entry), rule_name, _entry=entry)
+
+
+@shared(max_entries=96)
+def _rule_view(path: str, weights_sha256: str, rule_name: str, noise: str, level: float,
+               _entry: CatalogEntry) -> RuleView:
+    from explorer import anomaly
+
+    rule = anomaly.RULES[rule_name]
+    base = rule_base(_entry, rule_name)
+    sc = anomaly_scores(_entry)
+    corrupted = corrupted_scores(_entry, noise, level)
+    test = rule.statistic(sc.test.raw, sc.test.bits, sc.reference)  # float64, for the AUC
+    stat = rule.statistic(corrupted.raw, corrupted.bits, sc.reference)
+    anomalous: dict[str, np.ndarray] = {}
+    auc: dict[str, float] = {}
+    roc: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    if base.other is not None and base.other_auc is not None and base.other_roc is not None:
+        anomalous["other"], auc["other"], roc["other"] = base.other, base.other_auc, base.other_roc
+    anomalous["corrupted"], auc["corrupted"], roc["corrupted"] = \
+        _float32(stat), anomaly.auc(test, stat), anomaly.roc(test, stat)
+    return RuleView(base, anomalous, auc, roc)
 
 
 def rule_view(entry: CatalogEntry, rule_name: str, noise: str, level: float) -> RuleView:
-    """``RuleView`` of a rule of ``anomaly.RULES`` on the entry's scores, cached (a change of the
-    threshold then costs no statistic, AUC or ROC curve)."""
+    """``RuleView`` of a rule of ``anomaly.RULES`` on the entry's scores and one corruption,
+    cached (a change of the threshold then costs no statistic, AUC or ROC curve)."""
     return _rule_view(*key(entry), rule_name, noise, float(level), _entry=entry)
 
 
@@ -656,7 +707,8 @@ def _iwae(path: str, weights_sha256: str, which: str, k: int, n: int, _entry: Ca
     if which == "test":
         images = test_split(_entry)[0][:n]
     else:
-        images = _test_split(anomaly.other_dataset(_entry.meta.dataset.name), 0)[0][:n]
+        other = anomaly.other_dataset(_entry.meta.dataset.name)
+        images = _test_split(other, _test_count(other))[0][:n]
     out = anomaly.iwae_nll(model(_entry), images, k, progress=_progress)
     _frozen(out)
     return out

@@ -6,14 +6,12 @@ import streamlit as st
 from PIL import Image
 
 from explorer import anomaly, figures
-from explorer.checkpoints import CheckpointError
 from explorer.data import DataError
-from explorer.images import heat_map, to_uint8
+from explorer.images import heat_map, mosaic, to_uint8
 from explorer.ui import common, fragment, loaders, state
 from explorer.ui.own_input import UPLOAD_HELP, own_input
 from explorer.vocab import KIND_LABELS, NOISE_LABELS, dataset_title, noise_label
 
-NOISES = NOISE_LABELS
 # each noise's slider: (label, lowest, highest, step); a level from a link is snapped onto it, so
 # the levels scored (and stored) are these few, whatever a URL says
 LEVELS = {"gaussian": ("σ (noise strength)", 0.05, 1.0, 0.05),
@@ -47,17 +45,14 @@ st.caption(
     + "**PNG length**: the image's size as a PNG in bits, a measure of how complex it is. Thresholds and "
     "typical ranges come from training images, never from the test images.")
 
+model = common.model_or_stop(entry)  # first: stored scores need no model, the rest of the page does
 try:
     with st.spinner(f"Scoring this model's test images, the other dataset's and {anomaly.REFERENCE_COUNT:,} "
                     "training images (once per model)…"):
         sc = loaders.anomaly_scores(entry)
-except CheckpointError as e:
-    st.error(f"This checkpoint cannot be loaded: {e}")
-    st.stop()
 except DataError as e:
     st.error("The images this page scores are not available on this machine.\n\n" + str(e).replace("\n", "  \n"))
     st.stop()
-common.model_or_stop(entry)  # stored scores need no model, the galleries do: a broken checkpoint stops here
 other_label = dataset_title(sc.other_name)
 own_label = dataset_title(own_name)
 
@@ -67,9 +62,7 @@ rule_name = c1.selectbox("Rule", list(anomaly.RULES), index=list(anomaly.RULES).
                          help="How a score becomes a verdict. Every rule uses only the training images' scores.")
 rule = anomaly.RULES[rule_name]
 ref = sc.reference
-DEFAULT_NOISE = "gaussian"
-# the statistic of the test images depends on the rule alone: any noise's view has it
-base = loaders.rule_view(entry, rule_name, DEFAULT_NOISE, anomaly.NOISE_LEVELS[DEFAULT_NOISE])
+base = loaders.rule_base(entry, rule_name)
 test_stat = base.test
 if sc.other is None:
     st.warning(f"The {other_label} test images are not on this machine, so they are left out: {sc.other_problem}")
@@ -106,7 +99,7 @@ def threshold_panel(own_value: float | None, picked: tuple[int, float] | None) -
     """The corrupted images, the threshold and everything they change, as a fragment: moving the
     threshold or changing the noise reruns this panel only (the galleries above stay)."""
     c2, c3 = st.columns([2.2, 1.8])
-    noise = c2.radio("Corrupted test images", list(NOISES), format_func=NOISES.get, key="an_noise", horizontal=True,
+    noise = c2.radio("Corrupted test images", list(NOISE_LABELS), format_func=NOISE_LABELS.get, key="an_noise", horizontal=True,
                      bind="query-params")
     label, lo, hi, step = LEVELS[noise]
     with c2:
@@ -117,12 +110,8 @@ def threshold_panel(own_value: float | None, picked: tuple[int, float] | None) -
                       bind="query-params",
                       help="k = 1 is seed 002's rule as the TensorFlow tutorial it follows has it: the normal "
                            "examples' mean plus one standard deviation.")
-    try:
-        with st.spinner("Corrupting and scoring the test images…"):
-            view = loaders.rule_view(entry, rule_name, noise, level)
-    except CheckpointError as e:
-        st.error(f"This checkpoint cannot be loaded: {e}")
-        return
+    with st.spinner("Corrupting and scoring the test images…"):
+        view = loaders.rule_view(entry, rule_name, noise, level)  # the model loaded above: no CheckpointError
     ref_stat = view.reference
     threshold = anomaly.default_threshold(rule, ref, k_std)
     names = set_names(noise, level)
@@ -170,9 +159,9 @@ def threshold_panel(own_value: float | None, picked: tuple[int, float] | None) -
 
 
 # ---- the lesson: raw likelihood against the corrected rules ---------------------------------------
-if sc.other is not None:
-    raw_auc = loaders.rule_view(entry, "raw", DEFAULT_NOISE, anomaly.NOISE_LEVELS[DEFAULT_NOISE]).auc["other"]
-    corr_auc = loaders.rule_view(entry, "corrected", DEFAULT_NOISE, anomaly.NOISE_LEVELS[DEFAULT_NOISE]).auc["other"]
+raw_auc = loaders.rule_base(entry, "raw").other_auc  # None without the other dataset
+corr_auc = loaders.rule_base(entry, "corrected").other_auc
+if sc.other is not None and raw_auc is not None and corr_auc is not None:
     simpler = float(np.median(sc.other.bits)) < float(np.median(sc.test.bits))
     below = float((sc.other.raw < np.median(sc.test.raw)).mean())
     if raw_auc < 0.5:
@@ -222,16 +211,11 @@ def look(index: int) -> None:
 def gallery_picture(indices: np.ndarray) -> np.ndarray:
     """One RGB picture for a gallery: a column per image, its test image over what the model
     rebuilds over where they differ (one picture, not 24: a page of many images redraws slowly)."""
-    recon, err = anomaly.pixel_errors(common.model_or_stop(entry), images_u8[indices])
-    pad = 2
-    cell = 28 + 2 * pad
-    out = np.full((3 * cell, len(indices) * cell, 3), 255, np.uint8)
-    for j, idx in enumerate(indices):
-        grey = [images_u8[idx], to_uint8(recon[j])]
-        tiles = [np.repeat(g[:, :, None], 3, axis=2) for g in grey] + [np.asarray(heat_map(err[j], HEAT_MAX, 1))]
-        for r, tile in enumerate(tiles):
-            out[r * cell + pad: r * cell + pad + 28, j * cell + pad: j * cell + pad + 28] = tile
-    return out
+    recon, err = anomaly.pixel_errors(model, images_u8[indices])
+    grey = np.concatenate([images_u8[indices] / 255.0, recon])
+    tiles = np.concatenate([np.repeat(grey[..., None], 3, axis=3),
+                            np.stack([np.asarray(heat_map(e, HEAT_MAX, 1)) / 255.0 for e in err])])
+    return to_uint8(np.stack([mosaic(tiles[..., ch], len(indices), pad=2, pad_value=1.0) for ch in range(3)], axis=2))
 
 
 def gallery(title: str, indices: np.ndarray, prefix: str) -> None:
@@ -253,10 +237,11 @@ st.caption("Each column: the test image, what the model rebuilds, and where they
 gallery("Most anomalous", order[::-1][:GALLERY], "an_most")
 gallery("Least anomalous", order[:GALLERY], "an_least")
 
+
 def pictures(x: np.ndarray, caption: str, scale: int):
     """An image, what the model rebuilds from its code and where the two differ, side by side;
     returns the column beside them, for its figures."""
-    recon, err = anomaly.pixel_errors(common.model_or_stop(entry), x[None])
+    recon, err = anomaly.pixel_errors(model, x[None])
     a, b, c, d = st.columns([1, 1, 1, 2])
     with a:
         common.show(x, caption, scale=scale)
@@ -289,7 +274,7 @@ mine = own_input(source, upload_key="an_upload", canvas_key="an_canvas", stop=Fa
                  waiting=UPLOAD_HELP if source == "upload" else "Draw something on the canvas: its score appears here.")
 own_value = None
 if mine is not None:
-    raw = anomaly.scores(common.model_or_stop(entry), mine[None])
+    raw = anomaly.scores(model, mine[None])
     bits = anomaly.complexity_bits(mine[None])
     own_value = float(rule.statistic(raw, bits, ref)[0])
     with pictures(mine, "your image (28×28)", 5):
