@@ -203,8 +203,9 @@ def score_histograms(sets: Mapping[str, np.ndarray], colors: Mapping[str, str], 
             opacity=0.55, customdata=np.c_[edges[:-1], edges[1:]],
             hovertemplate="%{customdata[0]:.4g} – %{customdata[1]:.4g}: %{y:.1%}<extra>" + name + "</extra>"))
     def mark(x: float, text: str, line: dict, side: str) -> None:
-        # the line, and its label as an annotation of its own: add_vline's label is placed in the
-        # axis's own units, which on a log axis are powers of ten (10^x), far off to the right
+        # the line, and its label above the plot (the top margin leaves it room) as an annotation of
+        # its own: add_vline's label is placed in the axis's own units, which on a log axis are
+        # powers of ten (10^x), far off to the right
         if log_x and x <= 0:  # no place on a log axis: said at its left end
             fig.add_annotation(x=0, y=1, xref="paper", yref="paper", text=f"← {text} {x:.3g}, left of the axis",
                                showarrow=False, xanchor="left", yanchor="bottom", font=dict(color=line["color"]))
@@ -218,7 +219,7 @@ def score_histograms(sets: Mapping[str, np.ndarray], colors: Mapping[str, str], 
         mark(own, "your image", dict(color=OWN_COLOR, width=3), "right")
     fig.update_xaxes(title_text=unit, type="log" if log_x else "linear")
     fig.update_yaxes(title_text="share of the set's images", tickformat=".0%")
-    fig.update_layout(barmode="overlay", bargap=0, height=height, margin=dict(l=10, r=10, t=10, b=10),
+    fig.update_layout(barmode="overlay", bargap=0, height=height, margin=dict(l=10, r=10, t=30, b=10),
                       legend=dict(x=0.01, y=0.99, bgcolor="rgba(255,255,255,0.7)"))
     return fig
 
