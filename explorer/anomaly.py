@@ -36,6 +36,9 @@ import numpy as np
 ELBO_SAMPLES = 4      # codes per image in the VAE's -ELBO: its per-image noise is ~1/2 of one sample's
 SCORE_SEED = 0        # the codes drawn for the -ELBO, and the IWAE's
 REFERENCE_COUNT = 10_000  # training images whose scores set the threshold and the typical range
+GALLERY = 8              # images in each of the Anomalies page's galleries (most and least unusual)
+HEAT_MAX = 0.5           # the galleries' heat maps are white where off by half the range or more
+GALLERY_SCALE = 4        # the galleries' enlargement (twice in presentation mode)
 REFERENCE_SEED = 0
 NOISE_SEED = 2024     # the corrupted test images (the report's seed for noisy inputs)
 LN2 = math.log(2.0)

@@ -750,6 +750,19 @@ def mosaic(images: np.ndarray, ncols: int, pad: int = 0, pad_value: float = 0.25
     return out
 
 
+def error_columns(images: np.ndarray, recon: np.ndarray, err: np.ndarray, heat_max: float, pad: int = 2) -> np.ndarray:
+    """One RGB picture (uint8) with a column per image: the image (n, 28, 28) in [0, 1] or
+    uint8, what a model rebuilds (``recon``) under it, and ``heat_map`` of where they differ
+    (``err``, white at ``heat_max``) under that. One picture, not 3·n: a page of many images
+    redraws slowly."""
+    x = np.asarray(images, dtype=np.float32)
+    if np.asarray(images).dtype == np.uint8:
+        x = x / 255.0
+    grey = np.concatenate([x, np.asarray(recon, dtype=np.float32)])
+    tiles = np.concatenate([np.repeat(grey[..., None], 3, axis=3),
+                            np.stack([np.asarray(heat_map(e, heat_max, 1)) / 255.0 for e in err])])
+    return to_uint8(np.stack([mosaic(tiles[..., ch], len(x), pad=pad, pad_value=1.0) for ch in range(3)], axis=2))
+
 def hex_to_rgb(color: str) -> tuple[int, int, int]:
     color = color.lstrip("#")
     return tuple(int(color[i: i + 2], 16) for i in (0, 2, 4))  # type: ignore[return-value]

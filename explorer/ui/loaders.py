@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from explorer import anomaly
 from explorer.checkpoints import BrokenEntry, CatalogEntry, Checkpoint, CheckpointError, list_checkpoints, load_checkpoint, load_codes
 from explorer.data import DataError, load_dataset
-from explorer.images import CLASS_COLORS, hex_to_rgb, mosaic, to_uint8
+from explorer.images import CLASS_COLORS, error_columns, hex_to_rgb, mosaic, to_uint8
 from explorer.latent import MEAN_ANCHOR, Plane, grid_coords, make_plane, prior_block
 from explorer.vocab import DATASETS, KINDS
 
@@ -700,6 +700,33 @@ def rule_view(entry: CatalogEntry, rule_name: str, noise: str, level: float) -> 
     return _rule_view(*key(entry), rule_name, noise, float(level), _entry=entry)
 
 
+@shared(max_entries=128)
+def _anomaly_gallery(path: str, weights_sha256: str, rule_name: str, most: bool, count: int, heat_max: float,
+                     scale: int, _entry: CatalogEntry) -> tuple[np.ndarray, bytes]:
+    from PIL import Image
+
+    from explorer import anomaly
+
+    order = rule_base(_entry, rule_name).order
+    indices = (order[::-1] if most else order)[:count].copy()
+    images, _ = test_split(_entry)
+    recon, err = anomaly.pixel_errors(model(_entry), images[indices])
+    picture = Image.fromarray(error_columns(images[indices], recon, err, heat_max))
+    out = io.BytesIO()
+    picture.resize((picture.width * scale, picture.height * scale), Image.Resampling.NEAREST).save(out, format="PNG")
+    indices.setflags(write=False)
+    return indices, out.getvalue()
+
+
+def anomaly_gallery(entry: CatalogEntry, rule_name: str, most: bool, count: int, heat_max: float,
+                    scale: int) -> tuple[np.ndarray, bytes]:
+    """The ``count`` test images a rule finds most (or least) unusual under the entry's model,
+    most unusual first (or least), and their gallery as a PNG ``scale`` times enlarged
+    (``images.error_columns``): cached, so a change of model or rule back to one seen before
+    encodes nothing (a gallery is about 30 ms of model, heat maps and PNG on this machine)."""
+    return _anomaly_gallery(*key(entry), rule_name, most, count, float(heat_max), scale, _entry=entry)
+
+
 @shared(max_entries=32)
 def _iwae(path: str, weights_sha256: str, which: str, k: int, n: int, _entry: CatalogEntry, _progress=None) -> np.ndarray:
     from explorer import anomaly
@@ -806,6 +833,10 @@ def _warm_up_anomalies(entries: list[CatalogEntry]) -> None:
             _after_runs_in_progress()
             try:
                 rule_view(e, anomaly.DEFAULT_RULE, noise, anomaly.NOISE_LEVELS[noise])
+                if noise == next(iter(anomaly.NOISE_LEVELS)):  # and its galleries, as the page opens
+                    for most in (True, False):
+                        anomaly_gallery(e, anomaly.DEFAULT_RULE, most, anomaly.GALLERY, anomaly.HEAT_MAX,
+                                        anomaly.GALLERY_SCALE)
             except (CheckpointError, DataError, OSError, ValueError) as err:
                 log.info("warm-up: anomaly scores of %s skipped (%s)", e.id, err)
 

@@ -3,11 +3,10 @@ and see which images it flags (seed 002), including the famous failure of likeli
 
 import numpy as np
 import streamlit as st
-from PIL import Image
 
 from explorer import anomaly, figures
 from explorer.data import DataError
-from explorer.images import heat_map, mosaic, to_uint8
+from explorer.images import heat_map
 from explorer.ui import common, fragment, loaders, state
 from explorer.ui.own_input import UPLOAD_HELP, own_input
 from explorer.vocab import KIND_LABELS, NOISE_LABELS, dataset_title, noise_label
@@ -19,11 +18,9 @@ LEVELS = {"gaussian": ("σ (noise strength)", 0.05, 1.0, 0.05),
           "block": ("block side (pixels)", 2, 24, 1)}
 SOURCES = {"upload": "upload", "draw": "draw"}
 COLORS = {"test": "#1f77b4", "other": "#d62728", "corrupted": "#ff7f0e"}
-GALLERY = 8       # images in each gallery
 PICK = "an_img"   # app-owned: the test image looked at closely (in the URL)
 IWAE_K = 64
 IWAE_N = 1000
-HEAT_MAX = 0.5   # the heat maps' white: off by half the range or more (one scale for every map)
 
 entry = common.chosen()
 meta = entry.meta
@@ -197,7 +194,6 @@ st.markdown(
 # ---- the galleries ----------------------------------------------------------------------------------
 images_u8, labels = common.test_split_or_stop(entry)
 names = common.class_names(entry)
-order = base.order
 pick = state.init(PICK, state.parse_index)
 if pick is not None and not 0 <= pick < len(test_stat):
     pick = None  # a hand-edited link's index past the test split
@@ -208,22 +204,11 @@ def look(index: int) -> None:
     state.put(PICK, int(index))
 
 
-def gallery_picture(indices: np.ndarray) -> np.ndarray:
-    """One RGB picture for a gallery: a column per image, its test image over what the model
-    rebuilds over where they differ (one picture, not 24: a page of many images redraws slowly)."""
-    recon, err = anomaly.pixel_errors(model, images_u8[indices])
-    grey = np.concatenate([images_u8[indices] / 255.0, recon])
-    tiles = np.concatenate([np.repeat(grey[..., None], 3, axis=3),
-                            np.stack([np.asarray(heat_map(e, HEAT_MAX, 1)) / 255.0 for e in err])])
-    return to_uint8(np.stack([mosaic(tiles[..., ch], len(indices), pad=2, pad_value=1.0) for ch in range(3)], axis=2))
-
-
-def gallery(title: str, indices: np.ndarray, prefix: str) -> None:
+def gallery(title: str, most: bool, prefix: str) -> None:
     st.markdown(f"**{title}**")
-    picture = gallery_picture(indices)
-    scale = common.image_scale(4)
-    st.image(Image.fromarray(picture).resize((picture.shape[1] * scale, picture.shape[0] * scale),
-                                             Image.Resampling.NEAREST), width="stretch", output_format="PNG")
+    indices, picture = loaders.anomaly_gallery(entry, rule_name, most, anomaly.GALLERY, anomaly.HEAT_MAX,
+                                               common.image_scale(anomaly.GALLERY_SCALE))
+    st.image(picture, width="stretch", output_format="PNG")  # bytes kept as they are (auto would be JPEG)
     for j, (col, idx) in enumerate(zip(st.columns(len(indices)), indices)):
         col.button(names[labels[idx]], key=f"{prefix}_{j}", on_click=look, args=(int(idx),), width="stretch",
                    type="primary" if pick == idx else "secondary",
@@ -234,8 +219,8 @@ st.subheader(f"The {own_label} test images it finds most and least unusual")
 st.caption("Each column: the test image, what the model rebuilds, and where they differ (black: not at all, "
            "through red and yellow to white: by half the range or more). Under it, its class: click it to look "
            "closer.")
-gallery("Most anomalous", order[::-1][:GALLERY], "an_most")
-gallery("Least anomalous", order[:GALLERY], "an_least")
+gallery("Most anomalous", True, "an_most")
+gallery("Least anomalous", False, "an_least")
 
 
 def pictures(x: np.ndarray, caption: str, scale: int):
@@ -248,7 +233,7 @@ def pictures(x: np.ndarray, caption: str, scale: int):
     with b:
         common.show(recon[0], "what the model rebuilds", scale=scale)
     with c:
-        st.image(heat_map(err[0], HEAT_MAX, common.image_scale(scale)), caption="where they differ",
+        st.image(heat_map(err[0], anomaly.HEAT_MAX, common.image_scale(scale)), caption="where they differ",
                  output_format="PNG")
     return d
 
