@@ -53,13 +53,15 @@ def test_the_page_opens_for_every_model(open_app, kind, z):
     at = ok(open_app(PAGE, query={"kind": kind, "z": z}))
     assert at.title[0].value == "Anomalies"
     assert not at.error, [e.value for e in at.error]
-    assert len(at.get("plotly_chart")) == 2, "the histograms and the ROC curves"
+    assert len(at.get("plotly_chart")) == 1, "the histograms and the ROC curves, side by side in one chart"
     assert threshold_caption(at)
     table = verdicts(at)
     assert list(table.index) == ["Fashion-MNIST test", "MNIST test, Gaussian σ = 0.5"]
     assert all(0 <= float(a) <= 1 for a in table["AUC"])
-    assert len([b for b in at.button if b.key and b.key.startswith("an_most_")]) == 8
-    assert len([b for b in at.button if b.key and b.key.startswith("an_least_")]) == 8
+    for key in ("an_most", "an_least"):  # one pill per image of each gallery, none lit
+        labels = at.pills(key=key).options
+        assert [o.split(". ")[0] for o in labels] == [str(j + 1) for j in range(8)], labels
+        assert at.pills(key=key).value is None
     assert ("The bound against the likelihood" in [s.value for s in at.subheader]) == (kind == "VAE")
 
 
@@ -85,8 +87,9 @@ def test_the_rule_and_the_corruption_change_the_figures(open_app):
 
 def test_a_gallery_image_shows_the_reports_score(open_app, app_checkpoints):
     at = ok(open_app(PAGE, query={"kind": "AE", "z": "4"}))
-    at.button(key="an_most_0").click().run()
+    at.pills(key="an_most").set_value(0).run()
     ok(at)
+    assert at.pills(key="an_most").value == 0 and at.pills(key="an_least").value is None, "its pill is lit"
     heading = next(s.value for s in at.subheader if s.value.startswith("Test image "))
     index = int(heading.split()[2].rstrip(":"))
     assert at.query_params["an_img"] == str(index)
@@ -103,6 +106,12 @@ def test_a_gallery_image_shows_the_reports_score(open_app, app_checkpoints):
     assert "Percentile among the test images: **100.0**" in "\n".join(m.value for m in at.markdown)
     at.button(key="an_close").click().run()
     assert "an_img" not in ok(at).query_params
+    assert at.pills(key="an_most").value is None, "closed: no pill lit"
+    at.pills(key="an_least").set_value(7).run()
+    least = next(s.value for s in ok(at).subheader if s.value.startswith("Test image "))
+    assert least != heading and at.pills(key="an_least").value == 7 and at.pills(key="an_most").value is None
+    at.pills(key="an_least").set_value(None).run()
+    assert "an_img" not in ok(at).query_params, "a click on the lit pill closes the closer look"
 
 
 def test_a_link_to_a_test_image_and_a_bad_one(open_app):
@@ -210,6 +219,6 @@ def test_the_page_goes_on_without_the_other_dataset(open_app, monkeypatch):
         at = ok(open_app(PAGE, query={"kind": "DAE"}))
         assert any("Fashion-MNIST test images are not on this machine" in w.value for w in at.warning)
         assert list(verdicts(at).index) == ["MNIST test, Gaussian σ = 0.5"]
-        assert len(at.get("plotly_chart")) == 2
+        assert len(at.get("plotly_chart")) == 1
     finally:
         forget()  # not the stand-in's missing dataset for the next tests

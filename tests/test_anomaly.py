@@ -382,3 +382,50 @@ def test_the_app_never_imports_scikit_learn_or_pandas_to_score(monkeypatch):
             "print(sorted(m for m in ('pandas', 'sklearn') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]", "a module imported in the warm-up's thread is seen half-made by plotly elsewhere"
+
+
+# --------------------------------------------------------------------------- the page's figure and galleries
+
+def test_threshold_figure_bins_each_set_marks_the_lines_and_draws_the_roc_beside():
+    from explorer import figures
+
+    rng = np.random.default_rng(0)
+    sets = {"normal": rng.normal(0, 1, 5000), "other": rng.normal(3, 1, 2000)}
+    curves = {"other": (np.array([0, 0.1, 1.0]), np.array([0, 0.8, 1.0]), 0.95)}
+    fig = figures.threshold_figure(sets, curves, {"normal": "#1f77b4"}, threshold=0.5, unit="nats", own=1.25)
+    hist = [t for t in fig.data if t.xaxis in (None, "x")]
+    roc = [t for t in fig.data if t.xaxis == "x2"]
+    assert [t.name for t in hist] == ["normal", "other"]
+    for t in hist:  # a step per bin, closed at the top edge: every image counted once
+        assert np.asarray(t.y)[:-1].sum() == pytest.approx(1.0)
+        assert t.line.shape == "hv" and t.fill == "tozeroy"
+    assert np.array_equal(hist[0].x, hist[1].x), "one set of bins for every set"
+    assert hist[0].line.color == "rgb(31,119,180)"
+    assert [s.x0 for s in fig.layout.shapes] == [0.5, 1.25], "the threshold, then the user's image"
+    assert [t.name for t in roc] == ["chance (AUC 0.5)", "other: AUC 0.950"]
+    assert fig.layout.xaxis.type == "linear"
+
+
+def test_threshold_figure_uses_a_log_axis_for_a_statistic_over_decades():
+    from explorer import figures
+
+    values = np.geomspace(1, 1e5, 1000)
+    fig = figures.threshold_figure({"normal": values}, {}, {}, threshold=100.0, unit="bits")
+    assert fig.layout.xaxis.type == "log"
+    assert fig.layout.shapes[0].x0 == 100.0, "a line in data units"
+    assert fig.layout.annotations[0].x == pytest.approx(2.0), "its label in powers of ten, as plotly places it"
+
+
+def test_error_columns_stack_image_reconstruction_and_heat_map_per_column():
+    from explorer.images import error_columns
+
+    images = np.zeros((3, 28, 28), np.uint8)
+    images[1, 10:18, 10:18] = 255
+    recon = np.zeros((3, 28, 28), np.float32)
+    err = np.abs(images / 255.0 - recon)
+    picture = error_columns(images, recon, err, heat_max=0.5, pad=2)
+    assert picture.shape == (3 * 32, 3 * 32, 3) and picture.dtype == np.uint8
+    top = picture[2:30, 32 + 2: 32 + 30]
+    assert np.array_equal(top[..., 0], images[1]), "the image on top, in grey"
+    heat = picture[64 + 2: 64 + 30, 32 + 2: 32 + 30]
+    assert (heat[12, 12] == 255).all() and (heat[0, 0] == 0).all(), "white where off by heat_max or more, black where exact"

@@ -118,10 +118,6 @@ def threshold_panel(own_value: float | None, picked: tuple[int, float] | None) -
     st.caption(f"Threshold **{threshold:.4g}** ({rule.unit}): it flags **{(ref_stat > threshold).mean():.1%}** of "
                f"the training images and **{(test_stat > threshold).mean():.1%}** of the {own_label} test images. "
                f"Rule: {rule.how}.")
-    left, right = st.columns(2)
-    with left:
-        st.plotly_chart(figures.score_histograms(sets, colors, threshold=threshold, unit=rule.unit, own=own_value),
-                        key="an_hist", config={"displaylogo": False, "displayModeBar": False})
     rows, curves = [], {}
     for name, v in view.anomalous.items():
         c = anomaly.confusion(test_stat, v, threshold)
@@ -130,11 +126,9 @@ def threshold_panel(own_value: float | None, picked: tuple[int, float] | None) -
                      "precision": "–" if c.tp + c.fp == 0 else f"{c.precision:.1%}", "AUC": f"{view.auc[name]:.3f}"})
         fpr, tpr = view.roc[name]
         curves[names[name]] = (fpr, tpr, view.auc[name])
-    with right:
-        # the same figure at every threshold (where it cuts a curve is the table's recall and false
-        # alarms): the browser keeps it instead of drawing it again on each step
-        st.plotly_chart(figures.roc_curves(curves, colors), key="an_roc",
-                        config={"displaylogo": False, "displayModeBar": False})
+    # the ROC curves carry no mark of the threshold: where it cuts them is the table's recall and false alarms
+    st.plotly_chart(figures.threshold_figure(sets, curves, colors, threshold=threshold, unit=rule.unit, own=own_value),
+                    key="an_hist", config={"displaylogo": False, "displayModeBar": False})
     st.markdown(common.markdown_table(rows))
     st.caption("Recall: the anomalies caught. Precision: the share of anomalies among the flagged images. False "
                f"alarms: {own_label} test images flagged. AUC: the area under the ROC curve, 1 separates perfectly, "
@@ -200,25 +194,29 @@ if pick is not None and not 0 <= pick < len(test_stat):
     st.session_state[PICK] = None
 
 
-def look(index: int) -> None:
-    state.put(PICK, int(index))
-
-
-def gallery(title: str, most: bool, prefix: str) -> None:
+def gallery(title: str, most: bool, key: str) -> None:
+    """A gallery's picture, and under it one pill per image, in its order: a click looks closer.
+    Pills, not a button under each image: one element instead of 16 (8 buttons in 8 columns),
+    which the browser redraws on every change of model (``tools.browser_bench --only anomalies``)."""
     st.markdown(f"**{title}**")
     indices, picture = loaders.anomaly_gallery(entry, rule_name, most, anomaly.GALLERY, anomaly.HEAT_MAX,
                                                common.image_scale(anomaly.GALLERY_SCALE))
     st.image(picture, width="stretch", output_format="PNG")  # bytes kept as they are (auto would be JPEG)
-    for j, (col, idx) in enumerate(zip(st.columns(len(indices)), indices)):
-        col.button(names[labels[idx]], key=f"{prefix}_{j}", on_click=look, args=(int(idx),), width="stretch",
-                   type="primary" if pick == idx else "secondary",
-                   help=f"Test image {idx}: {rule.label} {test_stat[idx]:.3g}. Click to look closer.")
+    where = np.flatnonzero(indices == pick)
+    st.session_state[key] = int(where[0]) if len(where) else None  # the image looked at, lit in its gallery
+
+    def chosen() -> None:
+        j = st.session_state.get(key)
+        state.put(PICK, None if j is None else int(indices[j]))  # a click on the lit pill closes the look
+
+    st.pills(title, list(range(len(indices))), format_func=lambda j: f"{j + 1}. {names[labels[indices[j]]]}",
+             key=key, on_change=chosen, label_visibility="collapsed")
 
 
 st.subheader(f"The {own_label} test images it finds most and least unusual")
 st.caption("Each column: the test image, what the model rebuilds, and where they differ (black: not at all, "
-           "through red and yellow to white: by half the range or more). Under it, its class: click it to look "
-           "closer.")
+           "through red and yellow to white: by half the range or more). Under the pictures, the images by their "
+           "place from the left, with their class: click one to look closer.")
 gallery("Most anomalous", True, "an_most")
 gallery("Least anomalous", False, "an_least")
 
