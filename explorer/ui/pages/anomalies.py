@@ -63,7 +63,8 @@ base = loaders.rule_base(entry, rule_name)
 test_stat = base.test
 if sc.other is None:
     st.warning(f"The {other_label} test images are not on this machine, so they are left out: {sc.other_problem}")
-panel_box = st.container()  # the threshold's panel, drawn last: it marks the user's own image (below)
+# the page's sections, in their order; they are made in another (at the end)
+panel_box, lesson_box, gallery_box, look_box, own_box = (st.container() for _ in range(5))
 
 
 def set_names(noise: str, level: float) -> dict[str, str]:
@@ -149,43 +150,7 @@ def threshold_panel(own_value: float | None, picked: tuple[int, float] | None) -
         st.caption("The report (`python -m tools.report`, docs/RESULTS.md) has these for every shipped model.")
 
 
-# ---- the lesson: raw likelihood against the corrected rules ---------------------------------------
-raw_auc = loaders.rule_base(entry, "raw").other_auc  # None without the other dataset
-corr_auc = loaders.rule_base(entry, "corrected").other_auc
-if sc.other is not None and raw_auc is not None and corr_auc is not None:
-    simpler = float(np.median(sc.other.bits)) < float(np.median(sc.test.bits))
-    below = float((sc.other.raw < np.median(sc.test.raw)).mean())
-    if raw_auc < 0.5:
-        st.info(
-            f"**The known failure, measured here.** This {KIND_LABELS[kind]} gives {other_label} images a *lower* "
-            f"{SCORE} than its own {own_label} test images ({below:.0%} of them score below the median test image): "
-            f"with the raw score the AUC is **{raw_auc:.3f}**, worse than chance. Nalisnick et al. (2019) found the "
-            f"same for likelihood models trained on Fashion-MNIST: simple images are easy to rebuild whatever "
-            f"the model learnt. Subtracting each image's PNG length (Serrà et al. 2020) gives AUC **{corr_auc:.3f}**.",
-            icon=":material/school:")
-    elif simpler:
-        st.info(
-            f"**Near the known failure.** The {other_label} images are simpler than this model's own, and with the "
-            f"raw score the AUC is only **{raw_auc:.3f}**, close to chance ({below:.0%} of them score below the "
-            f"median test image): most {own_label} models here give them a *lower* score than their own test "
-            f"images, the failure Nalisnick et al. (2019) found. Subtracting each image's PNG length (Serrà et al. "
-            f"2020) gives AUC **{corr_auc:.3f}**.", icon=":material/school:")
-    else:
-        st.info(
-            f"**Raw against corrected.** This {KIND_LABELS[kind]} finds {other_label} images harder to rebuild "
-            f"than its own: the raw score's AUC is **{raw_auc:.3f}**. Subtracting the PNG length (Serrà et al. "
-            f"2020), which helps a model of the more complex dataset, gives **{corr_auc:.3f}** here"
-            + (": the other dataset is more complex, so the correction makes it look normal." if corr_auc < raw_auc
-               else ".") + f" Most {other_label} models show the failure it corrects: switch the sidebar's dataset.",
-            icon=":material/school:")
-st.markdown(
-    "**Why the default rule works both ways.** Garments are nearly always more complex than digits, so a digit "
-    "is unusual to a Fashion-MNIST model in its PNG length even when its score looks normal, and a garment is "
-    "unusual to an MNIST model in its score. The joint rule measures how far the pair (score, PNG length) falls "
-    "from the training images' pairs, in their own spread and correlation, so either surprise counts, where "
-    "subtracting the complexity helps only the first and makes a more complex image look normal.")
-
-# ---- the galleries ----------------------------------------------------------------------------------
+# ---- the sections below the panel, made at the end of the page's script ------------------------------
 images_u8, labels = common.test_split_or_stop(entry)
 names = common.class_names(entry)
 pick = state.init(PICK, state.parse_index)
@@ -213,12 +178,13 @@ def gallery(title: str, most: bool, key: str) -> None:
              key=key, on_change=chosen, label_visibility="collapsed")
 
 
-st.subheader(f"The {own_label} test images it finds most and least unusual")
-st.caption("Each column: the test image, what the model rebuilds, and where they differ (black: not at all, "
-           "through red and yellow to white: by half the range or more). Under the pictures, the images by their "
-           "place from the left, with their class: click one to look closer.")
-gallery("Most anomalous", True, "an_most")
-gallery("Least anomalous", False, "an_least")
+def galleries() -> None:
+    st.subheader(f"The {own_label} test images it finds most and least unusual")
+    st.caption("Each column: the test image, what the model rebuilds, and where they differ (black: not at all, "
+               "through red and yellow to white: by half the range or more). Under the pictures, the images by their "
+               "place from the left, with their class: click one to look closer.")
+    gallery("Most anomalous", True, "an_most")
+    gallery("Least anomalous", False, "an_least")
 
 
 def pictures(x: np.ndarray, caption: str, scale: int):
@@ -236,7 +202,10 @@ def pictures(x: np.ndarray, caption: str, scale: int):
     return d
 
 
-if pick is not None:
+def closer_look() -> None:
+    """The test image looked at: large, rebuilt, its error and its scores."""
+    if pick is None:
+        return
     state.publish(PICK, str)
     st.subheader(f"Test image {pick}: {names[labels[pick]]}")
     with pictures(images_u8[pick].astype(np.float32) / 255.0, "the test image", 7):
@@ -249,23 +218,80 @@ if pick is not None:
                     "(its verdict is under the histograms).")
         st.button("Close", key="an_close", on_click=state.put, args=(PICK, None))
 
-# ---- your own image ---------------------------------------------------------------------------------
-st.subheader("Your own image")
-source = st.radio("Input", list(SOURCES), format_func=SOURCES.get, key="an_src", horizontal=True,
-                  bind="query-params")
-mine = own_input(source, upload_key="an_upload", canvas_key="an_canvas", stop=False,
-                 waiting=UPLOAD_HELP if source == "upload" else "Draw something on the canvas: its score appears here.")
-own_value = None
-if mine is not None:
-    raw = anomaly.scores(model, mine[None])
-    bits = anomaly.complexity_bits(mine[None])
-    own_value = float(rule.statistic(raw, bits, ref)[0])
-    with pictures(mine, "your image (28×28)", 5):
-        st.metric(f"{SCORE} (score)", f"{raw[0]:.1f} nats")
-        st.metric(rule.label, f"{own_value:.4g}", help=rule.unit)
-        st.markdown(f"Percentile among the {own_label} test images: "
-                    f"**{anomaly.percentile(test_stat, own_value):.1f}**. It is marked in magenta on the histogram, "
-                    "with its verdict under it.")
+
+def own_image() -> float | None:
+    """The user's own image, uploaded or drawn: its pictures and scores; returns the rule's
+    statistic of it (None without one), which the threshold's panel marks."""
+    st.subheader("Your own image")
+    source = st.radio("Input", list(SOURCES), format_func=SOURCES.get, key="an_src", horizontal=True,
+                      bind="query-params")
+    mine = own_input(source, upload_key="an_upload", canvas_key="an_canvas", stop=False,
+                     waiting=UPLOAD_HELP if source == "upload" else "Draw something on the canvas: its score appears here.")
+    own_value = None
+    if mine is not None:
+        raw = anomaly.scores(model, mine[None])
+        bits = anomaly.complexity_bits(mine[None])
+        own_value = float(rule.statistic(raw, bits, ref)[0])
+        with pictures(mine, "your image (28×28)", 5):
+            st.metric(f"{SCORE} (score)", f"{raw[0]:.1f} nats")
+            st.metric(rule.label, f"{own_value:.4g}", help=rule.unit)
+            st.markdown(f"Percentile among the {own_label} test images: "
+                        f"**{anomaly.percentile(test_stat, own_value):.1f}**. It is marked in magenta on the histogram, "
+                        "with its verdict under it.")
+    return own_value
+
+
+def lesson() -> None:
+    """The lesson: raw likelihood against the corrected rules."""
+    raw_auc = loaders.rule_base(entry, "raw").other_auc  # None without the other dataset
+    corr_auc = loaders.rule_base(entry, "corrected").other_auc
+    if sc.other is not None and raw_auc is not None and corr_auc is not None:
+        simpler = float(np.median(sc.other.bits)) < float(np.median(sc.test.bits))
+        below = float((sc.other.raw < np.median(sc.test.raw)).mean())
+        if raw_auc < 0.5:
+            st.info(
+                f"**The known failure, measured here.** This {KIND_LABELS[kind]} gives {other_label} images a *lower* "
+                f"{SCORE} than its own {own_label} test images ({below:.0%} of them score below the median test image): "
+                f"with the raw score the AUC is **{raw_auc:.3f}**, worse than chance. Nalisnick et al. (2019) found the "
+                f"same for likelihood models trained on Fashion-MNIST: simple images are easy to rebuild whatever "
+                f"the model learnt. Subtracting each image's PNG length (Serrà et al. 2020) gives AUC **{corr_auc:.3f}**.",
+                icon=":material/school:")
+        elif simpler:
+            st.info(
+                f"**Near the known failure.** The {other_label} images are simpler than this model's own, and with the "
+                f"raw score the AUC is only **{raw_auc:.3f}**, close to chance ({below:.0%} of them score below the "
+                f"median test image): most {own_label} models here give them a *lower* score than their own test "
+                f"images, the failure Nalisnick et al. (2019) found. Subtracting each image's PNG length (Serrà et al. "
+                f"2020) gives AUC **{corr_auc:.3f}**.", icon=":material/school:")
+        else:
+            st.info(
+                f"**Raw against corrected.** This {KIND_LABELS[kind]} finds {other_label} images harder to rebuild "
+                f"than its own: the raw score's AUC is **{raw_auc:.3f}**. Subtracting the PNG length (Serrà et al. "
+                f"2020), which helps a model of the more complex dataset, gives **{corr_auc:.3f}** here"
+                + (": the other dataset is more complex, so the correction makes it look normal." if corr_auc < raw_auc
+                   else ".") + f" Most {other_label} models show the failure it corrects: switch the sidebar's dataset.",
+                icon=":material/school:")
+    st.markdown(
+        "**Why the default rule works both ways.** Garments are nearly always more complex than digits, so a digit "
+        "is unusual to a Fashion-MNIST model in its PNG length even when its score looks normal, and a garment is "
+        "unusual to an MNIST model in its score. The joint rule measures how far the pair (score, PNG length) falls "
+        "from the training images' pairs, in their own spread and correlation, so either surprise counts, where "
+        "subtracting the complexity helps only the first and makes a more complex image look normal.")
+
+
+# The sections are made in this order, each into its place on the page: the user's image
+# first (the panel marks it), then the threshold's panel, whose chart is the slowest element to
+# draw, so that the browser draws it while the server makes the rest.
+with own_box:
+    own_value = own_image()
+with panel_box:
+    fragment(threshold_panel)(own_value, None if pick is None else (pick, float(test_stat[pick])))
+with lesson_box:
+    lesson()
+with gallery_box:
+    galleries()
+with look_box:
+    closer_look()
 
 # ---- the bound against the likelihood (VAE) -------------------------------------------------------
 if is_vae:
@@ -296,5 +322,3 @@ if is_vae:
             st.caption("If the gap were large, ranking images by the bound could differ from ranking them by the "
                        "likelihood; a gap of a few nats against scores hundreds of nats apart changes little.")
 
-with panel_box:
-    fragment(threshold_panel)(own_value, None if pick is None else (pick, float(test_stat[pick])))
