@@ -222,3 +222,28 @@ def test_the_page_goes_on_without_the_other_dataset(open_app, monkeypatch):
         assert len(at.get("plotly_chart")) == 1
     finally:
         forget()  # not the stand-in's missing dataset for the next tests
+
+
+def test_a_gallery_is_the_rules_extremes_made_once(app_checkpoints, monkeypatch):
+    import io
+
+    from PIL import Image
+
+    from explorer.checkpoints import list_checkpoints
+    from explorer.ui import loaders
+
+    monkeypatch.setenv("LATENT_EXPLORER_CHECKPOINTS", str(app_checkpoints))
+    entry = next(e for e in list_checkpoints(app_checkpoints) if e.id == "mnist-ae-mlp-z4")
+    loaders._anomaly_gallery.clear()
+    order = loaders.rule_base(entry, "raw").order
+    most, png = loaders.anomaly_gallery(entry, "raw", True, 8, anomaly.HEAT_MAX, 3)
+    least, _ = loaders.anomaly_gallery(entry, "raw", False, 8, anomaly.HEAT_MAX, 3)
+    assert list(most) == list(order[::-1][:8]) and list(least) == list(order[:8])
+    picture = Image.open(io.BytesIO(png))
+    assert picture.format == "PNG" and picture.size == (8 * 32 * 3, 3 * 32 * 3), "3 rows of 8 tiles, 3 times larger"
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("made again although it was cached")
+
+    monkeypatch.setattr(anomaly, "pixel_errors", refuse)
+    assert loaders.anomaly_gallery(entry, "raw", True, 8, anomaly.HEAT_MAX, 3)[1] is png
