@@ -566,3 +566,21 @@ def test_a_bad_upload_leaves_the_anomaly_charts_drawn(server, page):
     page.locator('[data-testid="stAlertContentError"]', has_text="notes.png").first.wait_for()
     _settle(page)
     assert page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot').count() == 1, "the histograms and ROC curves"
+
+
+# --------------------------------------------------------------------------- the start, taken apart
+
+def test_the_start_is_taken_apart_in_order(page, app_checkpoints):
+    """``python -m tools.browser_bench --only start``: the phases of a fresh server's first page
+    come in their order, and the plotly chunk is among the big scripts, fetched in between."""
+    from tools.browser_bench import describe_start, start_phases
+
+    b = page.context.browser
+    assert b is not None
+    r = start_phases(b, app_checkpoints, "dataset=MNIST&kind=VAE&z=2")
+    assert 0 < r["healthy"] <= r["html"] <= r["sidebar"] <= r["visible"] < 60
+    chunk = [s for s in r["scripts"] if s[0].startswith("PlotlyChart")]
+    assert len(chunk) == 1 and r["html"] <= chunk[0][1] <= chunk[0][2] <= r["visible"], r["scripts"]
+    assert chunk[0][3] > 1_000_000, "plotly, whole"
+    assert all(d >= 0.2 and r["html"] <= a <= r["visible"] + 1 for a, d in r["long_tasks"]), r["long_tasks"]
+    assert "map visible" in describe_start(r)

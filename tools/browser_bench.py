@@ -5,6 +5,7 @@ Called by ``python -m tools.bench`` (figures 4, 5, 7, 9, 10 and 11 of the benchm
 
     python -m tools.browser_bench [--checkpoints checkpoints] [--interactions 30] [--starts 3]
     python -m tools.browser_bench --only anomalies [--interactions 30]    # figure 11 alone, one server
+    python -m tools.browser_bench --only start [--starts 3]    # figure 4 alone, taken apart
 
 Everything goes through Debian's Chromium driven by Playwright, against ``streamlit run
 app.py`` started on a free local port (``tools.browser``):
@@ -687,6 +688,77 @@ def fresh_server_run(b, checkpoints: Path, qs: str, indices: np.ndarray, wait_s:
             browser.stop_server(proc)
 
 
+# JS, before the page's own scripts: keep Chromium's long tasks (buffered from the start)
+LONG_TASKS = """(() => { window.__longTasks = [];
+  try { new PerformanceObserver(l => { for (const e of l.getEntries())
+    window.__longTasks.push([e.startTime, e.duration]); }).observe({type: 'longtask', buffered: true}); } catch (e) {} })()"""
+# JS: [name, requested, received, bytes] of the page's scripts of 400 kB or more (Streamlit's
+# bundles: its main one, protobuf, the lazily loaded plotly chunk), ms since navigation
+BIG_SCRIPTS = """() => performance.getEntriesByType('resource')
+  .filter(r => r.name.endsWith('.js') && (r.transferSize || r.encodedBodySize) >= 400000)
+  .map(r => [r.name.split('/').pop(), r.startTime, r.responseEnd, r.transferSize || r.encodedBodySize])"""
+SIDEBAR_READY = '[data-testid="stSidebar"] [data-testid="stSelectbox"]'
+
+
+def start_phases(b, checkpoints: Path, qs: str, timeout: float = 60) -> dict:
+    """Where a start's seconds go (``--only start``): one fresh server and browser context, the
+    latent map opened at once. Seconds from the launch: ``healthy`` (the server answers),
+    ``html`` (the page's HTML received), ``sidebar`` (its first selectbox visible: the script's
+    first elements drawn), ``visible`` (the map's chart visible, the start figure); ``scripts``:
+    each big script's (name, requested, received, bytes); ``long_tasks``: Chromium's main-thread
+    tasks of 200 ms or more, (began, lasted) in seconds."""
+    context = b.new_context(viewport=browser.VIEWPORT)
+    context.add_init_script(LONG_TASKS)
+    page = context.new_page()
+    proc = None
+    try:
+        t0 = time.perf_counter()
+        proc, url, healthy = browser.start_server(checkpoints, timeout=timeout)
+        nav = time.perf_counter() - t0
+        page.goto(f"{url}/?{qs}", timeout=timeout * 1000)
+        page.locator(SIDEBAR_READY).first.wait_for(state="visible", timeout=timeout * 1000)
+        sidebar = time.perf_counter() - t0
+        page.locator(PLOT).first.wait_for(state="visible", timeout=timeout * 1000)
+        visible = time.perf_counter() - t0
+        html = nav + page.evaluate("performance.getEntriesByType('navigation')[0].responseEnd") / 1000
+        scripts = [(name, nav + a / 1000, nav + z / 1000, int(n)) for name, a, z, n in page.evaluate(BIG_SCRIPTS)]
+        long_tasks = [(nav + a / 1000, d / 1000) for a, d in page.evaluate("window.__longTasks") if d >= 200]
+        return {"healthy": healthy, "html": html, "sidebar": sidebar, "visible": visible, "scripts": scripts,
+                "long_tasks": long_tasks}
+    finally:
+        context.close()
+        if proc is not None:
+            browser.stop_server(proc)
+
+
+def bench_start(checkpoints: Path, *, starts: int = 3, log=print) -> dict:
+    """The start alone, taken apart (``--only start``): ``starts`` runs of ``start_phases``.
+    Returns {"runs": [...], "start_s": median of "visible", "load_average_before", "load_average_after"}."""
+    sync_playwright, entries = _browser_and_entries(checkpoints)
+    click_entry, _ = _click_checkpoint(entries)
+    out: dict = {"load_average_before": os.getloadavg()[0], "runs": []}
+    with sync_playwright() as pw:
+        b = browser.launch(pw)
+        try:
+            for k in range(starts):
+                r = start_phases(b, Path(checkpoints).resolve(), query(click_entry.meta))
+                out["runs"].append(r)
+                log(f"    start {k + 1}/{starts}: " + describe_start(r))
+        finally:
+            b.close()
+    out["start_s"] = statistics.median(r["visible"] for r in out["runs"])
+    out["load_average_after"] = os.getloadavg()[0]
+    return out
+
+
+def describe_start(r: dict) -> str:
+    scripts = ", ".join(f"{name} ({n / 1e6:.1f} MB) {a:.2f}–{z:.2f} s" for name, a, z, n in r["scripts"])
+    tasks = ", ".join(f"{a:.2f} s for {d:.2f} s" for a, d in r["long_tasks"]) or "none"
+    return (f"healthy {r['healthy']:.2f} s, HTML {r['html']:.2f} s, sidebar drawn {r['sidebar']:.2f} s, "
+            f"map visible {r['visible']:.2f} s; scripts of 400 kB or more: {scripts}; main-thread tasks of "
+            f"200 ms or more: {tasks}")
+
+
 FIRST_CLICK_WAIT_S = 10.0  # "10 s or more after the first page rendered"
 # name -> (key in fresh_server_run's result, which runs, target in words, median ms, p95 ms)
 FIRST_TARGETS = {
@@ -845,9 +917,15 @@ def main(argv=None) -> int:
                    help="fresh servers with the first click 10 s after the first page, and as many with it at "
                         "once; the start is their median (default: 3)")
     p.add_argument("--interactions", type=int, default=30, help="interactions of each kind (default: 30)")
-    p.add_argument("--only", choices=["anomalies"], default=None,
-                   help="measure only this part, on one fresh server (default: everything)")
+    p.add_argument("--only", choices=["anomalies", "start"], default=None,
+                   help="measure only this part: the Anomalies page on one fresh server, or the start taken "
+                        "apart on --starts fresh servers (default: everything)")
     args = p.parse_args(argv)
+    if args.only == "start":
+        r = bench_start(args.checkpoints, starts=args.starts)
+        print(f"start: {r['start_s']:.2f} s (target ≤ 4 s), median of {len(r['runs'])}")
+        print_load(r)
+        return 0
     if args.only == "anomalies":
         r = bench_anomalies(args.checkpoints, interactions=args.interactions)
         print_anomalies({**r["figures"], "anomalies": r["anomalies"], "scored": r["scored"]})
