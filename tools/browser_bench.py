@@ -32,8 +32,8 @@ app.py`` started on a free local port (``tools.browser``):
                0.1 each); ``interactions`` / 2 changes of the corrupted images' kind (the
                an_noise radio, round salt and pepper, block, Gaussian), the first change to salt
                and pepper and to block kept apart (the first time this page shows them; their
-               10,000 corrupted images were scored by the warm-up, below); two rounds of the six sidebar changes above
-               on this page alone. Before any of it, every model's scores are made ready, as a
+               10,000 corrupted images were scored by the warm-up, below); two rounds of the
+               six sidebar changes above on this page alone. Before any of it, every model's scores are made ready, as a
                student who opens the page finds them once the server has warmed up: the page is
                opened once for every checkpoint, from its link, until its charts are drawn
                (that computes what the warm-up would: the scores, the default rule on the
@@ -63,6 +63,7 @@ import os
 import statistics
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -514,8 +515,7 @@ NOISE_ROUND = ("salt and pepper", "block", "Gaussian")  # the an_noise radio's l
 
 def threshold_steps(page, url: str, n: int) -> list[float]:
     """Press ArrowRight on the threshold slider ``n`` times (k 1.0, 1.1, …); each time wait for
-    the page redrawn (``watched``: the threshold caption, the histogram's line, the ROC's points,
-    the counts)."""
+    the page redrawn (``watched``: the threshold caption, the histogram's line, the counts)."""
     path, _, ready = ANOMALIES
     open_page(page, f"{url}/{path}?{START_QUERY}", ready)
     thumb = page.locator('[data-testid="stSlider"]', has_text=THRESHOLD_LABEL).get_by_role("slider")
@@ -645,20 +645,50 @@ def compare_controls(page) -> list[tuple[str, object]]:
             ("images: one of each class", radio("Images", "one of each class"))]
 
 
-def fresh_server_run(b, checkpoints: Path, qs: str, indices: np.ndarray, wait_s: float,
-                     timeout: float = 60) -> dict:
-    """One fresh server, one fresh browser: the start (launch to the latent map drawn), then,
-    ``wait_s`` after the first page was idle, the first click on the map, the first visit to
-    Compare latent sizes (from the sidebar) and each of its controls, all timed with ``watched``."""
+# JS, before the page's own scripts: keep Chromium's long tasks (buffered from the start)
+LONG_TASKS = """(() => { window.__longTasks = [];
+  try { new PerformanceObserver(l => { for (const e of l.getEntries())
+    window.__longTasks.push([e.startTime, e.duration]); }).observe({type: 'longtask', buffered: true}); } catch (e) {} })()"""
+# JS: [name, requested, received, bytes] of the page's scripts of 400 kB or more (Streamlit's
+# bundles: its main one, protobuf, the lazily loaded plotly chunk), ms since navigation
+BIG_SCRIPTS = """() => performance.getEntriesByType('resource')
+  .filter(r => r.name.endsWith('.js') && (r.transferSize || r.encodedBodySize) >= 400000)
+  .map(r => [r.name.split('/').pop(), r.startTime, r.responseEnd, r.transferSize || r.encodedBodySize])"""
+SIDEBAR_READY = '[data-testid="stSidebar"] [data-testid="stSelectbox"]'
+
+
+@contextmanager
+def fresh_start(b, checkpoints: Path, qs: str, timeout: float = 60, before=None):
+    """A fresh server and a fresh browser context, the latent map opened at ``qs`` at once:
+    yields (page, the launch's ``time.perf_counter()``, seconds to a healthy server, seconds
+    from the launch to the page asked for). ``before(page)``, if given, runs between the
+    request and the wait for the map (it waits for what comes first). Closes both afterwards."""
     context = b.new_context(viewport=browser.VIEWPORT)
+    context.add_init_script(LONG_TASKS)
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     proc = None
     try:
         t0 = time.perf_counter()
         proc, url, healthy = browser.start_server(checkpoints, timeout=timeout)
+        nav = time.perf_counter() - t0
         page.goto(f"{url}/?{qs}", timeout=timeout * 1000)
+        if before is not None:
+            before(page)
         page.locator(PLOT).first.wait_for(state="visible", timeout=timeout * 1000)
+        yield page, t0, healthy, nav
+    finally:
+        context.close()
+        if proc is not None:
+            browser.stop_server(proc)
+
+
+def fresh_server_run(b, checkpoints: Path, qs: str, indices: np.ndarray, wait_s: float,
+                     timeout: float = 60) -> dict:
+    """One fresh server, one fresh browser: the start (launch to the latent map drawn), then,
+    ``wait_s`` after the first page was idle, the first click on the map, the first visit to
+    Compare latent sizes (from the sidebar) and each of its controls, all timed with ``watched``."""
+    with fresh_start(b, checkpoints, qs, timeout) as (page, t0, healthy, _):
         rendered = time.perf_counter() - t0
         browser.wait_idle(page, timeout=timeout * 1000, settle=0)
         idle = time.perf_counter() - t0
@@ -682,53 +712,27 @@ def fresh_server_run(b, checkpoints: Path, qs: str, indices: np.ndarray, wait_s:
         out["compare_controls_ms"] = {name: watched(page, act, f"Compare: {name}")
                                       for name, act in compare_controls(page)}
         return out
-    finally:
-        context.close()
-        if proc is not None:
-            browser.stop_server(proc)
-
-
-# JS, before the page's own scripts: keep Chromium's long tasks (buffered from the start)
-LONG_TASKS = """(() => { window.__longTasks = [];
-  try { new PerformanceObserver(l => { for (const e of l.getEntries())
-    window.__longTasks.push([e.startTime, e.duration]); }).observe({type: 'longtask', buffered: true}); } catch (e) {} })()"""
-# JS: [name, requested, received, bytes] of the page's scripts of 400 kB or more (Streamlit's
-# bundles: its main one, protobuf, the lazily loaded plotly chunk), ms since navigation
-BIG_SCRIPTS = """() => performance.getEntriesByType('resource')
-  .filter(r => r.name.endsWith('.js') && (r.transferSize || r.encodedBodySize) >= 400000)
-  .map(r => [r.name.split('/').pop(), r.startTime, r.responseEnd, r.transferSize || r.encodedBodySize])"""
-SIDEBAR_READY = '[data-testid="stSidebar"] [data-testid="stSelectbox"]'
 
 
 def start_phases(b, checkpoints: Path, qs: str, timeout: float = 60) -> dict:
-    """Where a start's seconds go (``--only start``): one fresh server and browser context, the
-    latent map opened at once. Seconds from the launch: ``healthy`` (the server answers),
-    ``html`` (the page's HTML received), ``sidebar`` (its first selectbox visible: the script's
-    first elements drawn), ``visible`` (the map's chart visible, the start figure); ``scripts``:
-    each big script's (name, requested, received, bytes); ``long_tasks``: Chromium's main-thread
-    tasks of 200 ms or more, (began, lasted) in seconds."""
-    context = b.new_context(viewport=browser.VIEWPORT)
-    context.add_init_script(LONG_TASKS)
-    page = context.new_page()
-    proc = None
-    try:
-        t0 = time.perf_counter()
-        proc, url, healthy = browser.start_server(checkpoints, timeout=timeout)
-        nav = time.perf_counter() - t0
-        page.goto(f"{url}/?{qs}", timeout=timeout * 1000)
+    """Where a start's seconds go (``--only start``): ``fresh_start``. Seconds from the launch:
+    ``healthy`` (the server answers), ``html`` (the page's HTML received), ``sidebar`` (its first
+    selectbox visible: the script's first elements drawn), ``visible`` (the map's chart visible,
+    the start figure); ``scripts``: each big script's (name, requested, received, bytes);
+    ``long_tasks``: Chromium's main-thread tasks of 200 ms or more, (began, lasted) in seconds."""
+    seen: dict = {}
+
+    def sidebar(page) -> None:
         page.locator(SIDEBAR_READY).first.wait_for(state="visible", timeout=timeout * 1000)
-        sidebar = time.perf_counter() - t0
-        page.locator(PLOT).first.wait_for(state="visible", timeout=timeout * 1000)
+        seen["sidebar"] = time.perf_counter()
+
+    with fresh_start(b, checkpoints, qs, timeout, before=sidebar) as (page, t0, healthy, nav):
         visible = time.perf_counter() - t0
         html = nav + page.evaluate("performance.getEntriesByType('navigation')[0].responseEnd") / 1000
         scripts = [(name, nav + a / 1000, nav + z / 1000, int(n)) for name, a, z, n in page.evaluate(BIG_SCRIPTS)]
         long_tasks = [(nav + a / 1000, d / 1000) for a, d in page.evaluate("window.__longTasks") if d >= 200]
-        return {"healthy": healthy, "html": html, "sidebar": sidebar, "visible": visible, "scripts": scripts,
-                "long_tasks": long_tasks}
-    finally:
-        context.close()
-        if proc is not None:
-            browser.stop_server(proc)
+        return {"healthy": healthy, "html": html, "sidebar": seen["sidebar"] - t0, "visible": visible,
+                "scripts": scripts, "long_tasks": long_tasks}
 
 
 def bench_start(checkpoints: Path, *, starts: int = 3, log=print) -> dict:
