@@ -763,6 +763,7 @@ def error_columns(images: np.ndarray, recon: np.ndarray, err: np.ndarray, heat_m
                             np.stack([np.asarray(heat_map(e, heat_max, 1)) / 255.0 for e in err])])
     return to_uint8(np.stack([mosaic(tiles[..., ch], len(x), pad=pad, pad_value=1.0) for ch in range(3)], axis=2))
 
+
 def hex_to_rgb(color: str) -> tuple[int, int, int]:
     color = color.lstrip("#")
     return tuple(int(color[i: i + 2], 16) for i in (0, 2, 4))  # type: ignore[return-value]

@@ -241,4 +241,3 @@ def markdown_table(rows: list[dict]) -> str:
     lines = ["| " + " | ".join(cell(h) for h in head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(cell(r.get(h, "")) for h in head) + " |" for r in rows]
     return "\n".join(lines)
-

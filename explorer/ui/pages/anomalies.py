@@ -95,7 +95,7 @@ def verdict(value: float, threshold: float) -> str:
 
 def threshold_panel(own_value: float | None, picked: tuple[int, float] | None) -> None:
     """The corrupted images, the threshold and everything they change, as a fragment: moving the
-    threshold or changing the noise reruns this panel only (the galleries above stay)."""
+    threshold or changing the noise reruns this panel only (the rest of the page stays)."""
     c2, c3 = st.columns([2.2, 1.8])
     noise = c2.radio("Corrupted test images", list(NOISE_LABELS), format_func=NOISE_LABELS.get, key="an_noise", horizontal=True,
                      bind="query-params")
@@ -150,7 +150,7 @@ def threshold_panel(own_value: float | None, picked: tuple[int, float] | None) -
         st.caption("The report (`python -m tools.report`, docs/RESULTS.md) has these for every shipped model.")
 
 
-# ---- the sections below the panel, made at the end of the page's script ------------------------------
+# ---- what the sections share: the test split and the image looked at ----------------------------------
 images_u8, labels = common.test_split_or_stop(entry)
 names = common.class_names(entry)
 pick = state.init(PICK, state.parse_index)
