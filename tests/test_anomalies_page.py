@@ -60,7 +60,7 @@ def test_the_page_opens_for_every_model(open_app, kind, z):
     assert all(0 <= float(a) <= 1 for a in table["AUC"])
     for key in ("an_most", "an_least"):  # one pill per image of each gallery, none lit
         labels = at.pills(key=key).options
-        assert [o.split(". ")[0] for o in labels] == [str(j + 1) for j in range(8)], labels
+        assert [o.split(" · ")[0] for o in labels] == [f"#{j + 1}" for j in range(8)], labels
         assert at.pills(key=key).value is None
     assert ("The bound against the likelihood" in [s.value for s in at.subheader]) == (kind == "VAE")
 

@@ -535,7 +535,7 @@ def test_anomalies_threshold_closer_look_and_a_bad_upload(server, page):
     assert higher > stated and moved == pytest.approx(higher, rel=1e-3)
     assert "an_k=1.5" in page.url
 
-    page.locator(".st-key-an_most button", has_text=re.compile(r"^1\. ")).click()  # the most anomalous image's pill
+    page.locator(".st-key-an_most button", has_text=re.compile(r"^#1 · ")).click()  # the most anomalous image's pill
     heading = page.locator("h3", has_text=CLOSER_LOOK).first
     heading.wait_for()
     _settle(page)

@@ -174,7 +174,7 @@ def gallery(title: str, most: bool, key: str) -> None:
         j = st.session_state.get(key)
         state.put(PICK, None if j is None else int(indices[j]))  # a click on the lit pill closes the look
 
-    st.pills(title, list(range(len(indices))), format_func=lambda j: f"{j + 1}. {names[labels[indices[j]]]}",
+    st.pills(title, list(range(len(indices))), format_func=lambda j: f"#{j + 1} · {names[labels[indices[j]]]}",
              key=key, on_change=chosen, label_visibility="collapsed")
 
 
