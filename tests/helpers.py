@@ -37,3 +37,12 @@ def make_checkpoint(folder, kind="vae", z=2, dtype="int8", seed=0):
             "test_metrics": {"loss": 1.0}}
     save_checkpoint(folder, model, meta, codes, dtype=dtype)
     return model
+
+
+def live_charts(at) -> list[dict]:
+    """The figures of the page's ``explorer.ui.live_chart`` charts, in their order, as plotly
+    JSON (AppTest shows a component as an element it does not know; its arguments are in its proto)."""
+    import json
+
+    return [json.loads(json.loads(e.proto.json_args)["figure"]) for e in at.get("component_instance")
+            if e.proto.component_name.endswith(".plotly_live")]

@@ -9,6 +9,7 @@ import pytest
 from explorer import anomaly
 from explorer.checkpoints import load_checkpoint
 from explorer.data import load_dataset
+from tests.helpers import live_charts
 from tests.test_app import ok
 from tests.test_hostile_urls import PLACED
 
@@ -53,7 +54,10 @@ def test_the_page_opens_for_every_model(open_app, kind, z):
     at = ok(open_app(PAGE, query={"kind": kind, "z": z}))
     assert at.title[0].value == "Anomalies"
     assert not at.error, [e.value for e in at.error]
-    assert len(at.get("plotly_chart")) == 1, "the histograms and the ROC curves, side by side in one chart"
+    assert not at.get("plotly_chart")
+    (figure,) = live_charts(at)  # the histograms and the ROC curves, side by side in one chart
+    assert {t.get("xaxis", "x") for t in figure["data"]} == {"x", "x2"}
+    assert "template" not in figure["layout"], "the component gives it Streamlit's look"
     assert threshold_caption(at)
     table = verdicts(at)
     assert list(table.index) == ["Fashion-MNIST test", "MNIST test, Gaussian σ = 0.5"]
@@ -72,6 +76,8 @@ def test_the_threshold_moves_the_verdicts(open_app):
     at.slider(key="an_k").set_value(6.0).run()
     after = threshold_caption(ok(at))
     assert before != after
+    line = live_charts(at)[0]["layout"]["shapes"][0]["x0"]  # the chart's dashed line: the threshold stated
+    assert f"{line:.4g}" == after.split("**")[1]
     assert list(verdicts(at)["caught"]) != caught_before or "0.0%" in after
 
 
@@ -219,7 +225,7 @@ def test_the_page_goes_on_without_the_other_dataset(open_app, monkeypatch):
         at = ok(open_app(PAGE, query={"kind": "DAE"}))
         assert any("Fashion-MNIST test images are not on this machine" in w.value for w in at.warning)
         assert list(verdicts(at).index) == ["MNIST test, Gaussian σ = 0.5"]
-        assert len(at.get("plotly_chart")) == 1
+        assert len(live_charts(at)) == 1
     finally:
         forget()  # not the stand-in's missing dataset for the next tests
 

@@ -507,7 +507,10 @@ def test_generate_frames_the_picked_sample_without_covering_it(server, narrow):
 
 # --------------------------------------------------------------------------- the Anomalies page, issue 15
 
-HIST = '.st-key-an_hist .js-plotly-plot'
+HIST = browser.live_plot("an_hist")
+# JS: the histogram's plot (explorer.ui.live_chart: inside the chart's frame), or null
+HIST_GD = """(() => { const f = document.querySelector('.st-key-an_hist iframe');
+  return (f && f.contentDocument && f.contentDocument.querySelector('#plot.js-plotly-plot')) || null; })()"""
 THRESHOLD_CAPTION = re.compile(r"^Threshold \S+ \(")
 CLOSER_LOOK = re.compile(r"^Test image (\d+): ")
 
@@ -515,7 +518,7 @@ CLOSER_LOOK = re.compile(r"^Test image (\d+): ")
 def threshold_shown(page) -> tuple[float, float]:
     """(the threshold the caption states, the x of the histogram's dashed threshold line)."""
     caption = page.locator('[data-testid="stCaptionContainer"]', has_text=THRESHOLD_CAPTION).first.inner_text()
-    line = page.evaluate(f"() => document.querySelector('{HIST}')._fullLayout.shapes[0].x0")
+    line = page.evaluate(f"() => {HIST_GD}._fullLayout.shapes[0].x0")
     return float(caption.split()[1]), float(line)
 
 
@@ -528,7 +531,7 @@ def test_anomalies_threshold_closer_look_and_a_bad_upload(server, page):
     assert line == pytest.approx(stated, rel=1e-3), "the dashed line is the threshold the caption states"
 
     _slide(page, "Threshold: training mean", "ArrowRight", 5)  # k 1.0 -> 1.5
-    page.wait_for_function(f"""(old) => {{ const g = document.querySelector('{HIST}');
+    page.wait_for_function(f"""(old) => {{ const g = {HIST_GD};
         return g && g._fullLayout && g._fullLayout.shapes[0].x0 !== old; }}""", arg=line)
     _settle(page)
     higher, moved = threshold_shown(page)
@@ -559,13 +562,34 @@ def test_anomalies_threshold_closer_look_and_a_bad_upload(server, page):
     no_exception(page)
 
 
+def test_the_anomaly_chart_is_redrawn_in_place(server, page):
+    """``explorer.ui.live_chart``: a new threshold and another model are drawn into the plot already
+    on the page (``Plotly.react``), where ``st.plotly_chart`` would unmount it and plot anew."""
+    open_ready(page, f"{server}/anomalies?kind=AE&z=4", HIST)
+    first = page.evaluate(f"() => {{ const g = {HIST_GD}; g.__kept = true; return g.dataset.revision; }}")
+    changed = f"(old) => {{ const g = {HIST_GD}; return !!g && g.dataset.revision !== old; }}"
+    _slide(page, "Threshold: training mean", "ArrowRight", 3)
+    page.wait_for_function(changed, arg=first)
+    _settle(page)
+    second = page.evaluate(f"() => {HIST_GD}.dataset.revision")
+    page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').nth(1).click()
+    page.get_by_role("option", name="VAE", exact=True).first.click()
+    page.wait_for_function(changed, arg=second, timeout=120000)  # the VAE's scores: a first visit computes them
+    _settle(page)
+    assert "kind=AE" not in page.url, "the VAE chosen (the default kind: not in the address)"
+    assert page.evaluate(f"() => {HIST_GD}.__kept === true"), "the same plot, not a new one"
+    names = page.evaluate(f"() => {HIST_GD}._fullData.map(t => t.name)")
+    assert "chance (AUC 0.5)" in names and any(n.startswith("MNIST test") for n in names), names
+    no_exception(page)
+
+
 def test_a_bad_upload_leaves_the_anomaly_charts_drawn(server, page):
-    open_ready(page, f"{server}/anomalies?kind=AE&z=4", PLOT)
+    open_ready(page, f"{server}/anomalies?kind=AE&z=4", HIST)
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
         files=[{"name": "notes.png", "mimeType": "image/png", "buffer": b"just text"}])
     page.locator('[data-testid="stAlertContentError"]', has_text="notes.png").first.wait_for()
     _settle(page)
-    assert page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot').count() == 1, "the histograms and ROC curves"
+    assert page.locator(HIST).count() == 1, "the histograms and ROC curves"
 
 
 # --------------------------------------------------------------------------- the start, taken apart

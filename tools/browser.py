@@ -33,6 +33,12 @@ VIEWPORT: ViewportSize = {"width": 1400, "height": 1500}  # tall: Streamlit scro
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'  # script done, websocket up
 
 
+def live_plot(key: str) -> str:
+    """The selector of the plot of ``explorer.ui.live_chart`` chart ``key``, inside its frame,
+    once it has drawn a figure (its ``data-revision`` is that figure's)."""
+    return f".st-key-{key} iframe >> internal:control=enter-frame >> #plot[data-revision]"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -85,7 +85,7 @@ PAGES = (
     ("compare", "Compare latent sizes", PLOT),
     ("denoise", "Denoising playground", '[data-testid="stMetric"]'),
     ("generate", "Generate", GRID_IFRAME),
-    ("anomalies", "Anomalies", PLOT),
+    ("anomalies", "Anomalies", browser.live_plot("an_hist")),
     ("curves", "Training curves", PLOT),  # last: visit_everything checks the checkpoint's title here
 )
 ANOMALIES = PAGES[-2]
@@ -337,17 +337,19 @@ WATCH = """() => {
       .forEach(e => parts.push(e.textContent));
     m.querySelectorAll('[data-testid="stImage"] img').forEach(img => {
       parts.push(img.src); if (!img.complete || !img.naturalWidth) loading = true; });
-    m.querySelectorAll('iframe').forEach(f => { let img = null;
-      try { img = f.contentDocument && f.contentDocument.querySelector('img'); } catch (e) {}
-      parts.push(img ? img.src : f.src); if (img && (!img.complete || !img.naturalWidth)) loading = true; });
-    m.querySelectorAll('[data-testid="stPlotlyChart"]').forEach(c => {
-      const gd = c.querySelector('.js-plotly-plot');
+    // a plotly chart's drawn data and its lines drawn as layout shapes (the Anomalies histogram's threshold)
+    const plot = (gd) => {
       if (!gd || !gd._fullData) { loading = true; parts.push('plot:none'); return; }
       parts.push('plot:' + gd._fullData.map(t => [t.name, t.x && t.x.length, t.x && t.x[0], t.y && t.y[0],
                                                   t.line && t.line.width].join(',')).join(';'));
-      // lines drawn as layout shapes (the Anomalies histogram's threshold)
       parts.push('shapes:' + ((gd._fullLayout && gd._fullLayout.shapes) || []).map(sh => [sh.x0, sh.x1].join(',')).join(';'));
-    });
+    };
+    m.querySelectorAll('iframe').forEach(f => { let doc = null;
+      try { doc = f.contentDocument; } catch (e) {}
+      const img = doc && doc.querySelector('img');
+      if (doc && doc.querySelector('#plot')) { plot(doc.querySelector('#plot.js-plotly-plot')); return; }  // live_chart
+      parts.push(img ? img.src : f.src); if (img && (!img.complete || !img.naturalWidth)) loading = true; });
+    m.querySelectorAll('[data-testid="stPlotlyChart"]').forEach(c => plot(c.querySelector('.js-plotly-plot')));
     return [parts.join('|'), loading];
   };
   if (window.__watch) cancelAnimationFrame(window.__watch.raf);

@@ -54,8 +54,7 @@ PAGES = (
     # a Fashion-MNIST VAE: the digits' lower -ELBO (Nalisnick's failure) is the page's lesson; the
     # closer look at the test image it finds most anomalous, a T-shirt (without that model the sidebar
     # picks another)
-    ("10-anomalies", "anomalies?dataset=Fashion-MNIST&kind=VAE&z=8&an_img=8717",
-     '[data-testid="stPlotlyChart"] .js-plotly-plot'),
+    ("10-anomalies", "anomalies?dataset=Fashion-MNIST&kind=VAE&z=8&an_img=8717", browser.live_plot("an_hist")),
 )
 WHOLE = {"10-anomalies"}  # pages taken whole (controls, charts, galleries and the closer look)
 

@@ -8,6 +8,7 @@ from explorer import anomaly, figures
 from explorer.data import DataError
 from explorer.images import heat_map
 from explorer.ui import common, fragment, loaders, state
+from explorer.ui.live_chart import live_chart
 from explorer.ui.own_input import UPLOAD_HELP, own_input
 from explorer.vocab import KIND_LABELS, NOISE_LABELS, dataset_title, noise_label
 
@@ -128,8 +129,9 @@ def threshold_panel(own_value: float | None, picked: tuple[int, float] | None) -
         fpr, tpr = view.roc[name]
         curves[names[name]] = (fpr, tpr, view.auc[name])
     # the ROC curves carry no mark of the threshold: where it cuts them is the table's recall and false alarms
-    st.plotly_chart(figures.threshold_figure(sets, curves, colors, threshold=threshold, unit=rule.unit, own=own_value),
-                    key="an_hist", config={"displaylogo": False, "displayModeBar": False})
+    # kept in the page across runs (live_chart): a new threshold, corruption or model redraws it, not a new chart
+    live_chart(figures.threshold_figure(sets, curves, colors, threshold=threshold, unit=rule.unit, own=own_value),
+               key="an_hist", config={"displaylogo": False, "displayModeBar": False})
     st.markdown(common.markdown_table(rows))
     st.caption("Recall: the anomalies caught. Precision: the share of anomalies among the flagged images. False "
                f"alarms: {own_label} test images flagged. AUC: the area under the ROC curve, 1 separates perfectly, "
