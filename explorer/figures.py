@@ -228,13 +228,13 @@ def threshold_figure(sets: Mapping[str, np.ndarray], curves: Mapping[str, tuple[
         # margin leaves it room); an annotation's x on a log axis is in powers of ten
         if log_x and x <= 0:  # no place on a log axis: said at its left end
             annotations.append(dict(x=0, y=1, xref="x domain", yref="paper", text=f"← {text} {x:.3g}, left of the axis",
-                                    showarrow=False, xanchor="left", yanchor="bottom", font=dict(color=line["color"])))
+                                    showarrow=False, xanchor="left", yanchor="bottom", font=dict(color=line.get("color"))))
             return
         shapes.append(dict(type="line", x0=x, x1=x, xref="x", y0=0, y1=1, yref="y domain", line=line))
         annotations.append(dict(x=float(np.log10(x)) if log_x else x, y=1, xref="x", yref="paper", text=text,
-                                showarrow=False, xanchor=side, yanchor="bottom", font=dict(color=line["color"])))
+                                showarrow=False, xanchor=side, yanchor="bottom", font=dict(color=line.get("color"))))
 
-    mark(threshold, "threshold", dict(dash="dash", color="#111", width=2), "left")
+    mark(threshold, "threshold", dict(dash="dash", width=2), "left")  # in the theme's text colour (live_chart)
     if own is not None and np.isfinite(own):
         mark(own, "your image", dict(color=OWN_COLOR, width=3), "right")
     return go.Figure(data=data, layout=dict(
@@ -244,5 +244,6 @@ def threshold_figure(sets: Mapping[str, np.ndarray], curves: Mapping[str, tuple[
                     domain=[0.6, 1], anchor="y2"),
         yaxis2=dict(title=dict(text="true positive rate (anomalies caught)"), range=[-0.01, 1.01], anchor="x2"),
         height=height, margin=dict(l=10, r=10, t=30, b=10), shapes=shapes, annotations=annotations,
-        legend=dict(x=0.01, y=0.99, xanchor="left", yanchor="top", bgcolor="rgba(255,255,255,0.7)"),
-        legend2=dict(x=0.99, y=0.03, xanchor="right", yanchor="bottom", bgcolor="rgba(255,255,255,0.7)")))
+        # the legends' backgrounds are the theme's (live_chart)
+        legend=dict(x=0.01, y=0.99, xanchor="left", yanchor="top"),
+        legend2=dict(x=0.99, y=0.03, xanchor="right", yanchor="bottom")))
