@@ -26,7 +26,6 @@ ASSETS = Path(__file__).with_name("plotly_live")
 BUNDLE = ASSETS / "plotly-cartesian.min.js"
 BUNDLE_SHA256 = "79542150855a52c567260e3137095dbe2b744e6d702a5cabe67da246942fba7a"
 
-_component = components.declare_component("plotly_live", path=str(ASSETS))
 
 
 def figure_json(fig: go.Figure) -> str:
@@ -43,5 +42,9 @@ def live_chart(fig: go.Figure, *, key: str, config: dict | None = None) -> str:
     carries as ``data-revision`` once it is drawn."""
     spec = figure_json(fig)
     revision = hashlib.sha1(spec.encode()).hexdigest()[:12]
-    _component(figure=spec, config=dict(config or {}), revision=revision, key=key, default=None)
+    # declared on each call, not once at import: Streamlit serves a component's files only if it
+    # was declared during a script run (an import from elsewhere, a test or a thread, would leave
+    # it unserved for good); declaring it again costs microseconds
+    component = components.declare_component("plotly_live", path=str(ASSETS))
+    component(figure=spec, config=dict(config or {}), revision=revision, key=key, default=None)
     return revision
