@@ -31,6 +31,8 @@ if catalog.good:
                     url_path="interpolate"),
             st.Page(PAGES + "compare.py", title="Compare latent sizes", icon=":material/view_column:",
                     url_path="compare"),
+            st.Page(PAGES + "compare_models.py", title="Compare models", icon=":material/compare:",
+                    url_path="compare_models"),
             st.Page(PAGES + "denoise.py", title="Denoising playground", icon=":material/auto_fix_high:",
                     url_path="denoise"),
             st.Page(PAGES + "generate.py", title="Generate", icon=":material/casino:", url_path="generate"),

@@ -46,6 +46,8 @@ PAGES = (
     ("3-interpolate", "interpolate", '[data-testid="stImage"]'),
     ("4-compare", "compare", '[data-testid="stPlotlyChart"] .js-plotly-plot'),
     ("5-denoise", "denoise", '[data-testid="stMetric"]'),
+    # the page opens on this dataset's AE and VAE with a code of 2 numbers, their maps on one scale
+    ("11-compare-models", "compare_models", '[data-testid="stImage"] img'),
     ("6-generate", "generate?gen_pick=12", 'iframe[title*="streamlit_image_coordinates"]'),
     ("7-training-curves", "curves", '[data-testid="stPlotlyChart"] .js-plotly-plot'),
     ("8-your-image-on-the-map", "?own_map=1&own_img=" + SEVEN, '[data-testid="stPlotlyChart"] .js-plotly-plot'),

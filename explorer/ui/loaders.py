@@ -38,7 +38,7 @@ from explorer.checkpoints import BrokenEntry, CatalogEntry, Checkpoint, Checkpoi
 from explorer.data import DataError, load_dataset
 from explorer.images import CLASS_COLORS, error_columns, hex_to_rgb, mosaic, to_uint8
 from explorer.latent import MEAN_ANCHOR, Plane, grid_coords, make_plane, prior_block
-from explorer.vocab import DATASETS, KINDS
+from explorer.vocab import DATASETS, KIND_LABELS, KINDS
 
 from . import checkpoint_folder, freeze_imported_objects, picks, runs_in_progress
 
@@ -397,9 +397,13 @@ def prior_tiles(entry: CatalogEntry, n: int, side: int, temperature: float, seed
 
 # --------------------------------------------------------------------------- Compare's maps
 
-def small_maps_picture(maps, class_names, *, max_points: int = 1500, seed: int = 0, panel: int = 300) -> bytes:
+def small_maps_picture(maps, class_names, *, max_points: int = 1500, seed: int = 0, panel: int = 300,
+                       limits=None) -> bytes:
     """One small scatter per (title, coords (n, 2), labels (n,)), side by side, coloured by
     class, the classes named in a row below: a PNG.
+
+    Each map fills its panel, unless ``limits`` (one per map) gives it (lowest, highest) corners
+    of its own: maps given the same limits are drawn on the same scale.
 
     At most ``max_points`` points each (the same random rows for every map of the same size).
     A picture, not a chart: the maps are static, and a browser draws thousands of SVG markers
@@ -410,8 +414,17 @@ def small_maps_picture(maps, class_names, *, max_points: int = 1500, seed: int =
     from PIL import Image, ImageDraw, ImageFont
 
     font = ImageFont.load_default(size=15)
-    gap, title_h, legend_h, margin = 8, 24, 30, 8
+    gap, title_h, row_h, margin = 8, 24, 30, 8
     width = max(1, len(maps) * panel + max(0, len(maps) - 1) * gap)
+    # the legend's entries (a dot, the class's name) placed in rows as wide as the picture
+    entries, x, row = [], 4.0, 0
+    for c, name in enumerate(class_names):
+        w = 14 + font.getlength(str(name)) + 16
+        if x > 4.0 and x + w - 16 > width:
+            x, row = 4.0, row + 1
+        entries.append((c, str(name), x, row))
+        x += w
+    legend_h = row_h * (row + 1)
     height = title_h + panel + legend_h
     ss = 2  # supersampling
     canvas = np.ones((height * ss, width * ss, 3), np.float32)
@@ -431,6 +444,10 @@ def small_maps_picture(maps, class_names, *, max_points: int = 1500, seed: int =
         if not len(xy):
             continue
         lo, hi = xy.min(0), xy.max(0)
+        if limits is not None and limits[k] is not None:
+            lo, hi = np.asarray(limits[k][0], np.float64), np.asarray(limits[k][1], np.float64)
+            inside = ((xy >= lo) & (xy <= hi)).all(1)
+            xy, lab = xy[inside], lab[inside]
         scale = (panel - 2 * margin) / np.where(hi > lo, hi - lo, 1.0)
         px = np.rint((k * (panel + gap) + margin + (xy[:, 0] - lo[0]) * scale[0]) * ss).astype(np.int64)
         py = np.rint((title_h + panel - margin - (xy[:, 1] - lo[1]) * scale[1]) * ss).astype(np.int64)  # y up
@@ -446,11 +463,10 @@ def small_maps_picture(maps, class_names, *, max_points: int = 1500, seed: int =
         left = k * (panel + gap)
         draw.text((left + panel / 2, title_h / 2), str(title), fill="black", font=font, anchor="mm")
         draw.rectangle((left, title_h, left + panel - 1, title_h + panel - 1), outline=(220, 220, 220))
-    x, y = 4.0, title_h + panel + legend_h / 2
-    for c, name in enumerate(class_names):
+    for c, name, x, row in entries:
+        y = title_h + panel + row_h * row + row_h / 2
         draw.ellipse((x, y - 5, x + 10, y + 5), fill=tuple(int(v * 255) for v in colors[c % len(colors)]))
-        draw.text((x + 14, y), str(name), fill="black", font=font, anchor="lm")
-        x += 14 + draw.textlength(str(name), font=font) + 16
+        draw.text((x + 14, y), name, fill="black", font=font, anchor="lm")
     buffer = io.BytesIO()
     img.save(buffer, format="PNG")
     return buffer.getvalue()
@@ -470,6 +486,50 @@ def small_maps(entries, view: str, class_names) -> bytes:
     built once per set of checkpoints and shared."""
     entries = tuple(entries)
     return _small_maps(tuple(key(e) for e in entries), view, tuple(class_names), _entries=entries)
+
+
+def model_label(entry: CatalogEntry) -> str:
+    """A model as Compare models names it, in its list and in its address: kind, architecture and
+    latent size ("VAE MLP latent 2"); the dataset is the sidebar's."""
+    m = entry.meta
+    return f"{KIND_LABELS.get(m.kind, m.kind)} {m.arch.upper()} latent {m.latent_dim}"
+
+
+def shared_span(maps: list[np.ndarray]) -> tuple[float, float] | None:
+    """One square (lowest, highest) that holds every point of the 2-D ``maps`` (the 0.5th to 99.5th
+    percentile on each axis, so that a few far codes do not shrink the rest), or None for none."""
+    if not maps:
+        return None
+    every = np.concatenate([np.asarray(m, np.float64) for m in maps])
+    every = every[np.isfinite(every).all(1)]
+    if not len(every):
+        return None
+    lo, hi = np.percentile(every, [0.5, 99.5], axis=0)
+    centre, half = (lo + hi) / 2, max(float((hi - lo).max()) / 2, 1e-6) * 1.05
+    return float(centre.min() - half), float(centre.max() + half)
+
+
+@shared(max_entries=64)
+def _compare_maps(keys: tuple, view: str, class_names: tuple[str, ...], _entries: tuple):
+    maps, two_d = [], []
+    for e in _entries:
+        c = codes(e)
+        raw = e.meta.latent_dim == 2
+        maps.append((model_label(e), c["map_raw"] if raw else c[f"map_{view}"], c["labels"]))
+        if raw:
+            two_d.append(c["map_raw"])
+    span = shared_span(two_d)
+    limits = [((span[0], span[0]), (span[1], span[1])) if span is not None and e.meta.latent_dim == 2 else None
+              for e in _entries]
+    return small_maps_picture(maps, class_names, limits=limits), span
+
+
+def compare_maps(entries, view: str, class_names) -> tuple[bytes, tuple[float, float] | None]:
+    """Compare models' maps (``small_maps_picture``): a 2-D model's codes themselves, every 2-D
+    model on one square scale (``shared_span``, returned too), a larger one's stored ``map_<view>``
+    filling its panel; titled by ``model_label``. Built once per choice and shared."""
+    entries = tuple(entries)
+    return _compare_maps(tuple(key(e) for e in entries), view, tuple(class_names), _entries=entries)
 
 
 # --------------------------------------------------------------------------- anomaly scores
