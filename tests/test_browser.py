@@ -608,3 +608,24 @@ def test_the_start_is_taken_apart_in_order(page, app_checkpoints):
     assert chunk[0][3] > 1_000_000, "plotly, whole"
     assert all(d >= 0.2 and r["html"] <= a <= r["visible"] + 1 for a, d in r["long_tasks"]), r["long_tasks"]
     assert "map visible" in describe_start(r)
+
+
+# --------------------------------------------------------------------------- Compare models, issue 17
+
+def test_compare_models_keeps_its_choice_in_the_address(server, page):
+    open_ready(page, f"{server}/compare_models", '[data-testid="stImage"] img')
+    page.locator(".st-key-cm_models").click()
+    page.get_by_role("option", name="DAE MLP latent 4").click()
+    page.keyboard.press("Escape")
+    page.get_by_text("DAE MLP latent 4", exact=True).last.wait_for()  # its row of reconstructions
+    _settle(page)
+    assert "cm_models=" in page.url and page.url.count("cm_models=") == 3, page.url
+    no_exception(page)
+    page.reload()
+    page.wait_for_selector('[data-testid="stImage"] img')
+    _settle(page)
+    chips = page.locator(".st-key-cm_models").inner_text()
+    assert all(m in chips for m in ("AE MLP latent 2", "VAE MLP latent 2", "DAE MLP latent 4")), chips
+    table = page.locator("table", has_text="training time").inner_text()
+    assert "DAE MLP latent 4" in table
+    no_exception(page)
