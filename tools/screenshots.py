@@ -58,7 +58,7 @@ PAGES = (
     # picks another)
     ("10-anomalies", "anomalies?dataset=Fashion-MNIST&kind=VAE&z=8&an_img=8717", browser.live_plot("an_hist")),
 )
-WHOLE = {"10-anomalies"}  # pages taken whole (controls, charts, galleries and the closer look)
+WHOLE = {"10-anomalies", "11-compare-models"}  # pages taken whole (the Anomalies page: controls, charts, galleries and the closer look; Compare models: its maps, at the bottom)
 
 
 # Presentation mode at a projector's and a laptop's size: the viewport is what the room sees.

@@ -110,8 +110,8 @@ def maps_panel() -> None:
     st.image(picture, width="stretch")
     said = []
     if span is not None:
-        said.append(f"The maps of the 2-D codes show the codes themselves, on one scale: {span[0]:.3g} to "
-                    f"{span[1]:.3g} across, so a wider spread means codes further apart.")
+        said.append(f"The maps of the 2-D codes show the codes themselves on one scale, {span[0]:.3g} to "
+                    f"{span[1]:.3g} on both axes: a wider spread means codes further apart.")
     if larger:
         said.append(f"The larger codes are drawn by {loaders.MAP_VIEWS[view]}, each filling its own panel.")
     st.caption(" ".join(said))
