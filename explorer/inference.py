@@ -44,6 +44,15 @@ def embed(model, images: np.ndarray) -> np.ndarray:
 
 
 @torch.inference_mode()
+def posterior(model, images: np.ndarray, batch_size: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """A VAE's images (n, 28, 28) in [0, 1] -> the Gaussian its posterior starts from: means and
+    log-variances, each (n, d) (``VAE.encode``: before any flow)."""
+    x = _to_tensor(images)
+    parts = [model.encode(x[i: i + batch_size]) for i in range(0, x.shape[0], batch_size)]
+    return (torch.cat([p[0] for p in parts]).numpy(), torch.cat([p[1] for p in parts]).numpy())
+
+
+@torch.inference_mode()
 def reconstruct(model, images: np.ndarray) -> np.ndarray:
     """Images (n, 28, 28) in [0, 1] -> reconstructions (n, 28, 28) through the deterministic code."""
     return model.reconstruct(_to_tensor(images)).reshape(-1, 28, 28).numpy()

@@ -23,7 +23,7 @@ PARAMS = {
                     "grid_i", "grid_j", "grid_anchor", "grid_anchor_cls", "grid_anchor_n", "grid_at") + OWN,
     "interpolate": ("interp_a_src", "interp_b_src", "interp_a_cls", "interp_a_n", "interp_b_cls", "interp_b_n",
                     "interp_method", "interp_steps", "interp_t", "edit_cls", "edit_n", "map_img", "grid_at", "grid_z",
-                    "edit_z"),
+                    "edit_z", "walk_through"),
     "compare": ("cmp_pick", "cmp_n", "cmp_cls", "cmp_seed", "cmp_idx", "cmp_view"),
     "compare_models": ("cm_models", "cm_pick", "cm_n", "cm_seed", "cm_view"),
     "denoise": ("noise_src", "noise_kind", "noise_sigma", "noise_p", "noise_block", "noise_seed", "noise_img_cls",

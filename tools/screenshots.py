@@ -58,7 +58,9 @@ PAGES = (
     # picks another)
     ("10-anomalies", "anomalies?dataset=Fashion-MNIST&kind=VAE&z=8&an_img=8717", browser.live_plot("an_hist")),
 )
-WHOLE = {"10-anomalies", "11-compare-models"}  # pages taken whole (the Anomalies page: controls, charts, galleries and the closer look; Compare models: its maps, at the bottom)
+# pages taken whole: the Anomalies page (controls, charts, galleries and the closer look), Compare
+# models (its maps, at the bottom)
+WHOLE = {"10-anomalies", "11-compare-models"}
 
 
 # Presentation mode at a projector's and a laptop's size: the viewport is what the room sees.

@@ -488,6 +488,45 @@ def small_maps(entries, view: str, class_names) -> bytes:
     return _small_maps(tuple(key(e) for e in entries), view, tuple(class_names), _entries=entries)
 
 
+@shared(max_entries=64)
+def _dimension_usage(path: str, weights_sha256: str, _entry: CatalogEntry):
+    from explorer import traversal
+
+    c = codes(_entry)
+    if _entry.meta.kind == "vae" and not _entry.meta.model_config.flow_steps:
+        from explorer import inference  # torch: imported on first use, not at start
+
+        mu, logvar = inference.posterior(model(_entry), test_images(_entry, c["indices"]))
+        return traversal.usage("vae", mu, logvar)
+    return traversal.usage(_entry.meta.kind, c["codes"])
+
+
+def dimension_usage(entry: CatalogEntry):
+    """``explorer.traversal.usage`` of the model over its stored test images (a VAE's posterior
+    computed once, about 50 ms for 5,000 images); shared by every session."""
+    return _dimension_usage(*key(entry), _entry=entry)
+
+
+@shared(max_entries=256)
+def _walk_tiles(path: str, weights_sha256: str, base: tuple[float, ...], steps: int, _entry: CatalogEntry) -> np.ndarray:
+    from explorer import inference, traversal
+
+    c = codes(_entry)
+    walk = traversal.walk_codes(np.asarray(base, np.float32), dimension_usage(_entry).order,
+                                traversal.walk_values(_entry.meta.kind, c["codes"], steps))
+    rows = walk.shape[0]
+    tiles = inference.decode(model(_entry), walk.reshape(rows * steps, -1))
+    out = mosaic(tiles, steps, pad=1, pad_value=0.25)
+    out.setflags(write=False)
+    return out
+
+
+def walk_tiles(entry: CatalogEntry, base: np.ndarray, steps: int) -> np.ndarray:
+    """The traversal picture (``mosaic``, one row per dimension in ``dimension_usage`` order,
+    ``steps`` values each) through ``base``; read-only, shared."""
+    return _walk_tiles(*key(entry), tuple(round(float(v), 4) for v in base), int(steps), _entry=entry)
+
+
 def model_label(entry: CatalogEntry) -> str:
     """A model as Compare models names it, in its list and in its address: kind, architecture and
     latent size ("VAE MLP latent 2"); the dataset is the sidebar's."""

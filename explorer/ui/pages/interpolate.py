@@ -1,11 +1,14 @@
-"""Page 3, Interpolate: decode the points between two codes; edit a code number by number."""
+"""Page 3, Interpolate: decode the points between two codes; edit a code number by number; walk
+each latent dimension in turn."""
 
 import numpy as np
 import streamlit as st
+from PIL import Image, ImageDraw, ImageFont
+from streamlit_image_coordinates import streamlit_image_coordinates
 
-from explorer import inference
-from explorer.images import enlarge, mosaic
-from explorer.latent import interpolate
+from explorer import inference, traversal
+from explorer.images import enlarge, mosaic, to_uint8
+from explorer.latent import interpolate, tile_at
 from explorer.ui import common, fragment, loaders, picks, state
 
 entry = common.chosen()
@@ -143,6 +146,37 @@ def reset_code() -> None:
         st.session_state[f"edit_z{d}"] = float(round(base_z[d], 2))
 
 
+# ---- walk each dimension (drawn at the bottom; a click on it edits the code above) ------------
+WALK_STEPS = 9
+WALK_THROUGH = {"image": "the starting image's code", "origin": "the origin"}
+walk_through = st.session_state.get("walk_through", "image")
+walk_base = np.zeros(z_dim, np.float32) if walk_through == "origin" else base_z
+usage = loaders.dimension_usage(entry)
+walk_values = traversal.walk_values(meta.kind, stored, WALK_STEPS)
+
+
+def take_walk_click() -> None:
+    """A click on the walk's picture puts that tile's code in the editor, before its sliders are
+    drawn (a slider's value cannot change once it is drawn in the run)."""
+    value = st.session_state.get("walk_click")
+    if not (isinstance(value, dict) and state.new_event("walk_click", value.get("unix_time"))):
+        return
+    x = value["x"] * st.session_state.get("_walk_px", (1, 1))[0] / max(value["width"], 1)
+    y = value["y"] * st.session_state.get("_walk_px", (1, 1))[1] / max(value["height"], 1)
+    label_w, grid_w, grid_h = st.session_state.get("_walk_layout", (0, 1, 1))
+    if x < label_w:
+        return
+    r, c = tile_at(x - label_w, y, grid_w, grid_h, z_dim, WALK_STEPS)
+    d = int(usage.order[r])
+    code = walk_base.astype(np.float64).copy()
+    code[d] = walk_values[d, c]
+    st.session_state["edit_z"] = tuple(round(float(v), 2) for v in code)
+    st.session_state["_walk_pick"] = (entry.id, walk_through, r, c)
+
+
+take_walk_click()
+
+
 # The edited code lives in the session and the link (``edit_z``); the sliders are drawn from it
 # whenever they were not drawn last run (another page was visited), or it came from the URL.
 previous = st.session_state.get("_edit_base")
@@ -182,3 +216,68 @@ def edit_panel():
 
 
 edit_panel()
+
+st.divider()
+st.subheader("Walk each dimension")
+st.markdown(
+    "One row per latent dimension: each row moves that one number from left to right and keeps the others. "
+    + ("For a VAE the rows walk −3 to +3, the prior's range, " if meta.kind == "vae" else
+       "For an AE, whose codes have no fixed scale, each row walks its dimension's 1st to 99th percentile over "
+       "the test codes, ")
+    + "and the rows are ordered by how much the model uses each dimension. Click a tile to take its code to the "
+    "editor above.")
+
+
+def walk_picture(tiles: np.ndarray, scale: int, pick) -> tuple[Image.Image, int]:
+    """The walk's tiles enlarged, with each row's dimension and its use written at its left;
+    returns the picture and the labels' width."""
+    font = ImageFont.load_default(size=max(12, min(16, 6 * scale)))
+    grid = Image.fromarray(to_uint8(tiles)).convert("RGB")
+    grid = grid.resize((grid.width * scale, grid.height * scale), Image.Resampling.NEAREST)
+    label_w = 150
+    out = Image.new("RGB", (label_w + grid.width, grid.height), "white")
+    out.paste(grid, (label_w, 0))
+    draw = ImageDraw.Draw(out)
+    cell = grid.height / z_dim
+    for r, d in enumerate(usage.order):
+        used = f"{usage.values[d]:.2f} {usage.unit}".strip() if usage.measure == "KL" else f"var {usage.values[d]:.3g}"
+        text = f"z{d}  {used}" + ("  unused" if usage.unused[d] else "")
+        draw.text((label_w - 6, (r + 0.5) * cell), text, fill=(150, 150, 150) if usage.unused[d] else "black",
+                  font=font, anchor="rm")
+    if pick is not None:
+        r, c = pick
+        tile = grid.width / WALK_STEPS
+        draw.rectangle((label_w + c * tile, r * cell, label_w + (c + 1) * tile - 1, (r + 1) * cell - 1),
+                       outline=(255, 212, 0), width=max(2, scale))
+    return out, label_w
+
+
+@fragment
+def walk_panel() -> None:
+    st.radio("Through", list(WALK_THROUGH), format_func=WALK_THROUGH.get, key="walk_through", horizontal=True,
+             bind="query-params", help="The code every row starts from: the editor's starting image's, or zeros.")
+    tiles = loaders.walk_tiles(entry, walk_base, WALK_STEPS)
+    scale = int(np.clip(720 // max(tiles.shape[0], 1), 1, 3))  # 32 rows fit a screen at 1×, 2 rows get 3×
+    picked = st.session_state.get("_walk_pick")
+    pick = picked[2:] if picked is not None and picked[:2] == (entry.id, walk_through) else None
+    picture, label_w = walk_picture(tiles, scale, pick)
+    st.session_state["_walk_px"] = picture.size
+    st.session_state["_walk_layout"] = (label_w, picture.width - label_w, picture.height)
+    streamlit_image_coordinates(picture, key="walk_click", png_compression_level=1, width="content", cursor="pointer")
+    lo, hi = walk_values.min(), walk_values.max()
+    if usage.measure == "KL":
+        unused = int(usage.unused.sum())
+        st.caption(f"Rows ordered by each dimension's KL from the prior, averaged over {len(stored):,} test images "
+                   f"(nats). **{unused} of {z_dim}** dimensions carry under {traversal.UNUSED_KL} nats: unused, "
+                   "their row hardly changes, which is why larger latent sizes stop helping a VAE."
+                   if unused else
+                   f"Rows ordered by each dimension's KL from the prior, averaged over {len(stored):,} test images "
+                   f"(nats); every dimension carries {traversal.UNUSED_KL} nats or more.")
+    else:
+        why = (" (this VAE's flow mixes its dimensions, so its KL has no share per dimension)" if meta.kind == "vae"
+               else "")
+        st.caption(f"Rows ordered by the variance of each dimension over {len(stored):,} test codes{why}; the "
+                   f"values run from {lo:.3g} to {hi:.3g}.")
+
+
+walk_panel()
