@@ -629,3 +629,24 @@ def test_compare_models_keeps_its_choice_in_the_address(server, page):
     table = page.locator("table", has_text="training time").inner_text()
     assert "DAE MLP latent 4" in table
     no_exception(page)
+
+
+# --------------------------------------------------------------------------- walk each dimension, issue 16
+
+def test_a_click_on_the_walk_edits_the_code(server, page):
+    open_ready(page, f"{server}/interpolate?kind=VAE&z=4", '[data-testid="stImage"] img')
+    frame = page.locator(".st-key-walk_click iframe")
+    frame.scroll_into_view_if_needed()
+    image = page.frame_locator(".st-key-walk_click iframe").locator("img")
+    image.wait_for()
+    _settle(page)
+    before = decoded_src(page, "decoded from the edited code")
+    box = image.bounding_box()
+    assert box is not None
+    # the last column (+3) of the second row: the picture is 150 px of labels, then 9 columns
+    page.mouse.click(box["x"] + box["width"] - 8, box["y"] + box["height"] * 3 / 8)
+    page.wait_for_function("() => location.search.includes('edit_z=')")
+    _settle(page)
+    assert decoded_src(page, "decoded from the edited code") != before
+    assert page.get_by_text("1 of 4 numbers changed from the image's code.").count() == 1
+    no_exception(page)

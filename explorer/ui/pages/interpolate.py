@@ -252,12 +252,14 @@ def walk_picture(tiles: np.ndarray, scale: int, pick) -> tuple[Image.Image, int]
     return out, label_w
 
 
-@fragment
 def walk_panel() -> None:
+    """Not a fragment: a click here changes the editor above, so the whole page runs again."""
     st.radio("Through", list(WALK_THROUGH), format_func=WALK_THROUGH.get, key="walk_through", horizontal=True,
              bind="query-params", help="The code every row starts from: the editor's starting image's, or zeros.")
     tiles = loaders.walk_tiles(entry, walk_base, WALK_STEPS)
-    scale = int(np.clip(720 // max(tiles.shape[0], 1), 1, 3))  # 32 rows fit a screen at 1×, 2 rows get 3×
+    # 32 rows fit a screen at 1×; at most 2×, which keeps the 9 columns and their labels (780 px)
+    # inside the main column at 1280 px (the picture is not scaled down to fit: it would be cut)
+    scale = int(np.clip(min(720 // max(tiles.shape[0], 1), (780 - 150) // max(tiles.shape[1], 1)), 1, 2))
     picked = st.session_state.get("_walk_pick")
     pick = picked[2:] if picked is not None and picked[:2] == (entry.id, walk_through) else None
     picture, label_w = walk_picture(tiles, scale, pick)
