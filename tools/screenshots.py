@@ -48,6 +48,9 @@ PAGES = (
     ("5-denoise", "denoise", '[data-testid="stMetric"]'),
     # the page opens on this dataset's AE and VAE with a code of 2 numbers, their maps on one scale
     ("11-compare-models", "compare_models", '[data-testid="stImage"] img'),
+    # the Interpolate page whole, for its walk of each dimension at the bottom: a Fashion-MNIST VAE
+    # whose 8 dimensions are all used (z5 walks a sneaker into a dress)
+    ("12-walk-each-dimension", "interpolate?dataset=Fashion-MNIST&kind=VAE&z=8", '.st-key-walk_click iframe'),
     ("6-generate", "generate?gen_pick=12", 'iframe[title*="streamlit_image_coordinates"]'),
     ("7-training-curves", "curves", '[data-testid="stPlotlyChart"] .js-plotly-plot'),
     ("8-your-image-on-the-map", "?own_map=1&own_img=" + SEVEN, '[data-testid="stPlotlyChart"] .js-plotly-plot'),
@@ -59,8 +62,8 @@ PAGES = (
     ("10-anomalies", "anomalies?dataset=Fashion-MNIST&kind=VAE&z=8&an_img=8717", browser.live_plot("an_hist")),
 )
 # pages taken whole: the Anomalies page (controls, charts, galleries and the closer look), Compare
-# models (its maps, at the bottom)
-WHOLE = {"10-anomalies", "11-compare-models"}
+# models (its maps, at the bottom), Interpolate (its walk, at the bottom)
+WHOLE = {"10-anomalies", "11-compare-models", "12-walk-each-dimension"}
 
 
 # Presentation mode at a projector's and a laptop's size: the viewport is what the room sees.
