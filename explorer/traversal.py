@@ -63,6 +63,18 @@ def usage(kind: str, codes: np.ndarray, logvar: np.ndarray | None = None) -> Usa
     return Usage(codes.var(axis=0), "variance", "")
 
 
+def model_usage(model, kind: str, codes: np.ndarray, images: np.ndarray) -> Usage:
+    """``usage`` of a loaded model over test ``images`` (n, 28, 28) in [0, 1] and their stored
+    ``codes``: a VAE without a flow is run on the images for its posteriors (torch); anything else
+    reads the codes. What the Interpolate page and ``python -m tools.dimensions`` show."""
+    if kind == "vae" and not model.cfg.flow_steps:
+        from explorer import inference  # torch: only where a posterior is computed
+
+        mu, logvar = inference.posterior(model, images)
+        return usage("vae", mu, logvar)
+    return usage(kind, codes)
+
+
 def walk_values(kind: str, codes: np.ndarray, steps: int = 9) -> np.ndarray:
     """(latent_dim, steps): the values each dimension's row takes, left to right."""
     codes = np.asarray(codes, np.float64)

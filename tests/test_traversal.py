@@ -78,3 +78,15 @@ def test_a_click_on_a_tile_takes_its_code_to_the_editor(open_app, app_checkpoint
     assert at.session_state[f"edit_z{d}"] == pytest.approx(3.0), "the walked dimension at +3"
     assert "edit_z" in at.query_params, "the link holds the edited code"
     assert any(c.value.startswith("1 of 4 numbers changed") for c in ok(at).caption)
+
+
+def test_the_dimensions_tool_prints_every_checkpoint(app_checkpoints, capsys):
+    from tools import dimensions
+
+    assert dimensions.main(["--checkpoints", str(app_checkpoints)]) == 0
+    out = capsys.readouterr().out
+    lines = {line.split()[0]: line for line in out.splitlines() if line.startswith("mnist-")}
+    assert set(lines) == {f"mnist-{k}-mlp-z{z}" for k in ("ae", "dae", "vae") for z in (2, 4)}
+    assert " KL " in lines["mnist-vae-mlp-z4"] and " of 4 " in lines["mnist-vae-mlp-z4"]
+    assert " variance " in lines["mnist-ae-mlp-z4"]
+    assert len(lines["mnist-ae-mlp-z4"].split()) == 3 + 4, "one figure per dimension"

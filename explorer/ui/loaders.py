@@ -493,12 +493,7 @@ def _dimension_usage(path: str, weights_sha256: str, _entry: CatalogEntry):
     from explorer import traversal
 
     c = codes(_entry)
-    if _entry.meta.kind == "vae" and not _entry.meta.model_config.flow_steps:
-        from explorer import inference  # torch: imported on first use, not at start
-
-        mu, logvar = inference.posterior(model(_entry), test_images(_entry, c["indices"]))
-        return traversal.usage("vae", mu, logvar)
-    return traversal.usage(_entry.meta.kind, c["codes"])
+    return traversal.model_usage(model(_entry), _entry.meta.kind, c["codes"], test_images(_entry, c["indices"]))
 
 
 def dimension_usage(entry: CatalogEntry):
