@@ -335,8 +335,12 @@ WATCH = """() => {
     // page whose main area is the same for every choice of that setting.
     document.querySelectorAll('[data-testid="stSidebar"] [data-testid="stCaptionContainer"]')
       .forEach(e => parts.push(e.textContent));
+    // an image the browser loads lazily is not waited for while it is out of sight: it loads only
+    // once scrolled to (the Interpolate page's editor, above the walk a click changes it from)
+    const unseen = (img) => { const r = img.getBoundingClientRect();
+      return img.loading === 'lazy' && (r.bottom < 0 || r.top > innerHeight); };
     m.querySelectorAll('[data-testid="stImage"] img').forEach(img => {
-      parts.push(img.src); if (!img.complete || !img.naturalWidth) loading = true; });
+      parts.push(img.src); if ((!img.complete || !img.naturalWidth) && !unseen(img)) loading = true; });
     // a plotly chart's drawn data and its lines drawn as layout shapes (the Anomalies histogram's threshold)
     const plot = (gd) => {
       if (!gd || !gd._fullData) { loading = true; parts.push('plot:none'); return; }
@@ -363,6 +367,10 @@ WATCH = """() => {
     addEventListener('keydown', () => window.__watch && window.__watch.onInput(), true);
   }
   w.onInput = input;
+  // and inside the page's frames (a click on a streamlit_image_coordinates picture is the frame's)
+  main().querySelectorAll('iframe').forEach(f => { try { const win = f.contentWindow;
+    if (win && !win.__watchInput) { win.__watchInput = true;
+      win.addEventListener('pointerdown', () => window.__watch && window.__watch.onInput(), true); } } catch (e) {} });
   // A short run can start and end between two frames: watch the run state as it changes.
   const seen = () => { const s = state();
     if (s === 'running') w.sawRunning = true;

@@ -134,152 +134,173 @@ st.markdown(
 
 stored = loaders.codes(entry)["codes"]
 limit = float(min(50.0, max(3.0, np.ceil(np.abs(stored).max()))))
-c1, c2 = st.columns([3, 1])
-with c1:
-    base = common.pick_test_image("edit", entry, labels, label="Start from", default_class=3 % len(names))
-base_x = images[base].astype(np.float32) / 255.0
-base_z = np.clip(inference.embed(model, base_x[None])[0], -limit, limit)
-
-
-def reset_code() -> None:
-    for d in range(z_dim):
-        st.session_state[f"edit_z{d}"] = float(round(base_z[d], 2))
-
-
-# ---- walk each dimension (drawn at the bottom; a click on it edits the code above) ------------
 WALK_STEPS = 9
 WALK_THROUGH = {"image": "the starting image's code", "origin": "the origin"}
-walk_through = st.session_state.get("walk_through", "image")
-walk_base = np.zeros(z_dim, np.float32) if walk_through == "origin" else base_z
+WALK_LABEL_W = 100  # px at the picture's left for each row's dimension and its use
 usage = loaders.dimension_usage(entry)
 walk_values = traversal.walk_values(meta.kind, stored, WALK_STEPS)
 
 
-def take_walk_click() -> None:
-    """A click on the walk's picture puts that tile's code in the editor, before its sliders are
-    drawn (a slider's value cannot change once it is drawn in the run)."""
-    value = st.session_state.get("walk_click")
-    if not (isinstance(value, dict) and state.new_event("walk_click", value.get("unix_time"))):
-        return
-    x = value["x"] * st.session_state.get("_walk_px", (1, 1))[0] / max(value["width"], 1)
-    y = value["y"] * st.session_state.get("_walk_px", (1, 1))[1] / max(value["height"], 1)
-    label_w, grid_w, grid_h = st.session_state.get("_walk_layout", (0, 1, 1))
-    if x < label_w:
-        return
-    r, c = tile_at(x - label_w, y, grid_w, grid_h, z_dim, WALK_STEPS)
-    d = int(usage.order[r])
-    code = walk_base.astype(np.float64).copy()
-    code[d] = walk_values[d, c]
-    st.session_state["edit_z"] = tuple(round(float(v), 2) for v in code)
-    st.session_state["_walk_pick"] = (entry.id, walk_through, r, c)
-
-
-take_walk_click()
-
-
-# The edited code lives in the session and the link (``edit_z``); the sliders are drawn from it
-# whenever they were not drawn last run (another page was visited), or it came from the URL.
-previous = st.session_state.get("_edit_base")
-code = state.init("edit_z", lambda text: state.parse_code(text, z_dim))
-if previous is not None and previous != (entry.id, base) and not state.history_navigation():
-    code = st.session_state["edit_z"] = None  # another starting image: its own code, unedited
-if (previous != (entry.id, base) or code != st.session_state.get("_edit_applied")
-        or any(f"edit_z{d}" not in st.session_state for d in range(z_dim))):
-    st.session_state["_edit_base"] = (entry.id, base)
-    reset_code()
-    if code is not None:
-        for d in range(z_dim):
-            st.session_state[f"edit_z{d}"] = float(np.clip(round(code[d], 2), -limit, limit))
-    st.session_state["_edit_applied"] = code
-with c2:
-    st.button("Reset to the image's code", on_click=reset_code)
-
-
-@fragment
-def edit_panel():
-    sliders, view = st.columns([3, 1])
-    ncols = 4 if z_dim > 4 else z_dim
-    cols = sliders.columns(ncols)
-    step = 0.05 if limit <= 10 else 0.1
-    for d in range(z_dim):
-        common.clamp(f"edit_z{d}", -limit, limit)
-        cols[d % ncols].slider(f"z{d}", -limit, limit, step=step, key=f"edit_z{d}")
-    z = np.array([st.session_state[f"edit_z{d}"] for d in range(z_dim)], dtype=np.float32)
-    edited = tuple(round(float(v), 2) for v in z) if np.abs(z - base_z).max() > step / 2 else None
-    st.session_state["_edit_applied"] = edited
-    state.put("edit_z", edited, state.fmt_floats)  # the link holds the edited code
-    with view:
-        common.show(inference.decode(model, z)[0], "decoded from the edited code", scale=6)
-        common.show(base_x, f"test image {base}", scale=3)
-        changed = int((np.abs(z - base_z) > step / 2).sum())
-        st.caption(f"{changed} of {z_dim} numbers changed from the image's code.")
-
-
-edit_panel()
-
-st.divider()
-st.subheader("Walk each dimension")
-st.markdown(
-    "One row per latent dimension: each row moves that one number from left to right and keeps the others. "
-    + ("For a VAE the rows walk −3 to +3, the prior's range, " if meta.kind == "vae" else
-       "For an AE, whose codes have no fixed scale, each row walks its dimension's 1st to 99th percentile over "
-       "the test codes, ")
-    + "and the rows are ordered by how much the model uses each dimension. Click a tile to take its code to the "
-    "editor above.")
-
-
-def walk_picture(tiles: np.ndarray, scale: int, pick) -> tuple[Image.Image, int]:
-    """The walk's tiles enlarged, with each row's dimension and its use written at its left;
-    returns the picture and the labels' width."""
-    font = ImageFont.load_default(size=max(12, min(16, 6 * scale)))
+def walk_picture(tiles: np.ndarray, scale: int, pick) -> Image.Image:
+    """The walk's tiles enlarged, each row's dimension and its use (or "unused") at its left,
+    the picked tile framed."""
+    font = ImageFont.load_default(size=max(12, min(15, 6 * scale)))
     grid = Image.fromarray(to_uint8(tiles)).convert("RGB")
     grid = grid.resize((grid.width * scale, grid.height * scale), Image.Resampling.NEAREST)
-    label_w = 150
-    out = Image.new("RGB", (label_w + grid.width, grid.height), "white")
-    out.paste(grid, (label_w, 0))
+    out = Image.new("RGB", (WALK_LABEL_W + grid.width, grid.height), "white")
+    out.paste(grid, (WALK_LABEL_W, 0))
     draw = ImageDraw.Draw(out)
     cell = grid.height / z_dim
     for r, d in enumerate(usage.order):
-        used = f"{usage.values[d]:.2f} {usage.unit}".strip() if usage.measure == "KL" else f"var {usage.values[d]:.3g}"
-        text = f"z{d}  {used}" + ("  unused" if usage.unused[d] else "")
-        draw.text((label_w - 6, (r + 0.5) * cell), text, fill=(150, 150, 150) if usage.unused[d] else "black",
+        text = f"z{d}  " + ("unused" if usage.unused[d] else f"{usage.values[d]:.3g}")
+        draw.text((WALK_LABEL_W - 6, (r + 0.5) * cell), text, fill=(150, 150, 150) if usage.unused[d] else "black",
                   font=font, anchor="rm")
     if pick is not None:
         r, c = pick
         tile = grid.width / WALK_STEPS
-        draw.rectangle((label_w + c * tile, r * cell, label_w + (c + 1) * tile - 1, (r + 1) * cell - 1),
+        draw.rectangle((WALK_LABEL_W + c * tile, r * cell, WALK_LABEL_W + (c + 1) * tile - 1, (r + 1) * cell - 1),
                        outline=(255, 212, 0), width=max(2, scale))
-    return out, label_w
+    return out
 
 
-def walk_panel() -> None:
-    """Not a fragment: a click here changes the editor above, so the whole page runs again."""
-    st.radio("Through", list(WALK_THROUGH), format_func=WALK_THROUGH.get, key="walk_through", horizontal=True,
-             bind="query-params", help="The code every row starts from: the editor's starting image's, or zeros.")
-    tiles = loaders.walk_tiles(entry, walk_base, WALK_STEPS)
-    # 32 rows fit a screen at 1×; at most 2×, which keeps the 9 columns and their labels (780 px)
-    # inside the main column at 1280 px (the picture is not scaled down to fit: it would be cut)
-    scale = int(np.clip(min(720 // max(tiles.shape[0], 1), (780 - 150) // max(tiles.shape[1], 1)), 1, 2))
-    picked = st.session_state.get("_walk_pick")
-    pick = picked[2:] if picked is not None and picked[:2] == (entry.id, walk_through) else None
-    picture, label_w = walk_picture(tiles, scale, pick)
-    st.session_state["_walk_px"] = picture.size
-    st.session_state["_walk_layout"] = (label_w, picture.width - label_w, picture.height)
-    streamlit_image_coordinates(picture, key="walk_click", png_compression_level=1, width="content", cursor="pointer")
-    lo, hi = walk_values.min(), walk_values.max()
-    if usage.measure == "KL":
-        unused = int(usage.unused.sum())
-        st.caption(f"Rows ordered by each dimension's KL from the prior, averaged over {len(stored):,} test images "
-                   f"(nats). **{unused} of {z_dim}** dimensions carry under {traversal.UNUSED_KL} nats: unused, "
-                   "their row hardly changes, which is why larger latent sizes stop helping a VAE."
-                   if unused else
-                   f"Rows ordered by each dimension's KL from the prior, averaged over {len(stored):,} test images "
-                   f"(nats); every dimension carries {traversal.UNUSED_KL} nats or more.")
-    else:
-        why = (" (this VAE's flow mixes its dimensions, so its KL has no share per dimension)" if meta.kind == "vae"
-               else "")
-        st.caption(f"Rows ordered by the variance of each dimension over {len(stored):,} test codes{why}; the "
-                   f"values run from {lo:.3g} to {hi:.3g}.")
+@fragment
+def code_section() -> None:
+    """The code editor and the walk below it, one fragment: a click on the walk changes the
+    editor, and reruns the two without the interpolation above (its strip and endpoints)."""
+    c1, c2 = st.columns([3, 1])
+    with c1:
+        base = common.pick_test_image("edit", entry, labels, label="Start from", default_class=3 % len(names))
+    base_x = images[base].astype(np.float32) / 255.0
+    base_z = np.clip(inference.embed(model, base_x[None])[0], -limit, limit)
 
 
-walk_panel()
+    def reset_code() -> None:
+        for d in range(z_dim):
+            st.session_state[f"edit_z{d}"] = float(round(base_z[d], 2))
+
+
+    # ---- walk each dimension (drawn at the bottom; a click on it edits the code above) ------------
+    walk_through = st.session_state.get("walk_through", "image")
+    walk_base = np.zeros(z_dim, np.float32) if walk_through == "origin" else base_z
+
+
+    def take_walk_click() -> None:
+        """A click on the walk's picture puts that tile's code in the editor, before its sliders are
+        drawn (a slider's value cannot change once it is drawn in the run)."""
+        value = st.session_state.get("walk_click")
+        if not (isinstance(value, dict) and state.new_event("walk_click", value.get("unix_time"))):
+            return
+        x = value["x"] * st.session_state.get("_walk_px", (1, 1))[0] / max(value["width"], 1)
+        y = value["y"] * st.session_state.get("_walk_px", (1, 1))[1] / max(value["height"], 1)
+        label_w, grid_w, grid_h = st.session_state.get("_walk_layout", (0, 1, 1))  # set where the picture is drawn
+        if x < label_w:
+            return
+        r, c = tile_at(x - label_w, y, grid_w, grid_h, z_dim, WALK_STEPS)
+        d = int(usage.order[r])
+        code = walk_base.astype(np.float64).copy()
+        code[d] = walk_values[d, c]
+        st.session_state["edit_z"] = tuple(round(float(v), 2) for v in code)
+        st.session_state["_walk_pick"] = (entry.id, walk_through, r, c)
+
+
+    take_walk_click()
+
+
+    # The edited code lives in the session and the link (``edit_z``); the sliders are drawn from it
+    # whenever they were not drawn last run (another page was visited), or it came from the URL.
+    previous = st.session_state.get("_edit_base")
+    code = state.init("edit_z", lambda text: state.parse_code(text, z_dim))
+    if previous is not None and previous != (entry.id, base) and not state.history_navigation():
+        code = st.session_state["edit_z"] = None  # another starting image: its own code, unedited
+    if (previous != (entry.id, base) or code != st.session_state.get("_edit_applied")
+            or any(f"edit_z{d}" not in st.session_state for d in range(z_dim))):
+        st.session_state["_edit_base"] = (entry.id, base)
+        reset_code()
+        if code is not None:
+            for d in range(z_dim):
+                st.session_state[f"edit_z{d}"] = float(np.clip(round(code[d], 2), -limit, limit))
+        st.session_state["_edit_applied"] = code
+    with c2:
+        st.button("Reset to the image's code", on_click=reset_code)
+
+
+    @fragment
+    def edit_panel():
+        sliders, view = st.columns([3, 1])
+        ncols = 4 if z_dim > 4 else z_dim
+        cols = sliders.columns(ncols)
+        step = 0.05 if limit <= 10 else 0.1
+        for d in range(z_dim):
+            common.clamp(f"edit_z{d}", -limit, limit)
+            cols[d % ncols].slider(f"z{d}", -limit, limit, step=step, key=f"edit_z{d}")
+        z = np.array([st.session_state[f"edit_z{d}"] for d in range(z_dim)], dtype=np.float32)
+        edited = tuple(round(float(v), 2) for v in z) if np.abs(z - base_z).max() > step / 2 else None
+        st.session_state["_edit_applied"] = edited
+        state.put("edit_z", edited, state.fmt_floats)  # the link holds the edited code
+        with view:
+            common.show(inference.decode(model, z)[0], "decoded from the edited code", scale=6)
+            common.show(base_x, f"test image {base}", scale=3)
+            changed = int((np.abs(z - base_z) > step / 2).sum())
+            st.caption(f"{changed} of {z_dim} numbers changed from the image's code.")
+
+
+    edit_panel()
+
+    st.divider()
+    st.subheader("Walk each dimension")
+    st.markdown(
+        "One row per latent dimension: each row moves that one number from left to right and keeps the others. "
+        + ("For a VAE the rows walk −3 to +3, the prior's range, " if meta.kind == "vae" else
+           "For an AE, whose codes have no fixed scale, each row walks its dimension's 1st to 99th percentile over "
+           "the test codes, ")
+        + "and the rows are ordered by how much the model uses each dimension. Click a tile to take its code to the "
+        "editor above.")
+
+
+    def walk_panel() -> None:
+        """Not a fragment of its own: a click here changes the editor above (``code_section``)."""
+        st.radio("Through", list(WALK_THROUGH), format_func=WALK_THROUGH.get, key="walk_through", horizontal=True,
+                 bind="query-params", help="The code every row starts from: the editor's starting image's, or zeros.")
+        tiles = loaders.walk_tiles(entry, walk_base, WALK_STEPS)
+        # 32 rows fit a screen at 1×; at most 2×, which keeps the labels and the 9 columns (640 px)
+        # inside their column at 1280 px (the picture is not scaled down to fit: it would be cut)
+        scale = int(np.clip(min(720 // max(tiles.shape[0], 1), (640 - WALK_LABEL_W) // max(tiles.shape[1], 1)), 1, 2))
+        picked = st.session_state.get("_walk_pick")
+        pick = picked[2:] if picked is not None and picked[:2] == (entry.id, walk_through) else None
+        picture = walk_picture(tiles, scale, pick)
+        st.session_state["_walk_px"] = picture.size
+        st.session_state["_walk_layout"] = (WALK_LABEL_W, picture.width - WALK_LABEL_W, picture.height)
+        left, right = st.columns([4, 1])
+        with left:
+            streamlit_image_coordinates(picture, key="walk_click", png_compression_level=1, width="content",
+                                        cursor="pointer")
+        with right:  # the click's result where the click was: the editor above may be out of sight
+            if pick is None:
+                st.caption("Click a tile: it is shown here, and its code goes to the editor above.")
+            else:
+                r, c = pick
+                d = int(usage.order[r])
+                code = walk_base.astype(np.float32).copy()
+                code[d] = walk_values[d, c]
+                common.show(inference.decode(model, code)[0], f"z{d} = {walk_values[d, c]:+.2f}", scale=4)
+                st.caption("This code is now in the editor above, to go on from.")
+        lo, hi = walk_values.min(), walk_values.max()
+        if usage.measure == "KL":
+            unused = int(usage.unused.sum())
+            st.caption(f"Rows ordered by each dimension's KL from the prior, averaged over {len(stored):,} test images "
+                       f"(nats). **{unused} of {z_dim}** dimensions carry under {traversal.UNUSED_KL} nats: unused, "
+                       "their row hardly changes, which is why larger latent sizes stop helping a VAE."
+                       if unused else
+                       f"Rows ordered by each dimension's KL from the prior, averaged over {len(stored):,} test images "
+                       f"(nats); every dimension carries {traversal.UNUSED_KL} nats or more.")
+        else:
+            why = (" (this VAE's flow mixes its dimensions, so its KL has no share per dimension)" if meta.kind == "vae"
+                   else "")
+            st.caption(f"Rows ordered by the variance of each dimension over {len(stored):,} test codes{why}; the "
+                       f"values run from {lo:.3g} to {hi:.3g}.")
+
+
+    walk_panel()
+
+
+code_section()
