@@ -6,6 +6,7 @@ Called by ``python -m tools.bench`` (figures 4, 5, 7, 9, 10 and 11 of the benchm
     python -m tools.browser_bench [--checkpoints checkpoints] [--interactions 30] [--starts 3]
     python -m tools.browser_bench --only anomalies [--interactions 30]    # figure 11 alone, one server
     python -m tools.browser_bench --only start [--starts 3]    # figure 4 alone, taken apart
+    python -m tools.browser_bench --only walk [--interactions 30]    # the walk of each dimension (issue 16)
 
 Everything goes through Debian's Chromium driven by Playwright, against ``streamlit run
 app.py`` started on a free local port (``tools.browser``):
@@ -622,6 +623,67 @@ def bench_anomalies(checkpoints: Path, *, interactions: int = 30, log=print) -> 
     return out
 
 
+# --------------------------------------------------------------------------- the walk of each dimension
+
+WALK_FRAME = ".st-key-walk_click iframe"
+WALK_SIZES = (8, 32)  # latent sizes walked: every dimension used, and 32 rows with an editor of 32 sliders
+WALK_TARGET = "≤ 300 ms median, ≤ 600 ms p95"  # issue 16: every new interaction
+
+
+def walk_figures(page, url: str, n: int, log=print) -> dict[str, list[float]]:
+    """The Interpolate page's walk of each dimension (issue 16) on the Fashion-MNIST VAEs of
+    ``WALK_SIZES``: ``n`` clicks on tiles (each a different row and column: each changes the
+    editor's code), then ``n`` // 2 changes of "Through", each timed with ``watched`` to the
+    page redrawn. Returns {"tile click, latent 8": [ms, ...], ...}."""
+    out: dict[str, list[float]] = {}
+    for z in WALK_SIZES:
+        open_page(page, f"{url}/interpolate?dataset=Fashion-MNIST&kind=VAE&z={z}", WALK_FRAME)
+        page.locator(WALK_FRAME).scroll_into_view_if_needed()
+        image = page.frame_locator(WALK_FRAME).locator("img")
+        image.wait_for()
+        clicks = []
+        for k in range(n):
+            box = image.bounding_box()
+            if box is None:
+                raise BenchError("the walk's picture is not on the page")
+            grid_x = box["x"] + 100 * box["width"] / page.evaluate(
+                "(f) => document.querySelector(f).contentDocument.querySelector('img').naturalWidth", WALK_FRAME)
+            r, c = k % min(z, 6), (2 * k + 1) % 9
+            x = grid_x + (box["x"] + box["width"] - grid_x) * (c + 0.5) / 9
+            y = box["y"] + box["height"] * (r + 0.5) / z
+            clicks.append(watched(page, lambda: page.mouse.click(x, y), f"walk, latent {z}: tile click {k}"))
+        radio = page.locator('[data-testid="stRadio"]', has_text="Through")
+        through = []
+        for k in range(max(2, n // 2)):
+            option = "the origin" if k % 2 == 0 else "the starting image's code"
+            through.append(watched(page, lambda: radio.get_by_text(option, exact=True).click(),
+                                   f"walk, latent {z}: through {option}"))
+        out[f"walk, latent {z}: tile click → its code in the editor, page redrawn"] = clicks
+        out[f"walk, latent {z}: 'Through' changed → walk redrawn"] = through
+        log(f"    walk, latent {z}: clicks " + ", ".join(f"{v:.0f}" for v in clicks)
+            + "; through " + ", ".join(f"{v:.0f}" for v in through) + " ms")
+    return out
+
+
+def bench_walk(checkpoints: Path, *, interactions: int = 30, log=print) -> dict:
+    """The walk alone (``--only walk``): one fresh server and browser, ``walk_figures``.
+    Returns {"figures": {name: summary}, "load_average_before", "load_average_after"}."""
+    sync_playwright, _ = _browser_and_entries(checkpoints)
+    out: dict = {"load_average_before": os.getloadavg()[0]}
+    with sync_playwright() as pw:
+        b = browser.launch(pw)
+        proc, url, _ = browser.start_server(Path(checkpoints).resolve())
+        try:
+            page = b.new_page(viewport=browser.VIEWPORT)
+            page.set_default_timeout(TIMEOUT_MS)
+            out["figures"] = {name: summary(ms) for name, ms in walk_figures(page, url, interactions, log).items()}
+        finally:
+            b.close()
+            browser.stop_server(proc)
+    out["load_average_after"] = os.getloadavg()[0]
+    return out
+
+
 # --------------------------------------------------------------------------- 10. a fresh server
 
 def hover_point(page, x: float, y: float, what: str) -> tuple[float, float, int]:
@@ -931,13 +993,20 @@ def main(argv=None) -> int:
                    help="fresh servers with the first click 10 s after the first page, and as many with it at "
                         "once; the start is their median (default: 3)")
     p.add_argument("--interactions", type=int, default=30, help="interactions of each kind (default: 30)")
-    p.add_argument("--only", choices=["anomalies", "start"], default=None,
-                   help="measure only this part: the Anomalies page on one fresh server, or the start taken "
-                        "apart on --starts fresh servers (default: everything)")
+    p.add_argument("--only", choices=["anomalies", "start", "walk"], default=None,
+                   help="measure only this part: the Anomalies page on one fresh server, the start taken "
+                        "apart on --starts fresh servers, or the Interpolate page's walk of each dimension "
+                        "(not yet part of the whole run) (default: everything)")
     args = p.parse_args(argv)
     if args.only == "start":
         r = bench_start(args.checkpoints, starts=args.starts)
         print(f"start: {r['start_s']:.2f} s (target ≤ 4 s), median of {len(r['runs'])}")
+        print_load(r)
+        return 0
+    if args.only == "walk":
+        r = bench_walk(args.checkpoints, interactions=args.interactions)
+        for name, v in r["figures"].items():
+            print(f"{name}: median {v['median_ms']:.0f} ms, p95 {v['p95_ms']:.0f} ms over {v['n']} (target {WALK_TARGET})")
         print_load(r)
         return 0
     if args.only == "anomalies":
