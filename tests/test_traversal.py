@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from explorer import traversal
+from explorer.vocab import KINDS
 from tests.test_app import ok
 
 
@@ -86,7 +87,7 @@ def test_the_dimensions_tool_prints_every_checkpoint(app_checkpoints, capsys):
     assert dimensions.main(["--checkpoints", str(app_checkpoints)]) == 0
     out = capsys.readouterr().out
     lines = {line.split()[0]: line for line in out.splitlines() if line.startswith("mnist-")}
-    assert set(lines) == {f"mnist-{k}-mlp-z{z}" for k in ("ae", "dae", "vae") for z in (2, 4)}
+    assert set(lines) == {f"mnist-{k}-mlp-z{z}" for k in KINDS for z in (2, 4)}
     assert " KL " in lines["mnist-vae-mlp-z4"] and " of 4 " in lines["mnist-vae-mlp-z4"]
     assert " variance " in lines["mnist-ae-mlp-z4"]
     assert len(lines["mnist-ae-mlp-z4"].split()) == 3 + 4, "one figure per dimension"
