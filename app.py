@@ -29,6 +29,8 @@ if catalog.good:
             st.Page(PAGES + "latent_grid.py", title="Latent grid", icon=":material/grid_on:", url_path="latent_grid"),
             st.Page(PAGES + "interpolate.py", title="Interpolate", icon=":material/linear_scale:",
                     url_path="interpolate"),
+            st.Page(PAGES + "arithmetic.py", title="Latent arithmetic", icon=":material/calculate:",
+                    url_path="arithmetic"),
             st.Page(PAGES + "compare.py", title="Compare latent sizes", icon=":material/view_column:",
                     url_path="compare"),
             st.Page(PAGES + "compare_models.py", title="Compare models", icon=":material/compare:",

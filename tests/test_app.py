@@ -25,7 +25,7 @@ from explorer.data import DataError
 from explorer.latent import pixel_to_plane
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-PAGES = ("latent_map", "latent_grid", "interpolate", "compare", "compare_models", "denoise", "generate", "anomalies",
+PAGES = ("latent_map", "latent_grid", "interpolate", "arithmetic", "compare", "compare_models", "denoise", "generate", "anomalies",
          "curves")
 
 

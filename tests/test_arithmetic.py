@@ -1,0 +1,67 @@
+"""Latent arithmetic (issue 16, part 2): ``explorer.arithmetic`` and its page."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from explorer import arithmetic
+from tests.test_app import ok
+
+PAGE = "arithmetic"
+
+
+def test_class_means_and_the_vector_between_them():
+    codes = np.array([[0, 0], [2, 0], [10, 10], [12, 10]], np.float32)
+    means = arithmetic.class_means(codes, np.array([0, 0, 1, 1]), 3)
+    assert means[:2].tolist() == [[1, 0], [11, 10]]
+    assert np.isnan(means[2]).all(), "a class without codes"
+    moved = arithmetic.along(codes[0], means[1] - means[0], [0, 0.5, 1])
+    assert moved.tolist() == [[0, 0], [5, 5], [10, 10]]
+
+
+def test_an_analogy_and_its_reading():
+    a, b, c = np.array([3.0, 1.0]), np.array([1.0, 1.0]), np.array([0.0, 5.0])
+    assert arithmetic.analogy(a, b, c).tolist() == [2.0, 5.0]
+    codes = np.array([[0, 0], [0, 0.1], [5, 5], [5, 5.1], [5, 4.9]])
+    labels = np.array([0, 0, 1, 1, 1])
+    assert arithmetic.nearest_reading(codes, labels, np.array([4.8, 5.0]), k=3) == (1, 1.0)
+    cls, share = arithmetic.nearest_reading(codes, labels, np.array([2.4, 2.4]), k=4)
+    assert (cls, share) == (0, 0.5), "a tie goes to the nearer code's class"
+
+
+def image_captions(at) -> list[str]:
+    return [c for img in at.image for c in img.captions]
+
+
+@pytest.mark.parametrize("kind", ["AE", "VAE"])
+def test_the_page_moves_an_image_towards_another_class(open_app, kind):
+    at = ok(open_app(PAGE, query={"kind": kind, "z": "4"}))
+    assert at.title[0].value == "Latent arithmetic"
+    strip = next(c for c in image_captions(at) if c.startswith("at 0, 0.25"))
+    assert len(strip.split(": ", 1)[1].split(", ")) == 7, "a reading under each step"
+    assert any(c.startswith("at 1: reads as ") for c in image_captions(at))
+    at.slider(key="ar_t").set_value(0.5).run()
+    assert any(c.startswith("at 0.5: reads as ") for c in image_captions(ok(at))), "the slider moves the large image"
+
+
+def test_the_vector_from_a_class_to_itself_is_zero(open_app):
+    at = ok(open_app(PAGE, query={"ar_cls": "4", "ar_to": "4"}))
+    assert any("the vector is zero" in c.value for c in at.caption)
+
+
+def test_the_analogy_decodes_a_minus_b_plus_c(open_app, app_checkpoints):
+    from explorer import inference
+    from explorer.ui import loaders
+
+    at = ok(open_app(PAGE, query={"kind": "AE", "z": "4"}))
+    shown = [c for c in image_captions(at) if c.startswith(("a: ", "b: ", "c: ", "a − b + c"))]
+    assert [c.split(":")[0] for c in shown] == ["a", "b", "c", "a − b + c"]
+    entry = next(e for e in loaders.catalog().good if e.id == "mnist-ae-mlp-z4")
+    images, _ = loaders.test_split(entry)
+    idx = [int(c.split("test image ")[1]) for c in shown[:3]]
+    z = inference.embed(loaders.model(entry), images[idx].astype(np.float32) / 255.0)
+    result = arithmetic.analogy(*z)
+    stored = loaders.codes(entry)
+    cls, _ = arithmetic.nearest_reading(stored["codes"], stored["labels"], result)
+    assert f"reads as {entry.meta.dataset.class_names[cls]} (" in shown[3]
