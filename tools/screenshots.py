@@ -48,6 +48,7 @@ PAGES = (
     ("5-denoise", "denoise", '[data-testid="stMetric"]'),
     # the page opens on this dataset's AE and VAE with a code of 2 numbers, their maps on one scale
     ("11-compare-models", "compare_models", '[data-testid="stImage"] img'),
+    ("13-latent-arithmetic", "arithmetic?kind=VAE&z=8", '[data-testid="stImage"] img'),
     # the Interpolate page whole, for its walk of each dimension at the bottom: a Fashion-MNIST VAE
     # whose 8 dimensions are all used (z5 walks a sneaker into a dress)
     ("12-walk-each-dimension", "interpolate?dataset=Fashion-MNIST&kind=VAE&z=8", '.st-key-walk_click iframe'),
