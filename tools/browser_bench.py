@@ -602,23 +602,10 @@ def bench_anomalies(checkpoints: Path, *, interactions: int = 30, log=print) -> 
     "anomalies": {name: summary}, "load_average_before", "load_average_after"}."""
     sync_playwright, entries = _browser_and_entries(checkpoints)
     out: dict = {"checkpoints": len(entries), "load_average_before": os.getloadavg()[0]}
-    with sync_playwright() as pw:
-        b = browser.launch(pw)
-        proc, url, _ = browser.start_server(Path(checkpoints).resolve())
-        try:
-            page = b.new_page(viewport=browser.VIEWPORT)
-            page.set_default_timeout(TIMEOUT_MS)
-            out["scored"] = every_model_scored(page, url, proc.pid, entries, log)
-            out["figures"] = anomaly_figures(page, url, interactions, log)
-            out["anomalies"] = anomaly_summaries(out["figures"])
-        except BaseException:
-            log_tail = browser.stop_server(proc)[-3000:]
-            if log_tail.strip():
-                print(f"server output (last lines):\n{log_tail}", file=sys.stderr)
-            raise
-        finally:
-            b.close()
-        browser.stop_server(proc)
+    with sync_playwright() as pw, one_server(pw, checkpoints) as (page, url, proc):
+        out["scored"] = every_model_scored(page, url, proc.pid, entries, log)
+        out["figures"] = anomaly_figures(page, url, interactions, log)
+        out["anomalies"] = anomaly_summaries(out["figures"])
     out["load_average_after"] = os.getloadavg()[0]
     return out
 
@@ -670,18 +657,30 @@ def bench_walk(checkpoints: Path, *, interactions: int = 30, log=print) -> dict:
     Returns {"figures": {name: summary}, "load_average_before", "load_average_after"}."""
     sync_playwright, _ = _browser_and_entries(checkpoints)
     out: dict = {"load_average_before": os.getloadavg()[0]}
-    with sync_playwright() as pw:
-        b = browser.launch(pw)
-        proc, url, _ = browser.start_server(Path(checkpoints).resolve())
-        try:
-            page = b.new_page(viewport=browser.VIEWPORT)
-            page.set_default_timeout(TIMEOUT_MS)
-            out["figures"] = {name: summary(ms) for name, ms in walk_figures(page, url, interactions, log).items()}
-        finally:
-            b.close()
-            browser.stop_server(proc)
+    with sync_playwright() as pw, one_server(pw, checkpoints) as (page, url, _):
+        out["figures"] = {name: summary(ms) for name, ms in walk_figures(page, url, interactions, log).items()}
     out["load_average_after"] = os.getloadavg()[0]
     return out
+
+
+@contextmanager
+def one_server(pw, checkpoints: Path):
+    """A fresh server on ``checkpoints`` and a fresh browser page: yields (page, url, the server's
+    process). Prints the server's last output if what runs inside fails; closes both."""
+    b = browser.launch(pw)
+    proc, url, _ = browser.start_server(Path(checkpoints).resolve())
+    try:
+        page = b.new_page(viewport=browser.VIEWPORT)
+        page.set_default_timeout(TIMEOUT_MS)
+        yield page, url, proc
+    except BaseException:
+        log_tail = browser.stop_server(proc)[-3000:]
+        if log_tail.strip():
+            print(f"server output (last lines):\n{log_tail}", file=sys.stderr)
+        raise
+    finally:
+        b.close()
+        browser.stop_server(proc)
 
 
 # --------------------------------------------------------------------------- 10. a fresh server

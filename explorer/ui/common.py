@@ -11,7 +11,7 @@ import streamlit as st
 
 from explorer.checkpoints import CatalogEntry, CheckpointError
 from explorer.data import DataError
-from explorer.images import CLASS_COLORS, enlarge, to_uint8
+from explorer.images import CLASS_COLORS, enlarge, mosaic, to_uint8
 
 from . import loaders, state
 
@@ -134,6 +134,12 @@ def show(x: np.ndarray, caption: str | None = None, scale: int = 6, width: int |
     exactly these pixels (st.image's default for a greyscale image is a lossy JPEG) in about
     as many bytes."""
     st.image(enlarge(x, image_scale(scale)), caption=caption, width=width, output_format="PNG")
+
+
+def show_strip(images: np.ndarray, caption: str | None = None, scale: int = 3) -> None:
+    """Images (n, 28, 28) in [0, 1] side by side in one picture, enlarged with sharp pixels (the
+    compare pages' rows: one row of test images, then one per model)."""
+    st.image(enlarge(mosaic(images, len(images), pad=1), image_scale(scale)), width="content", caption=caption)
 
 
 def fmt_code(z: np.ndarray, digits: int = 2) -> str:

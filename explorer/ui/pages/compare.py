@@ -4,7 +4,6 @@ import numpy as np
 import streamlit as st
 
 from explorer import figures
-from explorer.images import enlarge, mosaic
 from explorer.ui import common, fragment, loaders, picks
 from explorer.vocab import KIND_LABELS, KIND_TITLES
 
@@ -58,15 +57,14 @@ def reconstructions_panel() -> None:
     label_col, image_col = st.columns([1, 7])
     label_col.markdown("original")
     with image_col:
-        originals = images[chosen].astype(np.float32) / 255.0
-        st.image(enlarge(mosaic(originals, len(chosen), pad=1), common.image_scale(3)), width="content",
-                 caption="test images " + ", ".join(str(i) for i in chosen))
+        common.show_strip(images[chosen].astype(np.float32) / 255.0,
+                          "test images " + ", ".join(str(i) for i in chosen))
     for z, e in by_size.items():
         label_col, image_col = st.columns([1, 7])
         label_col.markdown(f"**latent {z}**  \ntest loss {e.meta.test_metrics.loss:.1f}")
         with image_col:
             recon = loaders.reconstructions(*loaders.key(e), tuple(chosen), _entry=e)
-            st.image(enlarge(mosaic(recon, len(chosen), pad=1), common.image_scale(3)), width="content")
+            common.show_strip(recon)
 
 
 @fragment
