@@ -69,10 +69,9 @@ def test_a_click_on_a_tile_takes_its_code_to_the_editor(open_app, app_checkpoint
     from explorer.ui import loaders
 
     at = ok(open_app("interpolate", query={"kind": "VAE", "z": "4"}))
-    label_w, grid_w, grid_h = at.session_state["_walk_layout"]
     px_w, px_h = at.session_state["_walk_px"]
     # row 0 (the most used dimension), last column (+3): the click in the picture's own pixels
-    at.session_state["walk_click"] = {"x": label_w + grid_w - 5, "y": 5, "width": px_w, "height": px_h, "unix_time": 1}
+    at.session_state["walk_click"] = {"x": px_w - 5, "y": 5, "width": px_w, "height": px_h, "unix_time": 1}
     at.run()
     entry = next(e for e in loaders.catalog().good if e.id == "mnist-vae-mlp-z4")
     d = int(loaders.dimension_usage(entry).order[0])

@@ -27,7 +27,6 @@ BUNDLE = ASSETS / "plotly-cartesian.min.js"
 BUNDLE_SHA256 = "79542150855a52c567260e3137095dbe2b744e6d702a5cabe67da246942fba7a"
 
 
-
 def figure_json(fig: go.Figure) -> str:
     """The figure as the component reads it: plotly's JSON without the template (the component
     sets Streamlit's look itself, for the theme the page has)."""

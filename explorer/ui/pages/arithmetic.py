@@ -55,14 +55,14 @@ def direction_panel() -> None:
         return
     direction = means[towards] - means[own_cls]
     base = code_of(index)
-    strip = inference.decode(model, arithmetic.along(base, direction, STRIP))
+    steps = arithmetic.along(base, direction, STRIP)
+    strip = inference.decode(model, steps)
     picked = arithmetic.along(base, direction, [amount])[0]
     left, right = st.columns([3, 1])
     with left:
         st.image(enlarge(mosaic(strip, len(STRIP), pad=1), common.image_scale(3)), width="content",
                  caption="at " + ", ".join(f"{a:g}" for a in STRIP) + " of the vector: "
-                 + ", ".join(names[arithmetic.nearest_reading(codes, code_labels, z)[0]]
-                             for z in arithmetic.along(base, direction, STRIP)))
+                 + ", ".join(names[arithmetic.nearest_reading(codes, code_labels, z)[0]] for z in steps))
         st.caption(f"Test image {index} ({names[own_cls]}) moved from the mean code of its class towards the mean "
                    f"code of {names[towards]}: the vector is {np.linalg.norm(direction):.2f} long in a code of "
                    f"{len(base)} numbers." if towards != own_cls else

@@ -173,16 +173,19 @@ def code_section() -> None:
     base_x = images[base].astype(np.float32) / 255.0
     base_z = np.clip(inference.embed(model, base_x[None])[0], -limit, limit)
 
-
     def reset_code() -> None:
         for d in range(z_dim):
             st.session_state[f"edit_z{d}"] = float(round(base_z[d], 2))
-
 
     # ---- walk each dimension (drawn at the bottom; a click on it edits the code above) ------------
     walk_through = st.session_state.get("walk_through", "image")
     walk_base = np.zeros(z_dim, np.float32) if walk_through == "origin" else base_z
 
+    def tile_code(r: int, c: int) -> np.ndarray:
+        """The code of the walk's tile in row ``r``, column ``c``: the base with one dimension moved."""
+        code = walk_base.astype(np.float32).copy()
+        code[usage.order[r]] = walk_values[usage.order[r], c]
+        return code
 
     def take_walk_click() -> None:
         """A click on the walk's picture puts that tile's code in the editor, before its sliders are
@@ -190,21 +193,16 @@ def code_section() -> None:
         value = st.session_state.get("walk_click")
         if not (isinstance(value, dict) and state.new_event("walk_click", value.get("unix_time"))):
             return
-        x = value["x"] * st.session_state.get("_walk_px", (1, 1))[0] / max(value["width"], 1)
-        y = value["y"] * st.session_state.get("_walk_px", (1, 1))[1] / max(value["height"], 1)
-        label_w, grid_w, grid_h = st.session_state.get("_walk_layout", (0, 1, 1))  # set where the picture is drawn
-        if x < label_w:
+        px_w, px_h = st.session_state.get("_walk_px", (WALK_LABEL_W + 1, 1))  # set where the picture is drawn
+        x = value["x"] * px_w / max(value["width"], 1)
+        y = value["y"] * px_h / max(value["height"], 1)
+        if x < WALK_LABEL_W:
             return
-        r, c = tile_at(x - label_w, y, grid_w, grid_h, z_dim, WALK_STEPS)
-        d = int(usage.order[r])
-        code = walk_base.astype(np.float64).copy()
-        code[d] = walk_values[d, c]
-        st.session_state["edit_z"] = tuple(round(float(v), 2) for v in code)
+        r, c = tile_at(x - WALK_LABEL_W, y, px_w - WALK_LABEL_W, px_h, z_dim, WALK_STEPS)
+        st.session_state["edit_z"] = tuple(round(float(v), 2) for v in tile_code(r, c))
         st.session_state["_walk_pick"] = (entry.id, walk_through, r, c)
 
-
     take_walk_click()
-
 
     # The edited code lives in the session and the link (``edit_z``); the sliders are drawn from it
     # whenever they were not drawn last run (another page was visited), or it came from the URL.
@@ -222,7 +220,6 @@ def code_section() -> None:
         st.session_state["_edit_applied"] = code
     with c2:
         st.button("Reset to the image's code", on_click=reset_code)
-
 
     @fragment
     def edit_panel():
@@ -243,7 +240,6 @@ def code_section() -> None:
             changed = int((np.abs(z - base_z) > step / 2).sum())
             st.caption(f"{changed} of {z_dim} numbers changed from the image's code.")
 
-
     edit_panel()
 
     st.divider()
@@ -256,7 +252,6 @@ def code_section() -> None:
         + "and the rows are ordered by how much the model uses each dimension. Click a tile to take its code to the "
         "editor above.")
 
-
     def walk_panel() -> None:
         """Not a fragment of its own: a click here changes the editor above (``code_section``)."""
         st.radio("Through", list(WALK_THROUGH), format_func=WALK_THROUGH.get, key="walk_through", horizontal=True,
@@ -268,8 +263,7 @@ def code_section() -> None:
         picked = st.session_state.get("_walk_pick")
         pick = picked[2:] if picked is not None and picked[:2] == (entry.id, walk_through) else None
         picture = walk_picture(tiles, scale, pick)
-        st.session_state["_walk_px"] = picture.size
-        st.session_state["_walk_layout"] = (WALK_LABEL_W, picture.width - WALK_LABEL_W, picture.height)
+        st.session_state["_walk_px"] = picture.size  # for the next click's pixels (labels: WALK_LABEL_W)
         left, right = st.columns([4, 1])
         with left:
             streamlit_image_coordinates(picture, key="walk_click", png_compression_level=1, width="content",
@@ -280,9 +274,7 @@ def code_section() -> None:
             else:
                 r, c = pick
                 d = int(usage.order[r])
-                code = walk_base.astype(np.float32).copy()
-                code[d] = walk_values[d, c]
-                common.show(inference.decode(model, code)[0], f"z{d} = {walk_values[d, c]:+.2f}", scale=4)
+                common.show(inference.decode(model, tile_code(r, c))[0], f"z{d} = {walk_values[d, c]:+.2f}", scale=4)
                 st.caption("This code is now in the editor above, to go on from.")
         lo, hi = walk_values.min(), walk_values.max()
         if usage.measure == "KL":
@@ -298,7 +290,6 @@ def code_section() -> None:
                    else "")
             st.caption(f"Rows ordered by the variance of each dimension over {len(stored):,} test codes{why}; the "
                        f"values run from {lo:.3g} to {hi:.3g}.")
-
 
     walk_panel()
 
