@@ -5,6 +5,7 @@ With no flags this reproduces the shipped set in checkpoints/: {mnist, fashion} 
 
   python train.py --dataset fashion --kind vae --latent-dims 2 8 --epochs 10 --out runs/
   python train.py --resume            # continue an interrupted sweep where it stopped
+  python train.py --classifiers       # the reading classifiers the app reads decoded images with
 """
 
 from __future__ import annotations
@@ -95,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=positive_int, default=None, metavar="N",
                    help="models trained at once, each in its own process with its share of the cores; more than "
                         "one turns the progress bars off (default: 2 on a CPU with 2 cores or more, else 1)")
+    p.add_argument("--classifiers", action="store_true",
+                   help="train the small image classifiers the app reads decoded images with (one per --dataset, "
+                        "into <out>/classifiers/; about a minute or two each on 2 CPU cores) instead of autoencoders; "
+                        "--epochs and --seed override their recipe")
     p.add_argument("--dry-run", action="store_true", help="list the runs that would be trained and exit")
     p.add_argument("--quiet", action="store_true", help="no progress bars (one line per epoch is still printed)")
     return p
@@ -147,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for ds, (tr, te) in data.items():
         print(f"{ds}: {len(tr)} train / {len(te)} test images from {tr.source}")
+    if args.classifiers:
+        return train_classifiers(args, data, device)
 
     overrides = {k: v for k, v in {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
                                    "seed": args.seed}.items() if v is not None}
@@ -212,6 +219,46 @@ def main(argv: list[str] | None = None) -> int:
     if not failures and timings:
         record_sweep(args.out, argv, wall, [timings[i] for i in sorted(timings)], device, jobs)
     return 1 if failures else 0
+
+
+def train_classifiers(args: argparse.Namespace, data: dict, device: str) -> int:
+    """``--classifiers``: one reading classifier per dataset, written atomically to <out>/classifiers/<dataset>."""
+    import dataclasses
+
+    from explorer import classifier
+    from explorer.io import check_writable
+    from explorer.training import fast_precision
+
+    if device != "cpu":
+        print(f"train.py: --classifiers trains on the CPU (they take a minute or two); --device {args.device} is ignored")
+    precision = fast_precision("cpu") if args.precision == "auto" else args.precision
+    recipes = {ds: dataclasses.replace(classifier.RECIPES[ds], **{k: v for k, v in {
+        "epochs": args.epochs, "seed": args.seed, "batch_size": args.batch_size, "lr": args.lr}.items()
+        if v is not None}) for ds in data}
+    if args.dry_run:
+        for ds, r in recipes.items():
+            print(f"classifier {ds}: {r.epochs} epochs, batch {r.batch_size}, lr {r.lr}, shift ±{r.shift} px, "
+                  f"width {r.width}, {precision}")
+        return 0
+    try:
+        check_writable(args.out / classifier.FOLDER)
+    except OSError as e:
+        print(f"train.py: cannot write to {args.out}: {e.strerror or e}. Choose another --out.", file=sys.stderr)
+        return 2
+    for ds, (tr, te) in data.items():
+        try:
+            net, meta = classifier.train(tr, te, recipes[ds], precision=precision)
+            saved = classifier.save(classifier.folder_of(args.out, ds), net, meta)
+        except KeyboardInterrupt:
+            print("\ntrain.py: interrupted; the classifiers already written are intact.", file=sys.stderr)
+            return 130
+        except OSError as e:
+            print(f"train.py: could not write the {ds} classifier to {args.out}: {e.strerror or e}. Nothing "
+                  "half-written was left; free some space or choose another --out.", file=sys.stderr)
+            return 1
+        print(f"classifier {ds}: test accuracy {saved.test_accuracy * 100:.2f} % of {saved.test_count:,} "
+              f"(stored weights), {saved.seconds:.0f} s -> {classifier.folder_of(args.out, ds)}")
+    return 0
 
 
 def record_sweep(out: Path, argv: list[str] | None, wall: float, timings: list[dict], device: str, jobs: int) -> None:

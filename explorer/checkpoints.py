@@ -42,6 +42,7 @@ FILES = (WEIGHTS, META, CODES)
 WEIGHT_DTYPES = ("float32", "float16", "int8")
 DEFAULT_DTYPE = "int8"
 SCALE_SUFFIX = ".__scale"
+CLASSIFIERS = "classifiers"   # explorer.classifier's folder beside the checkpoints, not a checkpoint
 PICKLE_SUFFIXES = (".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".bin")
 RETRAIN_HINT = "retrain it with `python train.py` (see the README) or restore it with `git checkout checkpoints/`"
 
@@ -342,8 +343,8 @@ def list_checkpoints(folder: str | Path = "checkpoints") -> list[CatalogEntry | 
                             problem=f"{folder}: no such folder; train models with `python train.py`")]
     entries: list[CatalogEntry | BrokenEntry] = []
     for child in sorted(folder.iterdir()):
-        if child.name.startswith("."):
-            continue  # staging folders of a write in progress
+        if child.name.startswith(".") or child.name == CLASSIFIERS:
+            continue  # staging folders of a write in progress; the reading classifiers (explorer.classifier)
         if child.is_file():
             if child.suffix.lower() in PICKLE_SUFFIXES:
                 entries.append(BrokenEntry(child.stem, child, problem=(

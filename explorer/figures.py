@@ -146,6 +146,32 @@ def psnr_by_latent_size(sizes: Sequence[int], scores: Mapping[str, Sequence[floa
     return fig
 
 
+def class_shares(shares: Sequence[float] | np.ndarray, sure_shares: Sequence[float] | np.ndarray, class_names: Sequence[str],
+                 confident: float, height: int = 300) -> go.Figure:
+    """What a classifier reads in a set of samples: one bar per class, its share of the samples,
+    the part read with at least ``confident`` probability solid and the rest faded; a dashed line
+    at the uniform share (1 / classes), where every class would be read equally often."""
+    names = list(class_names)
+    sure = [float(v) for v in sure_shares]
+    unsure = [float(a) - b for a, b in zip(shares, sure)]
+    colors = [CLASS_COLORS[k % len(CLASS_COLORS)] for k in range(len(names))]
+    pct = f"{confident * 100:.0f} %"
+    fig = go.Figure(data=[
+        dict(type="bar", x=names, y=sure, name=f"read with ≥ {pct} confidence", marker=dict(color=colors),
+             hovertemplate="%{x}: %{y:.1%} read with ≥ " + pct + "<extra></extra>"),
+        dict(type="bar", x=names, y=unsure, name="read with less", marker=dict(color=colors, opacity=0.35),
+             hovertemplate="%{x}: %{y:.1%} read with less<extra></extra>"),
+    ], layout=dict(
+        barmode="stack", height=height, margin=dict(l=10, r=10, t=10, b=10),
+        yaxis=dict(title=dict(text="share of the samples"), tickformat=".0%"),
+        legend=dict(orientation="h", y=1.14, x=0),
+        shapes=[dict(type="line", xref="paper", x0=0, x1=1, y0=1 / len(names), y1=1 / len(names),
+                     line=dict(dash="dash", color="#888", width=1))],
+        annotations=[dict(xref="paper", x=1, y=1 / len(names), text="uniform", showarrow=False, xanchor="right",
+                          yanchor="bottom", font=dict(color="#888"))]))
+    return fig
+
+
 # The user's own image, on a map and on a grid: magenta, which no class colour is near and which
 # the grid's yellow crosshair (the clicked point) is not.
 OWN_COLOR = "#ff00c8"

@@ -750,6 +750,27 @@ def mosaic(images: np.ndarray, ncols: int, pad: int = 0, pad_value: float = 0.25
     return out
 
 
+def tint_by_class(tiles: np.ndarray, n_rows: int, n_cols: int, classes: np.ndarray, confidence: np.ndarray) -> np.ndarray:
+    """A grey mosaic (uint8 (H, W), ``n_rows`` × ``n_cols`` cells of equal size, row-major like
+    ``mosaic``) coloured cell by cell with the class a classifier reads in it (``CLASS_COLORS``):
+    RGB uint8 (H, W, 3). The reading's confidence shades it: full colour from 90 %, a dim grey
+    at 20 % or less (class 7's colour is a grey too, a bright one). The strokes are drawn in the
+    colour and the background in a dark shade of it, so that a VAE's class regions and an AE's
+    unsure holes show even where the tiles are dim."""
+    h, w = tiles.shape
+    ch, cw = h // n_rows, w // n_cols
+    palette = np.array([hex_to_rgb(c) for c in CLASS_COLORS], np.float32) / 255.0         # (10, 3)
+    strength = np.clip((np.asarray(confidence, np.float32) - 0.2) / 0.7, 0.0, 1.0)[:, None]  # (n, 1)
+    colors = (strength * palette[np.asarray(classes) % len(palette)] + (1.0 - strength) * 0.5) * (0.4 + 0.6 * strength)
+    cells = np.full((n_rows * n_cols, 3), 0.2, np.float32)  # cells without a reading: as an unsure one
+    cells[: len(colors)] = colors                            # (n, 3)
+    per_pixel = np.repeat(np.repeat(cells.reshape(n_rows, n_cols, 3), ch, axis=0), cw, axis=1)  # (H', W', 3)
+    out = np.zeros((h, w, 3), np.float32)
+    out[: n_rows * ch, : n_cols * cw] = per_pixel
+    v = tiles.astype(np.float32)[..., None] / 255.0
+    return to_uint8(out * (0.22 + 0.78 * v))
+
+
 def error_columns(images: np.ndarray, recon: np.ndarray, err: np.ndarray, heat_max: float, pad: int = 2) -> np.ndarray:
     """One RGB picture (uint8) with a column per image: the image (n, 28, 28) in [0, 1] or
     uint8, what a model rebuilds (``recon``) under it, and ``heat_map`` of where they differ

@@ -19,7 +19,7 @@ SIDEBAR = ("dataset", "kind", "arch", "z", "present")
 OWN = ("own_img", "own_map")
 PARAMS = {
     "latent_map": ("map_view", "map_nn", "map_k", "map_img") + OWN,
-    "latent_grid": ("grid_n", "grid_spacing", "grid_auto", "grid_range", "grid_overlay", "grid_pair", "grid_plane",
+    "latent_grid": ("grid_n", "grid_spacing", "grid_auto", "grid_range", "grid_overlay", "grid_read", "grid_pair", "grid_plane",
                     "grid_i", "grid_j", "grid_anchor", "grid_anchor_cls", "grid_anchor_n", "grid_at") + OWN,
     "interpolate": ("interp_a_src", "interp_b_src", "interp_a_cls", "interp_a_n", "interp_b_cls", "interp_b_n",
                     "interp_method", "interp_steps", "interp_t", "edit_cls", "edit_n", "map_img", "grid_at", "grid_z",
@@ -29,7 +29,7 @@ PARAMS = {
     "compare_models": ("cm_models", "cm_pick", "cm_n", "cm_seed", "cm_view"),
     "denoise": ("noise_src", "noise_kind", "noise_sigma", "noise_p", "noise_block", "noise_seed", "noise_img_cls",
                 "noise_img_n") + OWN,
-    "generate": ("gen_t", "gen_n", "gen_seed", "gen_pick"),
+    "generate": ("gen_t", "gen_n", "gen_seed", "gen_pick", "gen_read"),
     "anomalies": ("an_rule", "an_noise", "an_sigma", "an_p", "an_block", "an_k", "an_all", "an_src", "an_img") + OWN,
     "curves": (),
 }

@@ -181,6 +181,13 @@ def point_pick_at(prefix: str, labels: np.ndarray, idx: int) -> None:
     st.session_state[f"{prefix}_n"] = int(np.flatnonzero(np.flatnonzero(labels == cls) == idx)[0])
 
 
+def reading(dataset: str, image: np.ndarray) -> str | None:
+    """'reads as 7 (93 %)': what the dataset's classifier reads in one image (28, 28), or None
+    when it has no classifier (the pages then say nothing of it)."""
+    r = loaders.reader(dataset)
+    return None if r is None else loaders.read(dataset, image).words(0, r.class_names)  # pyright: ignore[reportOptionalMemberAccess]
+
+
 def class_legend(names: list[str], title: str = "") -> None:
     """One line naming the class colours of dots drawn into an image (a plotly chart has its own legend)."""
     items = "".join(

@@ -380,6 +380,117 @@ def grid_tiles(entry: CatalogEntry, mode: str, i: int, j: int, anchor_index: int
                        _entry=entry)
 
 
+# --------------------------------------------------------------------------- the reading classifier
+
+@shared(max_entries=4)
+def _reader(folder: str, stamp: tuple):
+    from explorer import classifier
+
+    return classifier.load(folder)  # raises CheckpointError, which is not kept: a fixed file loads next time
+
+
+def _reader_stamp(folder: Path) -> tuple:
+    try:
+        return tuple((folder / f).stat().st_mtime_ns for f in ("meta.json", "weights.safetensors"))
+    except OSError:
+        return ()
+
+
+def reader(dataset: str):
+    """The dataset's reading classifier (``explorer.classifier.Classifier``, shared, read-only), or
+    ``None`` when there is none or it is broken: ``reader_problem`` then says why and what to do."""
+    try:
+        return reader_or_raise(dataset)
+    except CheckpointError:
+        return None
+
+
+def reader_or_raise(dataset: str):
+    from explorer import classifier
+
+    folder = classifier.folder_of(checkpoint_folder(), dataset)
+    stamp = _reader_stamp(folder)
+    if not stamp:
+        classifier.read_meta(folder)  # raises, saying what is missing
+    return _reader(str(folder), stamp)
+
+
+def reader_title(dataset: str) -> str:
+    """'MNIST classifier': how the pages name a dataset's reading classifier."""
+    from explorer.vocab import dataset_title
+
+    return f"{dataset_title(dataset)} classifier"
+
+
+def reader_problem(dataset: str) -> str | None:
+    try:
+        reader_or_raise(dataset)
+        return None
+    except CheckpointError as e:
+        return str(e)
+
+
+@shared(max_entries=128)
+def _grid_reading(path: str, weights_sha256: str, plane_key: tuple, n: int, extent: float, spacing: str,
+                  reader_sha256: str, _entry: CatalogEntry, _reader):
+    from explorer import inference
+    from explorer.classifier import Reading
+
+    p = _plane(path, weights_sha256, plane_key, _entry=_entry)
+    images = inference.decode(model(_entry), p.points(grid_coords(n, extent, spacing).reshape(-1, 2)))
+    return Reading.of(_reader.probabilities(images))  # all n² tiles in one batch
+
+
+def grid_reading(entry: CatalogEntry, mode: str, i: int, j: int, anchor_index: int | str | None, n: int,
+                 extent: float, spacing: str):
+    """What the dataset's classifier reads in each tile of ``grid_tiles`` (``classifier.Reading``,
+    row-major), or ``None`` without a classifier; shared, so a toggle back and forth reads once."""
+    r = reader(entry.meta.dataset.name)
+    if r is None:
+        return None
+    return _grid_reading(*key(entry), (mode, int(i), int(j), anchor_index), int(n), float(extent), spacing,
+                         r.meta.weights_sha256, _entry=entry, _reader=r)
+
+
+PRIOR_CENSUS = 1000  # prior samples the Generate page and the report read to see which classes a VAE draws
+
+
+@shared(max_entries=128)
+def _prior_reading(path: str, weights_sha256: str, which: tuple, temperature: float, seed: int, reader_sha256: str,
+                   _entry: CatalogEntry, _reader):
+    from explorer import inference
+    from explorer.classifier import Reading
+    from explorer.latent import prior_samples
+
+    z_dim = _entry.meta.latent_dim
+    z = prior_block(which[1], which[2], z_dim, temperature, seed) if which[0] == "block" else \
+        prior_samples(which[1], z_dim, temperature, seed)
+    return Reading.of(_reader.probabilities(inference.decode(model(_entry), z)))
+
+
+def prior_reading(entry: CatalogEntry, temperature: float, seed: int, block: tuple[int, int] | None = None):
+    """What the classifier reads in a VAE's prior samples (``classifier.Reading``), or None without
+    a classifier: the ``block`` (n, side) that ``prior_tiles`` draws, row-major, or else
+    ``PRIOR_CENSUS`` samples (``latent.prior_samples``). Shared, so a toggle back reads nothing again."""
+    r = reader(entry.meta.dataset.name)
+    if r is None:
+        return None
+    which = ("block", int(block[0]), int(block[1])) if block else ("census", PRIOR_CENSUS, 0)
+    return _prior_reading(*key(entry), which, float(temperature), int(seed), r.meta.weights_sha256,
+                          _entry=entry, _reader=r)
+
+
+def read(dataset: str, images: np.ndarray):
+    """What the dataset's classifier reads in images (n, 28, 28) or (28, 28) in [0, 1]
+    (``classifier.Reading``), or ``None`` without a classifier."""
+    r = reader(dataset)
+    if r is None:
+        return None
+    from explorer.classifier import Reading
+
+    return Reading.of(r.probabilities(images))
+
+
 @st.cache_data(max_entries=64, show_spinner=False)
 def _prior_tiles(path: str, weights_sha256: str, n: int, side: int, temperature: float, seed: int,
                  _entry: CatalogEntry) -> np.ndarray:

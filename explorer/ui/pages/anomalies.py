@@ -237,6 +237,9 @@ def own_image() -> float | None:
         with pictures(mine, "your image (28×28)", 5):
             st.metric(f"{SCORE} (score)", f"{raw[0]:.1f} nats")
             st.metric(rule.label, f"{own_value:.4g}", help=rule.unit)
+            words = common.reading(meta.dataset.name, mine)
+            if words:
+                st.caption(f"The {loaders.reader_title(meta.dataset.name)} {words}.")
             st.markdown(f"Percentile among the {own_label} test images: "
                         f"**{anomaly.percentile(test_stat, own_value):.1f}**. It is marked in magenta on the histogram, "
                         "with its verdict under it.")

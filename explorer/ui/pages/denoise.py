@@ -91,12 +91,24 @@ def denoising_lesson(sizes: list[int], dae: list[float | None], noisy_db: float)
 noisy = inference.corrupt(clean, noise, level, int(seed))
 noisy_psnr = float(inference.psnr(noisy[None], clean[None])[0])
 
+
+
+def say_reading(image: np.ndarray) -> None:
+    """What the classifier reads in one of the row's images: a model that "cleans" by snapping to
+    another digit shows it here."""
+    words = common.reading(dataset, image)
+    if words:
+        st.caption(f"The classifier {words}.")
+
+
 cols = st.columns(5)
 with cols[0]:
     common.show(clean, "clean input (28×28)", scale=5)
+    say_reading(clean)
 with cols[1]:
     common.show(noisy, f"{NOISES[noise]} noise", scale=5)
     st.metric("noisy vs clean", f"{noisy_psnr:.1f} dB")
+    say_reading(noisy)
 for col, kind in zip(cols[2:], KINDS):
     with col:
         e = cat.find(dataset, kind, z_dim, arch)
@@ -112,6 +124,7 @@ for col, kind in zip(cols[2:], KINDS):
         common.show(out, f"{KIND_LABELS[kind]} output", scale=5)
         st.metric(f"{KIND_LABELS[kind]} vs clean", f"{score:.1f} dB", delta=f"{score - noisy_psnr:+.1f} dB",
                   help="PSNR of the model's output against the clean input; the change is against the noisy input.")
+        say_reading(out)
 st.caption("PSNR: peak signal-to-noise ratio, 10·log10(1 / mean squared error), in dB. "
            "Each model sees only the noisy image.")
 

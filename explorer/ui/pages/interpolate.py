@@ -7,6 +7,7 @@ from PIL import Image, ImageDraw, ImageFont
 from streamlit_image_coordinates import streamlit_image_coordinates
 
 from explorer import inference, traversal
+from explorer.classifier import strip_words
 from explorer.images import enlarge, mosaic, to_uint8
 from explorer.latent import interpolate, tile_at
 from explorer.ui import common, fragment, loaders, picks, state
@@ -83,6 +84,9 @@ ts = np.linspace(0.0, 1.0, steps)
 strip = inference.decode(model, interpolate(za, zb, ts, method))
 st.image(enlarge(mosaic(strip, steps, pad=1), 3), width="stretch",
          caption=f"{steps} evenly spaced steps from A (left) to B (right), {method}")
+strip_reading = loaders.read(meta.dataset.name, strip)
+if strip_reading is not None:  # where does a 2 become a 7?
+    st.caption("The classifier reads, from A to B: " + strip_words(strip_reading, names, ts))
 
 
 PLAY = "_interp_play"   # session key: the slider is stepping by itself
@@ -114,8 +118,12 @@ def t_panel():
                 st.session_state["interp_t"] = 0.0  # played to B before: start again from A
             st.rerun()  # the whole page: the fragment is redefined to rerun every step, or not
         z = interpolate(za, zb, float(t), method)
-        common.show(inference.decode(model, z)[0], f"decoded at t = {t:.2f}", scale=8)
+        decoded_t = inference.decode(model, z)[0]
+        common.show(decoded_t, f"decoded at t = {t:.2f}", scale=8)
         st.text(f"t = {t:.2f}")
+        words = common.reading(meta.dataset.name, decoded_t)
+        if words:
+            st.caption(f"The classifier {words}.")
     for col, x, z_end, desc in ((left, xa, za, da), (right, xb, zb, db)):
         with col:
             common.show(x if x is not None else inference.decode(model, z_end)[0], desc, scale=5)

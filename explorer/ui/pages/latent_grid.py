@@ -6,8 +6,9 @@ from PIL import Image, ImageDraw
 from streamlit_image_coordinates import streamlit_image_coordinates
 
 from explorer import inference
+from explorer.classifier import CONFIDENT
 from explorer.figures import OWN_COLOR
-from explorer.images import draw_marker, draw_points, hex_to_rgb
+from explorer.images import draw_marker, draw_points, hex_to_rgb, tint_by_class
 from explorer.latent import MEAN_ANCHOR, pixel_to_plane, plane_limit, plane_to_pixel
 from explorer.ui import common, fragment, loaders, state
 from explorer.vocab import KIND_LABELS, KIND_TITLES
@@ -42,6 +43,12 @@ auto = c3.toggle("Automatic range", value=True, key="grid_auto", bind="query-par
 range_box = c3.empty()  # filled once the plane is known: the range in use, or the slider that sets it
 overlay = c4.toggle("Show test codes", value=False, key="grid_overlay", bind="query-params",
                     help="Draw the test images' codes (projected onto the plane) as dots coloured by class.")
+reader_problem = loaders.reader_problem(meta.dataset.name)
+read_tiles = c4.toggle("Classifier's reading", value=False, key="grid_read", bind="query-params",
+                       disabled=reader_problem is not None,
+                       help="Colour each tile by the class a small image classifier reads in it, strong where it is "
+                            "sure and grey where it is not: an AE's holes show as grey patches, a VAE's class "
+                            "borders as lines." if reader_problem is None else reader_problem) and reader_problem is None
 partner_kind = "ae" if kind == "vae" else "vae"
 partner = cat.find(meta.dataset.name, partner_kind, z_dim, meta.arch)
 pair = c4.toggle(f"{KIND_LABELS[partner_kind]} side by side", value=False, key="grid_pair",
@@ -107,6 +114,9 @@ def grid_image(e, extent: float, click_key: str):
     """Draw one model's clickable grid with the clicked point marked."""
     tiles = loaders.grid_tiles(e, mode, i, j, anchor_index, n, extent, spacing)
     scale = max(1, round(TARGET_PX / tiles.shape[0]))  # the browser scales the rest
+    reading = loaders.grid_reading(e, mode, i, j, anchor_index, n, extent, spacing) if read_tiles else None
+    if reading is not None:
+        tiles = tint_by_class(tiles, n, n, reading.classes, reading.confidence)
     img = Image.fromarray(tiles).resize((tiles.shape[1] * scale, tiles.shape[0] * scale), Image.Resampling.NEAREST)
     if overlay:
         p = loaders.plane(e, mode, i, j, anchor_index)
@@ -122,7 +132,12 @@ def grid_image(e, extent: float, click_key: str):
         if 0 <= x < img.width and 0 <= y < img.height:
             img = draw_ring(img, x, y, radius=4 + 3 * scale)
     streamlit_image_coordinates(img, key=click_key, png_compression_level=1, width="stretch", cursor="crosshair")
-    if overlay:
+    if reading is not None:
+        sure = float((reading.confidence >= CONFIDENT).mean())
+        common.class_legend(common.class_names(e), f"Tiles coloured by the class the classifier reads (grey: unsure; "
+                            f"{sure * 100:.0f} % of the tiles read with {CONFIDENT * 100:.0f} % confidence or more)"
+                            + (", dots by the test images' class:" if overlay else ":"))
+    elif overlay:
         common.class_legend(common.class_names(e), "Test codes, coloured by class:")
 
 
@@ -176,6 +191,9 @@ def decoded(e, extent: float) -> None:
     on_grid = max(abs(u), abs(v)) <= plane_limit(extent, spacing)
     common.show(image, f"{KIND_LABELS[e.meta.kind]} decodes the clicked point"
                 + ("" if on_grid else " (outside its grid, so not marked on it)"), scale=8)
+    reading = loaders.read(e.meta.dataset.name, image)
+    if reading is not None:
+        st.markdown(f"The classifier {reading.words(0, common.class_names(e))}.")
     st.text(f"coordinate: {p.labels[0]} = {u:+.3f}, {p.labels[1]} = {v:+.3f}")
     if z_dim > 2:
         st.code("z = " + common.fmt_code(z), language=None, wrap_lines=True)
