@@ -3,8 +3,8 @@
 An attribute vector is the difference between two classes' mean codes (White 2016, "Sampling
 generative networks"; Latent Space Cartography): adding it to an image's code moves the image
 towards the second class by degrees. An analogy a − b + c takes from c what a has and b has not.
-What a result reads as is said by its nearest test codes (a vote of the ``k`` nearest), until
-the app ships a classifier of its own (issue 16, part 1).
+What a result reads as is said by the dataset's classifier (``explorer.classifier``); where there
+is none, by its nearest test codes (a vote of the ``k`` nearest, ``nearest_reading``).
 """
 
 from __future__ import annotations

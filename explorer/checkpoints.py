@@ -200,7 +200,7 @@ def encode_weights(state: dict[str, torch.Tensor], dtype: str = DEFAULT_DTYPE) -
     """A state dict as stored: float32, float16, or int8 with one float32 scale per output row.
 
     int8 (symmetric, per row: w ≈ q * scale) applies to matrices and kernels; biases stay
-    float32. It keeps the 30 shipped checkpoints under the repository's 40 MB budget; the
+    float32. It keeps the shipped checkpoints within the repository's budget (60 MB); the
     metrics in each checkpoint's metadata are computed from the stored weights.
     """
     import torch

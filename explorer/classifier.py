@@ -173,8 +173,8 @@ class Reading:
         return cls(p.argmax(axis=1), p.max(axis=1), ent)
 
     def words(self, k: int, names) -> str:
-        """'reads as 7 (93 %)' for image k."""
-        return f"reads as {names[int(self.classes[k])]} ({self.confidence[k] * 100:.0f} %)"
+        """'reads it as 7 (93 %)' for image k."""
+        return f"reads it as {names[int(self.classes[k])]} ({self.confidence[k] * 100:.0f} %)"
 
 
 def strip_words(reading: Reading, names, ts) -> str:

@@ -146,29 +146,30 @@ def psnr_by_latent_size(sizes: Sequence[int], scores: Mapping[str, Sequence[floa
     return fig
 
 
-def class_shares(shares: Sequence[float] | np.ndarray, sure_shares: Sequence[float] | np.ndarray, class_names: Sequence[str],
-                 confident: float, height: int = 300) -> go.Figure:
+def class_shares(shares: Sequence[float] | np.ndarray, sure_shares: Sequence[float] | np.ndarray,
+                 class_names: Sequence[str], confident: float, height: int = 300) -> go.Figure:
     """What a classifier reads in a set of samples: one bar per class, its share of the samples,
-    the part read with at least ``confident`` probability solid and the rest faded; a dashed line
-    at the uniform share (1 / classes), where every class would be read equally often."""
+    the part read with at least ``confident`` probability solid and the rest faded (the page says
+    so: a legend would show one class's colour for all); a dashed line at the uniform share
+    (1 / classes), where every class would be read equally often."""
     names = list(class_names)
     sure = [float(v) for v in sure_shares]
     unsure = [float(a) - b for a, b in zip(shares, sure)]
     colors = [CLASS_COLORS[k % len(CLASS_COLORS)] for k in range(len(names))]
     pct = f"{confident * 100:.0f} %"
+    uniform = 1 / len(names)
     fig = go.Figure(data=[
-        dict(type="bar", x=names, y=sure, name=f"read with ≥ {pct} confidence", marker=dict(color=colors),
+        dict(type="bar", x=names, y=sure, marker=dict(color=colors), showlegend=False,
              hovertemplate="%{x}: %{y:.1%} read with ≥ " + pct + "<extra></extra>"),
-        dict(type="bar", x=names, y=unsure, name="read with less", marker=dict(color=colors, opacity=0.35),
+        dict(type="bar", x=names, y=unsure, marker=dict(color=colors, opacity=0.35), showlegend=False,
              hovertemplate="%{x}: %{y:.1%} read with less<extra></extra>"),
     ], layout=dict(
-        barmode="stack", height=height, margin=dict(l=10, r=10, t=10, b=10),
-        yaxis=dict(title=dict(text="share of the samples"), tickformat=".0%"),
-        legend=dict(orientation="h", y=1.14, x=0),
-        shapes=[dict(type="line", xref="paper", x0=0, x1=1, y0=1 / len(names), y1=1 / len(names),
+        barmode="stack", height=height, margin=dict(l=10, r=60, t=10, b=10),
+        xaxis=dict(type="category"), yaxis=dict(title=dict(text="share of the samples"), tickformat=".0%"),
+        shapes=[dict(type="line", xref="paper", x0=0, x1=1, y0=uniform, y1=uniform,
                      line=dict(dash="dash", color="#888", width=1))],
-        annotations=[dict(xref="paper", x=1, y=1 / len(names), text="uniform", showarrow=False, xanchor="right",
-                          yanchor="bottom", font=dict(color="#888"))]))
+        annotations=[dict(xref="paper", x=1, y=uniform, text="uniform", showarrow=False, xanchor="left",
+                          font=dict(color="#888"))]))
     return fig
 
 

@@ -40,9 +40,9 @@ def test_the_page_moves_an_image_towards_another_class(open_app, kind):
     assert at.title[0].value == "Latent arithmetic"
     strip = next(c for c in image_captions(at) if c.startswith("at 0, 0.25"))
     assert len(strip.split(": ", 1)[1].split(", ")) == 7, "a reading under each step"
-    assert any(c.startswith("at 1: reads as ") for c in image_captions(at))
+    assert any(c.startswith("at 1: reads it as ") and c.endswith(" %)") for c in image_captions(at)), "the classifier's"
     at.slider(key="ar_t").set_value(0.5).run()
-    assert any(c.startswith("at 0.5: reads as ") for c in image_captions(ok(at))), "the slider moves the large image"
+    assert any(c.startswith("at 0.5: reads it as ") for c in image_captions(ok(at))), "the slider moves the large image"
 
 
 def test_the_vector_from_a_class_to_itself_is_zero(open_app):
@@ -62,6 +62,26 @@ def test_the_analogy_decodes_a_minus_b_plus_c(open_app, app_checkpoints):
     idx = [int(c.split("test image ")[1]) for c in shown[:3]]
     z = inference.embed(loaders.model(entry), images[idx].astype(np.float32) / 255.0)
     result = arithmetic.analogy(*z)
+    reader = loaders.reader("mnist")
+    assert reader is not None
+    probs = reader.probabilities(inference.decode(loaders.model(entry), result))[0]
+    assert shown[3].endswith(f"reads it as {entry.meta.dataset.class_names[probs.argmax()]} ({probs.max() * 100:.0f} %)")
+
+
+def test_without_a_classifier_the_nearest_codes_read_the_result(open_app, app_checkpoints, tmp_path):
+    import shutil
+
+    from explorer import inference
+    from explorer.ui import loaders
+
+    folder = tmp_path / "checkpoints"
+    shutil.copytree(app_checkpoints, folder, ignore=shutil.ignore_patterns("classifiers"))
+    at = ok(open_app(PAGE, query={"kind": "AE", "z": "4"}, folder=folder))
+    shown = [c for c in image_captions(at) if c.startswith(("a: ", "b: ", "c: ", "a − b + c"))]
+    entry = next(e for e in loaders.catalog().good if e.id == "mnist-ae-mlp-z4")
+    images, _ = loaders.test_split(entry)
+    idx = [int(c.split("test image ")[1]) for c in shown[:3]]
+    result = arithmetic.analogy(*inference.embed(loaders.model(entry), images[idx].astype(np.float32) / 255.0))
     stored = loaders.codes(entry)
     cls, _ = arithmetic.nearest_reading(stored["codes"], stored["labels"], result)
-    assert f"reads as {entry.meta.dataset.class_names[cls]} (" in shown[3]
+    assert f"reads as {entry.meta.dataset.class_names[cls]} (" in shown[3] and "nearest test codes" in shown[3]

@@ -657,10 +657,10 @@ def test_a_click_on_the_walk_edits_the_code(server, page):
 def test_the_arithmetic_slider_changes_the_decoded_image(server, page):
     open_ready(page, f"{server}/arithmetic?kind=VAE&z=4", '[data-testid="stImage"] img')
     _settle(page)
-    before = decoded_src(page, "at 1: reads as ")
+    before = decoded_src(page, "at 1: reads ")
     _slide(page, "How far along the vector", "ArrowLeft", 10)  # 1.0 -> 0.5
-    page.locator('[data-testid="stImage"]', has_text="at 0.5: reads as ").first.wait_for()
+    page.locator('[data-testid="stImage"]', has_text="at 0.5: reads ").first.wait_for()
     _settle(page)
-    assert decoded_src(page, "at 0.5: reads as ") != before
+    assert decoded_src(page, "at 0.5: reads ") != before
     assert "ar_t=0.5" in page.url
     no_exception(page)

@@ -23,8 +23,8 @@ def test_reading_of_probabilities():
     assert list(r.classes) == [0, 0, 9]
     assert r.confidence == pytest.approx([0.93, 0.1, 1.0])
     assert r.entropy == pytest.approx([-(0.93 * np.log2(0.93) + 0.07 * np.log2(0.07)), np.log2(10), 0.0], abs=1e-6)
-    assert r.words(0, [str(k) for k in range(10)]) == "reads as 0 (93 %)"
-    assert r.words(2, ["zero"] * 9 + ["Ankle boot"]) == "reads as Ankle boot (100 %)"
+    assert r.words(0, [str(k) for k in range(10)]) == "reads it as 0 (93 %)"
+    assert r.words(2, ["zero"] * 9 + ["Ankle boot"]) == "reads it as Ankle boot (100 %)"
 
 
 def test_class_histogram_and_distance_from_uniform():
@@ -159,7 +159,7 @@ def test_the_grid_is_coloured_by_its_reading_and_the_clicked_point_read(open_app
     from tests.test_teaching import html_bodies
 
     at = ok(open_app("latent_grid"))
-    assert "The classifier reads as " in _markdowns(at)           # the clicked point, decoded
+    assert "The classifier reads it as " in _markdowns(at)           # the clicked point, decoded
     assert not [b for b in html_bodies(at) if "Tiles coloured by the class" in b]
     at.toggle(key="grid_read").set_value(True).run()
     legend = [b for b in html_bodies(ok(at)) if "Tiles coloured by the class" in b]
@@ -172,7 +172,7 @@ def test_generate_reads_each_sample_and_counts_the_classes_of_a_thousand(open_ap
     from tests.test_app import ok
 
     at = ok(open_app("generate", query={"kind": "VAE", "gen_pick": "3", "gen_t": "1.5", "gen_seed": "4"}))
-    assert "The classifier reads as " in _markdowns(at)
+    assert "The classifier reads it as " in _markdowns(at)
     assert any(s.value == "What 1,000 samples are read as" for s in at.subheader)
     model = load_checkpoint(app_checkpoints / "mnist-vae-mlp-z2").model
     probs = classifier.load(app_checkpoints / "classifiers" / "mnist").probabilities(
@@ -192,14 +192,14 @@ def test_interpolate_reads_along_the_strip_and_at_t(open_app):
     at = ok(open_app("interpolate"))
     line = next(c for c in captions(at).splitlines() if c.startswith("The classifier reads, from A to B: "))
     assert line.count(" · ") == 8  # nine steps
-    assert "The classifier reads as " in captions(at)
+    assert "The classifier reads it as " in captions(at)
 
 
 def test_the_denoising_row_reads_every_image(open_app):
     from tests.test_app import captions, ok
 
     at = ok(open_app("denoise"))
-    assert captions(at).count("The classifier reads as ") == 5  # clean, noisy, AE, DAE, VAE
+    assert captions(at).count("The classifier reads it as ") == 5  # clean, noisy, AE, DAE, VAE
 
 
 def test_the_users_own_image_is_read(open_app):
@@ -209,7 +209,7 @@ def test_the_users_own_image_is_read(open_app):
     from tests.test_hostile_urls import PLACED
 
     at = ok(open_app("anomalies", query={"own_img": PLACED["own_img"], "an_src": "draw"}))
-    assert "The MNIST classifier reads as " in captions(at)
+    assert "The MNIST classifier reads it as " in captions(at)
 
 
 def test_without_a_classifier_the_pages_say_how_to_get_one(open_app, app_checkpoints, tmp_path):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from explorer import anomaly
+from explorer import anomaly, classifier
 from explorer.data import DataError, load_dataset
 from explorer.models import ModelConfig, build_model
 from explorer.noise import NoiseConfig
@@ -25,16 +25,27 @@ def small(tmp_path_factory):
     return root
 
 
-def test_report_runs_and_matches_metadata(small, monkeypatch):
+@pytest.fixture(scope="module")
+def trained(small):
+    """Six tiny Fashion-MNIST checkpoints as the sweep writes them, and a tiny reading classifier."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LATENT_EXPLORER_DATA", str(small / "data"))
+        tr, te = load_dataset("fashion", "train"), load_dataset("fashion", "test")
+        out = small / "cks"
+        for kind in KINDS:
+            for z in (2, 4):
+                flow = 2 if (kind, z) == ("vae", 2) else 0  # as shipped: a flow at latent size 2
+                spec = RunSpec("fashion", ModelConfig(kind=kind, latent_dim=z, hidden=(32,), flow_steps=flow),
+                               TrainConfig(epochs=1, batch_size=50, noise=NoiseConfig() if kind == "dae" else None))
+                run(spec, tr, te, out, log=lambda m: None)
+        net, meta = classifier.train(tr, te, classifier.Recipe(epochs=2, width=4, batch_size=50), log=lambda m: None)
+        saved = classifier.save(classifier.folder_of(out, "fashion"), net, meta)
+    return out, saved
+
+
+def test_report_runs_and_matches_metadata(small, trained, monkeypatch):
     monkeypatch.setenv("LATENT_EXPLORER_DATA", str(small / "data"))
-    tr, te = load_dataset("fashion", "train"), load_dataset("fashion", "test")
-    out = small / "cks"
-    for kind in KINDS:
-        for z in (2, 4):
-            flow = 2 if (kind, z) == ("vae", 2) else 0  # as shipped: a flow at latent size 2
-            spec = RunSpec("fashion", ModelConfig(kind=kind, latent_dim=z, hidden=(32,), flow_steps=flow),
-                           TrainConfig(epochs=1, batch_size=50, noise=NoiseConfig() if kind == "dae" else None))
-            run(spec, tr, te, out, log=lambda m: None)
+    out, saved = trained
     assert report.main(["--checkpoints", str(out), "--out", str(small / "docs")]) == 0
     text = (small / "docs" / "RESULTS.md").read_text()
     assert "VAE: test negative ELBO" in text and "AE below PCA" in text and "DAE beats AE" in text
@@ -55,6 +66,38 @@ def test_report_runs_and_matches_metadata(small, monkeypatch):
         assert r.metrics["loss"] == pytest.approx(r.metrics["meta_loss"], rel=1e-5)
         assert 0 <= r.metrics["feature_acc"] <= 1
     assert extra["pca"]["fashion"][4] < extra["pca"]["fashion"][2]
+    # the reading classifier: its accuracy recomputed, and a reading of every model's samples
+    assert extra["readers"]["fashion"]["accuracy"] == pytest.approx(saved.test_accuracy)
+    assert f"| Fashion-MNIST | {saved.test_accuracy * 100:.2f} % | ≥ 91.0 % |" in text
+    assert "### What the classifier reads in 1,000 samples of each model" in text
+    for r in rows:
+        smp = r.metrics["samples"]
+        assert 0 <= smp["confident"] <= 1 and 0 <= smp["tv"] <= 0.9 + 1e-9
+        line = next(x for x in text.splitlines() if x.startswith(f"| {r.z} | ") and "%" in x and "distance" not in x)
+        assert f"{smp['confident'] * 100:.1f} % | {smp['tv']:.3f}" in line
+
+
+def test_samples_are_the_vae_prior_and_a_gaussian_fitted_to_an_aes_codes():
+    from explorer.latent import prior_samples
+
+    rng = np.random.default_rng(3)
+    codes = rng.normal(size=(20_000, 3)) @ np.array([[2.0, 0, 0], [0.5, 1.0, 0], [0, 0, 0.1]]) + [5.0, -1.0, 0.0]
+    assert np.array_equal(report.sample_codes("vae", codes), prior_samples(1000, 3, 1.0, 0))  # as Generate draws
+    fitted = report.sample_codes("ae", codes, n=20_000)
+    assert fitted.mean(axis=0) == pytest.approx(codes.mean(axis=0), abs=0.05)
+    assert np.cov(fitted, rowvar=False) == pytest.approx(np.cov(codes, rowvar=False), abs=0.08)
+
+
+def test_a_broken_classifier_is_listed_and_its_dataset_left_out(small, trained, monkeypatch, tmp_path):
+    import shutil
+
+    monkeypatch.setenv("LATENT_EXPLORER_DATA", str(small / "data"))
+    out = tmp_path / "cks"
+    shutil.copytree(trained[0], out)
+    (out / "classifiers" / "fashion" / "weights.safetensors").write_bytes(b"x")
+    rows, extra, problems = report.evaluate_all(out, log=lambda m: None)
+    assert len(rows) == 6 and not extra["readers"] and all("samples" not in r.metrics for r in rows)
+    assert len(problems) == 1 and "fashion classifier" in problems[0] and "damaged" in problems[0]
 
 
 def test_report_without_checkpoints(tmp_path, capsys):

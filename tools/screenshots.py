@@ -61,10 +61,15 @@ PAGES = (
     # closer look at the test image it finds most anomalous, a T-shirt (without that model the sidebar
     # picks another)
     ("10-anomalies", "anomalies?dataset=Fashion-MNIST&kind=VAE&z=8&an_img=8717", browser.live_plot("an_hist")),
+    # the classifier's reading of the MNIST VAE's grid beside the AE's: class regions against holes
+    ("14-grid-read-by-the-classifier", "latent_grid?kind=VAE&grid_read=true&grid_pair=true&grid_n=20&grid_at=0.8,-0.6",
+     'iframe[title*="streamlit_image_coordinates"]'),
+    # Generate whole: the samples coloured by their reading, and the census of 1,000 below them
+    ("15-generate-read-by-the-classifier", "generate?gen_read=true&gen_pick=12", '[data-testid="stPlotlyChart"] .js-plotly-plot'),
 )
 # pages taken whole: the Anomalies page (controls, charts, galleries and the closer look), Compare
 # models (its maps, at the bottom), Interpolate (its walk, at the bottom)
-WHOLE = {"10-anomalies", "11-compare-models", "12-walk-each-dimension"}
+WHOLE = {"10-anomalies", "11-compare-models", "12-walk-each-dimension", "15-generate-read-by-the-classifier"}
 
 
 # Presentation mode at a projector's and a laptop's size: the viewport is what the room sees.
@@ -117,7 +122,13 @@ def main(argv: list[str] | None = None) -> int:
                    help="where the PNGs go (default: docs/screenshots)")
     p.add_argument("--query", default="",
                    help="extra query string for every page, e.g. 'dataset=Fashion-MNIST&kind=VAE&z=2' (default: none)")
+    p.add_argument("--only", nargs="+", metavar="NAME", default=None,
+                   help="take only these screenshots (file names without .png, e.g. 2-latent-grid), none in "
+                        "presentation mode (default: all)")
     args = p.parse_args(argv)
+    pages = [x for x in PAGES if args.only is None or x[0] in args.only]
+    if args.only and len(pages) != len(args.only):
+        p.error(f"--only: no such screenshot among {', '.join(n for n, _, _ in PAGES)}")
 
     from playwright.sync_api import sync_playwright
 
@@ -129,12 +140,12 @@ def main(argv: list[str] | None = None) -> int:
         with sync_playwright() as pw:
             b = browser.launch(pw)
             page = b.new_page(viewport=browser.VIEWPORT)
-            for name, path, ready in PAGES:
+            for name, path, ready in pages:
                 errors = shoot(page, f"{url}/{with_query(path, args.query)}", args.out / f"{name}.png", ready,
                                whole=name in WHOLE)
                 print(f"{name}.png" + (f"  EXCEPTION: {errors}" if errors else ""))
                 problems += errors
-            for w, h in PRESENT_SIZES:
+            for w, h in PRESENT_SIZES if args.only is None else ():
                 page = b.new_page(viewport={"width": w, "height": h})
                 (args.out / "present").mkdir(exist_ok=True)
                 for name, path, ready in PRESENT_PAGES:

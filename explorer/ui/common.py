@@ -182,7 +182,7 @@ def point_pick_at(prefix: str, labels: np.ndarray, idx: int) -> None:
 
 
 def reading(dataset: str, image: np.ndarray) -> str | None:
-    """'reads as 7 (93 %)': what the dataset's classifier reads in one image (28, 28), or None
+    """'reads it as 7 (93 %)': what the dataset's classifier reads in one image (28, 28), or None
     when it has no classifier (the pages then say nothing of it)."""
     r = loaders.reader(dataset)
     return None if r is None else loaders.read(dataset, image).words(0, r.class_names)  # pyright: ignore[reportOptionalMemberAccess]

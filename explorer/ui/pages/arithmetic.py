@@ -31,9 +31,21 @@ def code_of(index: int) -> np.ndarray:
     return inference.embed(model, (images[index].astype(np.float32) / 255.0)[None])[0]
 
 
-def reading(code: np.ndarray) -> str:
+def reading(code: np.ndarray, image: np.ndarray) -> str:
+    """What the dataset's classifier reads in the decoded ``image``; without a classifier, the vote of
+    the code's nearest test codes (``arithmetic.nearest_reading``)."""
+    words = common.reading(entry.meta.dataset.name, image)
+    if words:
+        return words
     cls, share = arithmetic.nearest_reading(codes, code_labels, code)
     return f"reads as {names[cls]} ({share:.0%} of its 10 nearest test codes)"
+
+
+def strip_readings(steps: np.ndarray, strip: np.ndarray) -> list[str]:
+    read = loaders.read(entry.meta.dataset.name, strip)
+    if read is not None:
+        return [names[int(c)] for c in read.classes]
+    return [names[arithmetic.nearest_reading(codes, code_labels, z)[0]] for z in steps]
 
 
 @fragment
@@ -61,14 +73,15 @@ def direction_panel() -> None:
     left, right = st.columns([3, 1])
     with left:
         st.image(enlarge(mosaic(strip, len(STRIP), pad=1), common.image_scale(3)), width="content",
-                 caption="at " + ", ".join(f"{a:g}" for a in STRIP) + " of the vector: "
-                 + ", ".join(names[arithmetic.nearest_reading(codes, code_labels, z)[0]] for z in steps))
+                 caption="at " + ", ".join(f"{a:g}" for a in STRIP) + " of the vector, read as: "
+                 + ", ".join(strip_readings(steps, strip)))
         st.caption(f"Test image {index} ({names[own_cls]}) moved from the mean code of its class towards the mean "
                    f"code of {names[towards]}: the vector is {np.linalg.norm(direction):.2f} long in a code of "
                    f"{len(base)} numbers." if towards != own_cls else
                    "The two classes are the same: the vector is zero. Pick another class.")
     with right:
-        common.show(inference.decode(model, picked)[0], f"at {amount:g}: {reading(picked)}", scale=5)
+        image = inference.decode(model, picked)[0]
+        common.show(image, f"at {amount:g}: {reading(picked, image)}", scale=5)
 
 
 @fragment
@@ -90,7 +103,8 @@ def analogy_panel() -> None:
         with col:
             common.show(images[i].astype(np.float32) / 255.0, f"{title}: test image {i}", scale=4)
     with shown[3]:
-        common.show(inference.decode(model, result)[0], f"a − b + c: {reading(result)}", scale=4)
+        image = inference.decode(model, result)[0]
+        common.show(image, f"a − b + c: {reading(result, image)}", scale=4)
 
 
 direction_panel()

@@ -133,7 +133,9 @@ def census() -> None:
                   help="Total variation distance between the classes read and an even share of each: 0 when every "
                        f"class is drawn equally often, {1 - 1 / len(names):.1f} when all samples are one class.")
     st.caption(f"{loaders.PRIOR_CENSUS:,} draws from N(0, {temperature:.2f}² I) with seed {seed}, decoded, and read by "
-               f"the {loaders.reader_title(vae.meta.dataset.name)} ({reader_accuracy()}).")
+               f"the {loaders.reader_title(vae.meta.dataset.name)} ({reader_accuracy()}). Solid: the samples read "
+               f"with ≥ {CONFIDENT * 100:.0f} % confidence; faded: with less. Dashed: the share each class would have "
+               "if the prior drew every class equally often.")
 
 
 def reader_accuracy() -> str:
