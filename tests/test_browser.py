@@ -664,3 +664,24 @@ def test_the_arithmetic_slider_changes_the_decoded_image(server, page):
     assert decoded_src(page, "at 0.5: reads ") != before
     assert "ar_t=0.5" in page.url
     no_exception(page)
+
+
+# --------------------------------------------------------------------------- the reading classifier, issue 16
+
+def test_the_reading_overlay_colours_the_grid(server, page):
+    def coloured_share(img: np.ndarray) -> float:
+        spread = img.max(axis=2).astype(int) - img.min(axis=2)
+        return float((spread > 40).mean())
+
+    open_ready(page, f"{server}/latent_grid?kind=VAE", GRID_IFRAME)
+    _settle(page)
+    plain = grid_image(page)
+    assert coloured_share(plain) < 0.01, "grey tiles (and the small crosshair)"
+    page.locator(".st-key-grid_read").get_by_text("Classifier's reading").click()
+    page.wait_for_function("() => location.search.includes('grid_read=true')")
+    page.get_by_text("Tiles coloured by the class the classifier reads").wait_for()
+    _settle(page)
+    read = grid_image(page)
+    assert read.shape == plain.shape and coloured_share(read) > 0.2
+    assert page.get_by_text(re.compile(r"^The classifier reads it as \S+ \(\d+ %\)\.$")).count() == 1
+    no_exception(page)

@@ -7,6 +7,7 @@ Called by ``python -m tools.bench`` (figures 4, 5, 7, 9, 10 and 11 of the benchm
     python -m tools.browser_bench --only anomalies [--interactions 30]    # figure 11 alone, one server
     python -m tools.browser_bench --only start [--starts 3]    # figure 4 alone, taken apart
     python -m tools.browser_bench --only walk [--interactions 30]    # the walk of each dimension (issue 16)
+    python -m tools.browser_bench --only reading [--interactions 30]    # the reading overlays, arithmetic (issue 16)
 
 Everything goes through Debian's Chromium driven by Playwright, against ``streamlit run
 app.py`` started on a free local port (``tools.browser``):
@@ -663,6 +664,61 @@ def bench_walk(checkpoints: Path, *, interactions: int = 30, log=print) -> dict:
     return out
 
 
+GRID_FRAME = 'iframe[title*="streamlit_image_coordinates"]'
+# (what, page and query, toggle key, the control stepped before each "on", so that it reads anew)
+READING_VIEWS = (
+    ("latent grid, MNIST VAE z2, 30×30 down to 16×16", "latent_grid?dataset=MNIST&kind=VAE&z=2&grid_n=30",
+     "grid_read", "Grid resolution"),
+    ("latent grid, Fashion-MNIST AE z8, 30×30 down to 16×16", "latent_grid?dataset=Fashion-MNIST&kind=AE&z=8&grid_n=30",
+     "grid_read", "Grid resolution"),
+    ("Generate, MNIST VAE z2, a new temperature each time", "generate?dataset=MNIST&kind=VAE&z=2&gen_t=1.5",
+     "gen_read", "Temperature"),
+)
+
+
+def reading_figures(page, url: str, n: int, log=print) -> dict[str, list[float]]:
+    """Issue 16's interactions, each timed with ``watched`` to the page redrawn: the reading overlay
+    turned on (``n`` // 2 times, each on a grid or a set of samples not read before: the control
+    named in ``READING_VIEWS`` is stepped first, untimed) and off again, on each view; and ``n``
+    steps of the latent arithmetic's slider (each decodes and reads a new code)."""
+    out: dict[str, list[float]] = {}
+    for what, path, key, stepped in READING_VIEWS:
+        open_page(page, f"{url}/{path}", GRID_FRAME)
+        toggle = page.locator(f".st-key-{key}").get_by_text("Classifier's reading")
+        thumb = page.locator('[data-testid="stSlider"]', has_text=stepped).get_by_role("slider")
+        on, off = [], []
+        for k in range(max(2, n // 2)):
+            thumb.focus()
+            page.keyboard.press("ArrowLeft")
+            browser.wait_idle(page, settle=0.3)
+            on.append(watched(page, toggle.click, f"{what}: reading on ({k})"))
+            off.append(watched(page, toggle.click, f"{what}: reading off ({k})"))
+        out[f"{what}: reading turned on → tiles coloured"] = on
+        out[f"{what}: reading turned off → grey again"] = off
+        log(f"    {what}: on " + ", ".join(f"{v:.0f}" for v in on) + "; off " + ", ".join(f"{v:.0f}" for v in off) + " ms")
+    open_page(page, f"{url}/arithmetic?dataset=MNIST&kind=VAE&z=8&ar_t=1", '[data-testid="stImage"] img')
+    thumb = page.locator('[data-testid="stSlider"]', has_text="How far along").get_by_role("slider")
+    steps = []
+    for k in range(n):
+        thumb.focus()
+        key = "ArrowLeft" if (k // 10) % 2 == 0 else "ArrowRight"  # 1.0 to 0.5 and back, by 0.05
+        steps.append(watched(page, lambda: page.keyboard.press(key), f"arithmetic slider step {k}"))
+    out["latent arithmetic, MNIST VAE z8: slider step → decoded, read and redrawn"] = steps
+    log("    arithmetic slider: " + ", ".join(f"{v:.0f}" for v in steps) + " ms")
+    return out
+
+
+def bench_reading(checkpoints: Path, *, interactions: int = 30, log=print) -> dict:
+    """Issue 16's interactions alone (``--only reading``): one fresh server and browser,
+    ``reading_figures``. Returns {"figures": {name: summary}, "load_average_before", "load_average_after"}."""
+    sync_playwright, _ = _browser_and_entries(checkpoints)
+    out: dict = {"load_average_before": os.getloadavg()[0]}
+    with sync_playwright() as pw, one_server(pw, checkpoints) as (page, url, _):
+        out["figures"] = {name: summary(ms) for name, ms in reading_figures(page, url, interactions, log).items()}
+    out["load_average_after"] = os.getloadavg()[0]
+    return out
+
+
 @contextmanager
 def one_server(pw, checkpoints: Path):
     """A fresh server on ``checkpoints`` and a fresh browser page: yields (page, url, the server's
@@ -992,18 +1048,19 @@ def main(argv=None) -> int:
                    help="fresh servers with the first click 10 s after the first page, and as many with it at "
                         "once; the start is their median (default: 3)")
     p.add_argument("--interactions", type=int, default=30, help="interactions of each kind (default: 30)")
-    p.add_argument("--only", choices=["anomalies", "start", "walk"], default=None,
+    p.add_argument("--only", choices=["anomalies", "start", "walk", "reading"], default=None,
                    help="measure only this part: the Anomalies page on one fresh server, the start taken "
-                        "apart on --starts fresh servers, or the Interpolate page's walk of each dimension "
-                        "(not yet part of the whole run) (default: everything)")
+                        "apart on --starts fresh servers, the Interpolate page's walk of each dimension, or the "
+                        "classifier's reading overlays and the latent arithmetic's slider (the last two not yet "
+                        "part of the whole run) (default: everything)")
     args = p.parse_args(argv)
     if args.only == "start":
         r = bench_start(args.checkpoints, starts=args.starts)
         print(f"start: {r['start_s']:.2f} s (target ≤ 4 s), median of {len(r['runs'])}")
         print_load(r)
         return 0
-    if args.only == "walk":
-        r = bench_walk(args.checkpoints, interactions=args.interactions)
+    if args.only in ("walk", "reading"):
+        r = (bench_walk if args.only == "walk" else bench_reading)(args.checkpoints, interactions=args.interactions)
         for name, v in r["figures"].items():
             print(f"{name}: median {v['median_ms']:.0f} ms, p95 {v['p95_ms']:.0f} ms over {v['n']} (target {WALK_TARGET})")
         print_load(r)
