@@ -144,17 +144,20 @@ class Classifier:
     def class_names(self) -> tuple[str, ...]:
         return self.meta.class_names
 
-    def probabilities(self, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    def probabilities(self, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
         """Images (n, 28, 28) or (28, 28) in [0, 1] -> class probabilities (n, n_classes), float32."""
         return probabilities(self.net, images, batch_size)
 
 
-def probabilities(net: nn.Module, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+# Batches of 64 in channels-last layout read a 30 × 30 grid faster on this CPU than one batch of
+# 900 in the default layout (median 0.25 s against 0.6 s): the activations stay in cache.
+def probabilities(net: nn.Module, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
     import torch
 
     x = torch.as_tensor(np.array(images, dtype=np.float32, copy=True)).reshape(-1, 1, 28, 28)
     with torch.inference_mode():
-        out = [torch.softmax(net(x[i: i + batch_size]), dim=1) for i in range(0, x.shape[0], batch_size)]
+        out = [torch.softmax(net(x[i: i + batch_size].contiguous(memory_format=torch.channels_last)), dim=1)
+               for i in range(0, x.shape[0], batch_size)]
     return torch.cat(out).numpy() if out else np.zeros((0, 10), np.float32)
 
 
@@ -334,6 +337,7 @@ def read_meta(folder: Path) -> ClassifierMeta:
 def load(folder: str | Path) -> Classifier:
     """Load a classifier folder: the net in eval mode (float32) and its metadata. Never unpickles;
     checks the weights' SHA-256 and that they fit the architecture the metadata names."""
+    import torch
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -361,6 +365,7 @@ def load(folder: str | Path) -> Classifier:
                               f"({', '.join(wrong[:4])}{', …' if len(wrong) > 4 else ''}); {hint}")
     net.load_state_dict(tensors)
     net.eval()
+    net.to(memory_format=torch.channels_last)  # as ``probabilities`` feeds it (see there)
     for p in net.parameters():
         p.requires_grad_(False)
     return Classifier(folder, net, meta)

@@ -7,6 +7,8 @@ Functions take codes (N, latent_dim) and return float32 (N, 2). t-SNE uses openT
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 
@@ -50,3 +52,48 @@ def maps_for(codes: np.ndarray, seed: int = 0, *, n_jobs: int = 2) -> dict[str, 
     if codes.shape[1] == 2:
         out["raw"] = np.asarray(codes, dtype=np.float32)
     return out
+
+
+@dataclass(frozen=True)
+class PixelPCA:
+    """PCA of images' pixels, the linear baseline an autoencoder of latent size k is measured
+    against (seed 001): the mean image, the top principal directions and their variances."""
+
+    mean: np.ndarray        # (784,) float64, pixels in [0, 1]
+    components: np.ndarray  # (K, 784), strongest first
+    variances: np.ndarray   # (K,) the variance along each direction
+    total_variance: float   # summed over all 784 directions
+
+    def reconstruct(self, images: np.ndarray, k: int) -> np.ndarray:
+        """The best rank-``k`` linear reconstruction of ``images`` (n, 28, 28), uint8 or in [0, 1]
+        -> float32 (n, 28, 28) in [0, 1] (clipped, as an image is)."""
+        x = _flat(images)
+        c = self.components[:k]
+        rec = (x - self.mean) @ c.T @ c + self.mean
+        return np.clip(rec, 0.0, 1.0).reshape(-1, 28, 28).astype(np.float32)
+
+    def mse(self, images: np.ndarray, k: int) -> float:
+        """Mean squared error per pixel of ``reconstruct(images, k)``."""
+        return float(((self.reconstruct(images, k) - _flat(images).reshape(-1, 28, 28)) ** 2).mean())
+
+    def explained(self, k: int) -> float:
+        """The share of the fitted images' variance the top ``k`` directions keep."""
+        return float(self.variances[:k].sum() / self.total_variance)
+
+
+def _flat(images: np.ndarray) -> np.ndarray:
+    x = np.asarray(images).reshape(len(images), -1)
+    return x / 255.0 if x.dtype == np.uint8 else x.astype(np.float64)
+
+
+def fit_pixel_pca(images: np.ndarray, n_components: int = 64) -> PixelPCA:
+    """``PixelPCA`` of ``images`` (n, 28, 28), uint8 or in [0, 1], from the eigenvectors of the
+    pixels' covariance (784 × 784: cheaper than an SVD of 60,000 rows)."""
+    x = _flat(images)
+    mean = x.mean(axis=0)
+    centred = x - mean
+    cov = centred.T @ centred / len(x)
+    values, vectors = np.linalg.eigh(cov)       # ascending
+    order = np.argsort(values)[::-1][:n_components]
+    return PixelPCA(mean=mean, components=vectors[:, order].T.copy(), variances=values[order].copy(),
+                    total_variance=float(values.clip(min=0).sum()))

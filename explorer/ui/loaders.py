@@ -438,7 +438,7 @@ def _grid_reading(path: str, weights_sha256: str, plane_key: tuple, n: int, exte
 
     p = _plane(path, weights_sha256, plane_key, _entry=_entry)
     images = inference.decode(model(_entry), p.points(grid_coords(n, extent, spacing).reshape(-1, 2)))
-    return Reading.of(_reader.probabilities(images))  # all n² tiles in one batch
+    return Reading.of(_reader.probabilities(images))  # all n² tiles in one call (in batches of 64: see there)
 
 
 def grid_reading(entry: CatalogEntry, mode: str, i: int, j: int, anchor_index: int | str | None, n: int,
