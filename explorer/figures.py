@@ -124,6 +124,57 @@ def loss_by_latent_size(points: Sequence[tuple[str, int, float]], chosen_kind: s
     return fig
 
 
+def variance_kept(pca_points: Sequence[tuple[int, float, float]], model_points: Sequence[tuple[str, int, float]],
+                  total_variance: float, chosen_kind: str | None = None) -> go.Figure:
+    """PCA's explained-variance curve and the models' test reconstructions on one axis: the share
+    of the test images' pixel variance a code of k numbers keeps. ``pca_points`` = (components,
+    test MSE per pixel, explained share); ``model_points`` = (kind, latent size, test MSE per
+    pixel), read as 1 − MSE / variance per pixel (``total_variance`` / 784), which for PCA is its
+    explained variance."""
+    per_pixel = total_variance / 784
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(
+        x=[k for k, _, _ in pca_points], y=[share for _, _, share in pca_points], mode="lines+markers", name="PCA",
+        line=dict(color="#555", dash="dash", width=2), marker=dict(size=5), customdata=[mse for _, mse, _ in pca_points],
+        hovertemplate="%{x} components: %{y:.1%} of the variance (MSE %{customdata:.4f})<extra>PCA</extra>"))
+    for kind in KINDS:
+        pts = sorted((z, mse) for k, z, mse in model_points if k == kind)
+        if not pts:
+            continue
+        fig.add_trace(go.Scatter(
+            x=[z for z, _ in pts], y=[1 - mse / per_pixel for _, mse in pts], mode="lines+markers", name=KIND_LABELS[kind],
+            line=dict(color=KIND_COLORS[kind], width=4 if kind == chosen_kind else 2),
+            marker=dict(size=9 if kind == chosen_kind else 6), customdata=[mse for _, mse in pts],
+            hovertemplate="latent size %{x}: %{y:.1%} of the variance (MSE %{customdata:.4f})<extra>"
+                          + KIND_LABELS[kind] + "</extra>"))
+    ticks = sorted({k for k, _, _ in pca_points} & {1, 2, 4, 8, 16, 32, 64})
+    fig.update_xaxes(type="log", tickvals=ticks, ticktext=[str(t) for t in ticks],
+                     title_text="numbers in the code (latent size, or PCA components)")
+    fig.update_yaxes(title_text="test images' variance kept", tickformat=".0%", rangemode="tozero")
+    fig.update_layout(height=360, margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=1.12))
+    return fig
+
+
+def feature_accuracy_by_latent_size(points: Sequence[tuple[str, int, float]], chosen_kind: str | None = None) -> go.Figure:
+    """Codes-as-features accuracy against latent size, one line per kind; ``points`` = (kind,
+    latent size, test accuracy in [0, 1])."""
+    fig = go.Figure()
+    for kind in KINDS:
+        pts = sorted((z, acc) for k, z, acc in points if k == kind)
+        if not pts:
+            continue
+        fig.add_trace(go.Scatter(
+            x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines+markers", name=KIND_LABELS[kind],
+            line=dict(color=KIND_COLORS[kind], width=4 if kind == chosen_kind else 2),
+            marker=dict(size=9 if kind == chosen_kind else 6),
+            hovertemplate="latent size %{x}: %{y:.1%} right<extra>" + KIND_LABELS[kind] + "</extra>"))
+    sizes = sorted({z for _, z, _ in points})
+    fig.update_xaxes(type="log", tickvals=sizes, ticktext=[str(z) for z in sizes], title_text="latent size")
+    fig.update_yaxes(title_text="test accuracy of a linear classifier on the codes", tickformat=".0%")
+    fig.update_layout(height=320, margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=1.12))
+    return fig
+
+
 def psnr_by_latent_size(sizes: Sequence[int], scores: Mapping[str, Sequence[float | None]], noisy_db: float,
                         chosen_size: int | None = None) -> go.Figure:
     """PSNR of each kind's output against latent size for one input (None: no such model), with the

@@ -276,6 +276,34 @@ class TestCompare:
         labels = " ".join(m.value for m in at.markdown)
         assert "latent 2" in labels and "latent 4" in labels
 
+    def test_pca_beside_each_size(self, open_app):
+        at = ok(open_app("compare"))
+        assert not any("PCA, 2 components" in m.value for m in at.markdown)
+        at.toggle(key="cmp_pca").set_value(True).run()
+        labels = " ".join(m.value for m in ok(at).markdown)
+        assert "PCA, 2 components" in labels and "PCA, 4 components" in labels
+        assert len(at.image) == 1 + 2 * 2 + 1, "a PCA row under each size"
+        assert at.image[2].value != at.image[1].value
+
+    def test_the_variance_kept_and_the_codes_as_features(self, open_app, app_checkpoints):
+        from explorer import features
+        from explorer.checkpoints import list_checkpoints
+
+        at = ok(open_app("compare"))
+        assert "Against PCA: how much of the images a code keeps" in [h.value for h in at.subheader]
+        assert any("Not measured for 6 of these models" in c.value for c in at.caption)
+        charts = len(at.get("plotly_chart"))
+        entries = [e for e in list_checkpoints(app_checkpoints) if e.ok]
+        measured = {e.id: (e.meta.weights_sha256, 0.5) for e in entries}
+        measured[entries[0].id] = ("0" * 64, 0.5)  # measured on other weights: left out
+        features.write(app_checkpoints, measured)
+        try:
+            at = ok(open_app("compare"))
+        finally:
+            (app_checkpoints / features.FILE).unlink()
+        assert len(at.get("plotly_chart")) == charts + 1
+        assert any(f"Not measured for 1 of these models ({entries[0].id})" in c.value for c in at.caption)
+
     @pytest.mark.parametrize("pick", ["class", "seed", "index"])
     def test_picking_images(self, open_app, pick):
         at = ok(open_app("compare"))

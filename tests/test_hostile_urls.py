@@ -25,7 +25,7 @@ PARAMS = {
                     "interp_method", "interp_steps", "interp_t", "edit_cls", "edit_n", "map_img", "grid_at", "grid_z",
                     "edit_z", "walk_through"),
     "arithmetic": ("ar_cls", "ar_n", "ar_to", "ar_t", "ara_cls", "ara_n", "arb_cls", "arb_n", "arc_cls", "arc_n"),
-    "compare": ("cmp_pick", "cmp_n", "cmp_cls", "cmp_seed", "cmp_idx", "cmp_view"),
+    "compare": ("cmp_pick", "cmp_n", "cmp_cls", "cmp_seed", "cmp_idx", "cmp_view", "cmp_pca"),
     "compare_models": ("cm_models", "cm_pick", "cm_n", "cm_seed", "cm_view"),
     "denoise": ("noise_src", "noise_kind", "noise_sigma", "noise_p", "noise_block", "noise_seed", "noise_img_cls",
                 "noise_img_n") + OWN,
@@ -45,7 +45,7 @@ CONTEXTS = {
                     {"z": "4", "grid_plane": "pca", "grid_pair": "true"}, {"z": "2", "grid_pair": "true", **PLACED}],
     "interpolate": [{"z": "2"}, {"z": "4", "interp_a_src": "latent map click", "interp_b_src": "latent grid click"}],
     "arithmetic": [{"z": "2"}, {"z": "4", "kind": "AE"}],
-    "compare": [{"cmp_pick": p} for p in ("one of each class", "one class", "random", "by index")],
+    "compare": [{"cmp_pick": p, "cmp_pca": "true"} for p in ("one of each class", "one class", "random", "by index")],
     "compare_models": [{"cm_pick": "one of each class"},
                        {"cm_pick": "random", "cm_models": ["AE MLP latent 4", "VAE MLP latent 2", "DAE MLP latent 4"]}],
     "denoise": [{"noise_src": "test image", "noise_kind": k} for k in ("Gaussian", "salt and pepper", "block")]

@@ -163,3 +163,26 @@ class TestMapsFor:
             for name, m in maps_for(codes[:, :dims]).items():
                 assert m.shape == (len(codes), 2) and m.dtype == np.float32, name
         np.testing.assert_array_equal(maps_for(codes)["pca"], pca_2d(codes))
+
+
+def test_pixel_pca_keeps_all_the_variance_with_every_component_and_less_with_fewer():
+    rng = np.random.default_rng(0)
+    basis = rng.normal(size=(5, 784))
+    images = (0.5 + 0.02 * rng.normal(size=(400, 5)) @ basis).reshape(-1, 28, 28)  # rank 5 around grey, inside [0, 1]
+    pca = projections.fit_pixel_pca(images, 8)
+    assert pca.components.shape == (8, 784) and np.all(np.diff(pca.variances) <= 1e-12), "strongest first"
+    assert pca.explained(5) == pytest.approx(1.0, abs=1e-6) and pca.explained(2) < 0.9
+    assert pca.mse(images, 5) < 1e-8 < pca.mse(images, 2) < pca.mse(images, 1)
+    from sklearn.decomposition import PCA
+
+    reference = PCA(3).fit(images.reshape(len(images), -1))
+    assert pca.explained(3) == pytest.approx(reference.explained_variance_ratio_.sum(), rel=1e-6)
+
+
+def test_pixel_pca_reads_uint8_as_pixels_in_0_1():
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 256, size=(50, 28, 28), dtype=np.uint8)
+    a, b = projections.fit_pixel_pca(x, 4), projections.fit_pixel_pca(x / 255.0, 4)
+    assert np.allclose(a.variances, b.variances)
+    rec = a.reconstruct(x[:3], 4)
+    assert rec.shape == (3, 28, 28) and rec.dtype == np.float32 and 0 <= rec.min() and rec.max() <= 1

@@ -65,6 +65,9 @@ def test_report_runs_and_matches_metadata(small, trained, monkeypatch):
     for r in rows:
         assert r.metrics["loss"] == pytest.approx(r.metrics["meta_loss"], rel=1e-5)
         assert 0 <= r.metrics["feature_acc"] <= 1
+    from explorer import features  # kept beside the checkpoints for the Compare page, on these weights
+
+    assert features.read(out) == {r.id: (r.meta.weights_sha256, pytest.approx(r.metrics["feature_acc"], abs=1e-6)) for r in rows}
     assert extra["pca"]["fashion"][4] < extra["pca"]["fashion"][2]
     # the reading classifier: its accuracy recomputed, and a reading of every model's samples
     assert extra["readers"]["fashion"]["accuracy"] == pytest.approx(saved.test_accuracy)

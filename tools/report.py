@@ -19,14 +19,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from explorer import anomaly, classifier
+from explorer import anomaly, classifier, features
 from explorer.checkpoints import CatalogEntry, CheckpointError, list_checkpoints, load_checkpoint
 from explorer.data import DataError, Dataset, load_dataset
 from explorer.latent import prior_samples
 from explorer.losses import pixel_entropy, psnr
 from explorer.metadata import CheckpointMeta
 from explorer.noise import gaussian, salt_and_pepper
-from explorer.sweep import encode_all
+from explorer.projections import fit_pixel_pca
 from explorer.training import evaluate, to_floats
 from explorer.vocab import DATASETS, KINDS, LATENT_DIMS, dataset_title
 from tools.common import sweep_record
@@ -44,7 +44,6 @@ SEED_VAE_Z2_TRAIN = {"mnist": 148.89, "fashion": 264.35}  # seed 000: conv VAE, 
 NOISES = (("gaussian σ=0.3", "gaussian", 0.3), ("gaussian σ=0.5", "gaussian", 0.5),
           ("salt-and-pepper p=0.2", "sp", 0.2))
 NOISE_SEED = 2024
-FEATURE_TRAIN = 10_000  # training images whose codes train the logistic regression
 TARGET_READER = {"mnist": 0.990, "fashion": 0.910}  # issue 16: the reading classifiers' test accuracy
 SAMPLES = 1000          # prior samples each model's reading figures are of (the Generate page's census)
 SAMPLE_SEED = 0         # ... drawn as the Generate page draws them at its seed 0
@@ -65,35 +64,10 @@ def add_noise(x: torch.Tensor, how: str, level: float) -> torch.Tensor:
     return gaussian(x, level, gen) if how == "gaussian" else salt_and_pepper(x, level, gen)
 
 
-def pca_mse(train: Dataset, test: Dataset, k: int) -> float:
-    """Test MSE per pixel of the best rank-k linear reconstruction fitted on train (PCA)."""
-    xtr = train.images.reshape(len(train), -1).double() / 255
-    xte = test.images.reshape(len(test), -1).double() / 255
-    mean = xtr.mean(0)
-    cov = (xtr - mean).T @ (xtr - mean) / len(train)
-    _, vecs = torch.linalg.eigh(cov)
-    comps = vecs[:, -k:]                                   # (784, k)
-    rec = (xte - mean) @ comps @ comps.T + mean
-    return float(((rec.clamp(0, 1) - xte) ** 2).mean())
-
-
 @torch.inference_mode()
 def denoise_psnr(model, clean: torch.Tensor, noisy: torch.Tensor) -> float:
     out = torch.cat([model.reconstruct(noisy[i: i + 2000]) for i in range(0, len(noisy), 2000)])
     return float(psnr(out, clean).mean())
-
-
-def feature_accuracy(model, train: Dataset, test: Dataset) -> float:
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    idx = np.random.default_rng(0).permutation(len(train))[:FEATURE_TRAIN]
-    ztr = encode_all(model, train.images[idx])
-    zte = encode_all(model, test.images)
-    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-    clf.fit(ztr, train.labels.numpy()[idx])
-    return float(clf.score(zte, test.labels.numpy()))
 
 
 def sample_codes(kind: str, stored_codes: np.ndarray, n: int = SAMPLES, seed: int = SAMPLE_SEED) -> np.ndarray:
@@ -156,7 +130,7 @@ def evaluate_all(folder: Path, log=print) -> tuple[list[Row], dict, list[str]]:
         t0 = time.perf_counter()
         m = evaluate(ck.model, te.images)
         m["meta_loss"] = ck.meta.test_metrics.loss
-        m["feature_acc"] = feature_accuracy(ck.model, tr, te)
+        m["feature_acc"] = features.accuracy(ck.model, tr, te)
         reader = readers[ds]
         if reader is not None:
             m["samples"] = sample_reading(ck.model, ck.meta.kind, ck.codes()["codes"], reader)
@@ -166,8 +140,11 @@ def evaluate_all(folder: Path, log=print) -> tuple[list[Row], dict, list[str]]:
         rows.append(Row(e.id, ds, ck.meta.kind, ck.meta.latent_dim, ck.meta, m))
         log(f"{e.id}: loss {m['loss']:.2f} (metadata {m['meta_loss']:.2f}), psnr {m['psnr']:.2f} dB, "
             f"features {m['feature_acc']:.3f}  [{time.perf_counter() - t0:.1f}s]")
-    for ds, (tr, te) in data.items():
-        extra["pca"][ds] = {z: pca_mse(tr, te, z) for z in LATENT_DIMS}
+    for ds, (tr, te) in data.items():  # fitted on the training images, measured on the test images
+        pca = fit_pixel_pca(tr.images.numpy(), max(LATENT_DIMS))
+        extra["pca"][ds] = {z: pca.mse(te.images.numpy(), z) for z in LATENT_DIMS}
+    if rows:  # for the Compare page's chart (explorer.features)
+        features.write(folder, {r.id: (r.meta.weights_sha256, r.metrics["feature_acc"]) for r in rows})
     return rows, extra, problems
 
 
@@ -702,7 +679,7 @@ def write_markdown(rows, extra, problems, folder: Path, out: Path, plots: list[s
                   f"size and noise — **{'met' if beats else 'not met'}**."]
         # features
         L += ["", f"### Latent codes as features (seed 001): logistic regression on the codes of "
-              f"{FEATURE_TRAIN:,} training images, accuracy on the test codes", "",
+              f"{features.TRAIN_IMAGES:,} training images, accuracy on the test codes", "",
               "| latent | AE | DAE | VAE |", "|---:|---:|---:|---:|"]
         for z in LATENT_DIMS:
             cells = [fmt(by[(ds, k, z)].metrics["feature_acc"], ".3f") if (ds, k, z) in by else "—" for k in KINDS]

@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from explorer import figures
+from explorer import features, figures
 from explorer.ui import common, fragment, loaders, picks
 from explorer.vocab import KIND_LABELS, KIND_TITLES
 
@@ -53,7 +53,11 @@ def reconstructions_panel() -> None:
             if not chosen:
                 chosen = [0]
 
-    st.markdown(f"**{KIND_TITLES[kind]}: reconstructions by latent size**")
+    with_pca = st.toggle("PCA beside each size", value=False, key="cmp_pca", bind="query-params",
+                         help="Under each latent size, the same images rebuilt from as many principal components "
+                              "of the pixels: the best any linear code of that size can do (seed 001).")
+    st.markdown(f"**{KIND_TITLES[kind]}: reconstructions by latent size**"
+                + (", each with PCA of as many components under it" if with_pca else ""))
     label_col, image_col = st.columns([1, 7])
     label_col.markdown("original")
     with image_col:
@@ -61,10 +65,18 @@ def reconstructions_panel() -> None:
                           "test images " + ", ".join(str(i) for i in chosen))
     for z, e in by_size.items():
         label_col, image_col = st.columns([1, 7])
-        label_col.markdown(f"**latent {z}**  \ntest loss {e.meta.test_metrics.loss:.1f}")
+        label_col.markdown(f"**latent {z}**  \ntest loss {e.meta.test_metrics.loss:.1f}"
+                           + (f"  \nMSE {e.meta.test_metrics.mse:.4f}" if with_pca else ""))
         with image_col:
             recon = loaders.reconstructions(*loaders.key(e), tuple(chosen), _entry=e)
             common.show_strip(recon)
+        if with_pca:
+            rec = loaders.pca_reconstructions(e, z, chosen)
+            mse = float(((rec - images[chosen].astype(np.float32) / 255.0) ** 2).mean())
+            label_col, image_col = st.columns([1, 7])
+            label_col.markdown(f"PCA, {z} components  \nMSE {mse:.4f} here")
+            with image_col:
+                common.show_strip(rec)
 
 
 @fragment
@@ -83,6 +95,34 @@ points = [(e.meta.kind, e.meta.latent_dim, e.meta.test_metrics.loss) for e in ca
 st.plotly_chart(figures.loss_by_latent_size(points, kind), config={"displaylogo": False})
 st.caption("Test loss in nats per image: for the AE and DAE the reconstruction error alone, for the VAE the "
            "reconstruction error plus the KL term (the negative ELBO), so the VAE's line sits higher by design.")
+
+st.subheader("Against PCA: how much of the images a code keeps")
+pca = loaders.pixel_pca(entry)
+model_mse = [(e.meta.kind, e.meta.latent_dim, e.meta.test_metrics.mse) for e in cat.good
+             if e.meta.dataset.name == dataset and e.meta.arch == arch]
+st.plotly_chart(figures.variance_kept(loaders.pca_curve(entry), model_mse, pca.total_variance, kind),
+                config={"displaylogo": False})
+st.caption("The share of the test images' pixel variance each code keeps: for PCA its explained variance, for a "
+           "model 1 − its test MSE per pixel ÷ the pixels' variance. PCA is the best linear code of each size; a "
+           "model above its curve has learned something a linear map cannot. PCA is fitted here on the test "
+           "images themselves, which flatters it by about 1 % of its error (`python -m tools.report` fits it on "
+           "the training images).")
+
+st.subheader("Codes as features")
+same = [e for e in cat.good if e.meta.dataset.name == dataset and e.meta.arch == arch]
+accuracy = loaders.feature_accuracy(same)
+if accuracy:
+    st.plotly_chart(figures.feature_accuracy_by_latent_size(
+        [(e.meta.kind, e.meta.latent_dim, accuracy[e.id]) for e in same if e.id in accuracy], kind),
+        config={"displaylogo": False})
+    st.caption(f"How well a linear classifier (logistic regression, fitted on the codes of {features.TRAIN_IMAGES:,} "
+               "training images) tells the classes apart from the codes alone, on the test images: a code can "
+               "rebuild images well and still mix the classes, or the other way round (seed 001).")
+missing = [e.id for e in same if e.id not in accuracy]
+if missing:
+    st.caption(f"Not measured for {len(missing)} of these models ({', '.join(missing[:3])}{', …' if len(missing) > 3 else ''}): "
+               "`python -m tools.report` measures every model in the checkpoint folder (a few seconds each) "
+               "and keeps the figures beside them.")
 
 st.subheader("Latent maps of every size")
 maps_panel()
