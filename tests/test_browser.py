@@ -631,6 +631,22 @@ def test_compare_models_keeps_its_choice_in_the_address(server, page):
     no_exception(page)
 
 
+def test_compare_puts_pca_under_each_size_and_charts_it(server, page):
+    open_ready(page, f"{server}/compare", '[data-testid="stImage"] img')
+    images = page.locator('[data-testid="stImage"] img')
+    before = images.count()
+    page.locator(".st-key-cmp_pca").get_by_text("PCA beside each size").click()
+    page.get_by_text("PCA, 4 components").wait_for()
+    _settle(page)
+    assert images.count() == before + 2, "a PCA row under latent 2 and under latent 4"
+    assert "cmp_pca=true" in page.url
+    variance = page.locator('[data-testid="stPlotlyChart"]').filter(has=page.locator(".js-plotly-plot")).nth(1)
+    variance.scroll_into_view_if_needed()
+    names = variance.evaluate("el => el.querySelector('.js-plotly-plot')._fullData.map(t => t.name)")
+    assert names[0] == "PCA" and set(names[1:]) == {"AE", "DAE", "VAE"}, names
+    no_exception(page)
+
+
 # --------------------------------------------------------------------------- walk each dimension, issue 16
 
 def test_a_click_on_the_walk_edits_the_code(server, page):

@@ -66,10 +66,15 @@ PAGES = (
      'iframe[title*="streamlit_image_coordinates"]'),
     # Generate whole: the samples coloured by their reading, and the census of 1,000 below them
     ("15-generate-read-by-the-classifier", "generate?gen_read=true&gen_pick=12", '[data-testid="stPlotlyChart"] .js-plotly-plot'),
+    # Compare latent sizes whole, PCA under each size: the rows, the variance kept against PCA's
+    # curve, the codes as features, the maps
+    ("16-compare-against-pca", "compare?cmp_pca=true", '[data-testid="stPlotlyChart"] .js-plotly-plot'),
 )
 # pages taken whole: the Anomalies page (controls, charts, galleries and the closer look), Compare
-# models (its maps, at the bottom), Interpolate (its walk, at the bottom)
-WHOLE = {"10-anomalies", "11-compare-models", "12-walk-each-dimension", "15-generate-read-by-the-classifier"}
+# models (its maps, at the bottom), Interpolate (its walk, at the bottom), Generate (its census),
+# Compare latent sizes (its charts)
+WHOLE = {"10-anomalies", "11-compare-models", "12-walk-each-dimension", "15-generate-read-by-the-classifier",
+         "16-compare-against-pca"}
 
 
 # Presentation mode at a projector's and a laptop's size: the viewport is what the room sees.

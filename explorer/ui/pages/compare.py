@@ -58,23 +58,23 @@ def reconstructions_panel() -> None:
                               "of the pixels: the best any linear code of that size can do (seed 001).")
     st.markdown(f"**{KIND_TITLES[kind]}: reconstructions by latent size**"
                 + (", each with PCA of as many components under it" if with_pca else ""))
+    originals = images[chosen].astype(np.float32) / 255.0
     label_col, image_col = st.columns([1, 7])
     label_col.markdown("original")
     with image_col:
-        common.show_strip(images[chosen].astype(np.float32) / 255.0,
-                          "test images " + ", ".join(str(i) for i in chosen))
+        common.show_strip(originals, "test images " + ", ".join(str(i) for i in chosen))
     for z, e in by_size.items():
+        recon = loaders.reconstructions(*loaders.key(e), tuple(chosen), _entry=e)
         label_col, image_col = st.columns([1, 7])
+        # beside PCA, the error on these images, the figure PCA's row can show too
         label_col.markdown(f"**latent {z}**  \ntest loss {e.meta.test_metrics.loss:.1f}"
-                           + (f"  \nMSE {e.meta.test_metrics.mse:.4f}" if with_pca else ""))
+                           + (f"  \nMSE {float(((recon - originals) ** 2).mean()):.4f} here" if with_pca else ""))
         with image_col:
-            recon = loaders.reconstructions(*loaders.key(e), tuple(chosen), _entry=e)
             common.show_strip(recon)
         if with_pca:
             rec = loaders.pca_reconstructions(e, z, chosen)
-            mse = float(((rec - images[chosen].astype(np.float32) / 255.0) ** 2).mean())
             label_col, image_col = st.columns([1, 7])
-            label_col.markdown(f"PCA, {z} components  \nMSE {mse:.4f} here")
+            label_col.markdown(f"PCA, {z} components  \nMSE {float(((rec - originals) ** 2).mean()):.4f} here")
             with image_col:
                 common.show_strip(rec)
 
