@@ -365,7 +365,7 @@ def load(folder: str | Path) -> Classifier:
                               f"({', '.join(wrong[:4])}{', …' if len(wrong) > 4 else ''}); {hint}")
     net.load_state_dict(tensors)
     net.eval()
-    net.to(memory_format=torch.channels_last)  # as ``probabilities`` feeds it (see there)
+    net.to(memory_format=torch.channels_last)  # pyright: ignore[reportCallIssue] - accepted at run time, not in the stubs; as ``probabilities`` feeds it
     for p in net.parameters():
         p.requires_grad_(False)
     return Classifier(folder, net, meta)

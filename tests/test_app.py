@@ -431,3 +431,15 @@ class TestProblems:
                 assert "not available on this machine" in at.error[0].value
         finally:
             loaders._test_split.clear()
+
+
+@pytest.mark.parametrize("page, query, labels", [
+    ("latent_grid", {}, ["Grid (PNG)", "Image (PNG)"]),
+    ("latent_grid", {"grid_pair": "true"}, ["Grid (PNG)", "Image (PNG)", "Grid (PNG)", "Image (PNG)"]),
+    ("interpolate", {}, ["Strip (PNG)", "Animation (GIF)", "Image (PNG)", "Walk (PNG, rows in this order)"]),
+    ("generate", {"gen_pick": "3"}, ["Samples (PNG)", "Image (PNG)"]),
+    ("latent_map", {}, ["Codes and map (CSV)"]),
+])
+def test_every_decoded_picture_has_its_download(open_app, page, query, labels):
+    at = ok(open_app(page, query=query))
+    assert [b.proto.label for b in at.get("download_button")] == labels

@@ -706,3 +706,35 @@ def test_the_reading_overlay_redraws_the_grid(server, page):
     assert changed > 10, f"the overlay left the grid as it was (mean change {changed:.1f} grey levels)"
     assert page.get_by_text(re.compile(r"^The classifier reads it as \S+ \(\d+ %\)\.$")).count() == 1
     no_exception(page)
+
+
+# --------------------------------------------------------------------------- downloads, issue 16
+
+def _download(page, label: str) -> tuple[str, bytes]:
+    button = page.get_by_role("button", name=label).first
+    button.scroll_into_view_if_needed()
+    with page.expect_download() as info:
+        button.click()
+    d = info.value
+    return d.suggested_filename, Path(d.path()).read_bytes()
+
+
+def test_downloads_are_valid_files_of_the_expected_size(server, page):
+    from PIL import Image
+
+    from explorer import exports
+
+    open_ready(page, f"{server}/latent_grid?grid_n=10", GRID_IFRAME)
+    name, data = _download(page, "Grid (PNG)")
+    img = Image.open(io.BytesIO(data))
+    k = exports.export_scale(280, 280)
+    assert name.endswith("-grid-10x10.png") and img.format == "PNG" and img.size == (280 * k, 280 * k)
+    open_ready(page, f"{server}/interpolate", '[data-testid="stImage"] img')
+    name, data = _download(page, "Animation (GIF)")
+    gif = Image.open(io.BytesIO(data))
+    assert name.endswith("-interpolation.gif") and gif.format == "GIF" and gif.n_frames == 9 + 7  # there and back
+    open_ready(page, f"{server}/latent_map", '[data-testid="stPlotlyChart"] .js-plotly-plot')
+    name, data = _download(page, "Codes and map (CSV)")
+    lines = data.decode("utf-8").splitlines()
+    assert name.endswith(".csv") and lines[0].startswith("test_index,label,class,") and len(lines) == 1 + 5000
+    no_exception(page)

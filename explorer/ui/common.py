@@ -4,6 +4,7 @@ messages, a test-image picker and image display."""
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
@@ -140,6 +141,14 @@ def show_strip(images: np.ndarray, caption: str | None = None, scale: int = 3) -
     """Images (n, 28, 28) in [0, 1] side by side in one picture, enlarged with sharp pixels (the
     compare pages' rows: one row of test images, then one per model)."""
     st.image(enlarge(mosaic(images, len(images), pad=1), image_scale(scale)), width="content", caption=caption)
+
+
+def download(label: str, make: Callable[[], bytes], file_name: str, key: str) -> None:
+    """A download button whose file (PNG, GIF or CSV, by ``file_name``'s extension) is made by
+    ``make`` only when it is pressed, and pressing it does not rerun the page."""
+    mime = {"png": "image/png", "gif": "image/gif", "csv": "text/csv"}[file_name.rsplit(".", 1)[-1]]
+    st.download_button(label, data=make, file_name=file_name, mime=mime, key=key, on_click="ignore",
+                       icon=":material/download:", type="tertiary")
 
 
 def fmt_code(z: np.ndarray, digits: int = 2) -> str:

@@ -5,7 +5,7 @@ import streamlit as st
 from PIL import Image, ImageDraw
 from streamlit_image_coordinates import streamlit_image_coordinates
 
-from explorer import figures, inference
+from explorer import exports, figures, inference
 from explorer.checkpoints import CatalogEntry
 from explorer.classifier import CONFIDENT, class_histogram, distance_from_uniform
 from explorer.images import tint_by_class
@@ -90,6 +90,8 @@ def sample_panel():
             img = frame_tile(img, r, c, img.width / n)
         streamlit_image_coordinates(img, key="gen_click", png_compression_level=1, width="content", cursor="pointer")
         st.caption(f"{n * n} samples, seed {seed}, temperature {temperature:.2f}.")
+        common.download("Samples (PNG)", lambda: exports.png(tiles), f"{vae.id}-samples-seed{seed}-t{temperature:.2f}.png",
+                        key="dl_samples")
         if reading is not None:
             common.class_legend(names, "Coloured by the class the classifier reads (dim grey: unsure):")
     with right:
@@ -100,6 +102,8 @@ def sample_panel():
         z = prior_block(SIDE_MAX, SIDE_MAX, z_dim, temperature, int(seed))[pick]
         image = inference.decode(model, z)[0]
         common.show(image, f"the sample in row {r + 1}, column {c + 1}", scale=8)
+        common.download("Image (PNG)", lambda: exports.png(image), f"{vae.id}-sample-seed{seed}-r{r + 1}c{c + 1}.png",
+                        key="dl_sample")
         st.text(f"sample at row {r + 1}, column {c + 1}")
         words = common.reading(vae.meta.dataset.name, image)
         if words:

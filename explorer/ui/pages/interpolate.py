@@ -6,7 +6,7 @@ import streamlit as st
 from PIL import Image, ImageDraw, ImageFont
 from streamlit_image_coordinates import streamlit_image_coordinates
 
-from explorer import inference, traversal
+from explorer import exports, inference, traversal
 from explorer.classifier import strip_words
 from explorer.images import enlarge, mosaic, to_uint8
 from explorer.latent import interpolate, tile_at
@@ -84,6 +84,12 @@ ts = np.linspace(0.0, 1.0, steps)
 strip = inference.decode(model, interpolate(za, zb, ts, method))
 st.image(enlarge(mosaic(strip, steps, pad=1), 3), width="stretch",
          caption=f"{steps} evenly spaced steps from A (left) to B (right), {method}")
+d1, d2, _ = st.columns([1, 1, 4])
+with d1:
+    common.download("Strip (PNG)", lambda: exports.png(mosaic(strip, steps, pad=1)), f"{entry.id}-interpolation.png",
+                    key="dl_strip")
+with d2:
+    common.download("Animation (GIF)", lambda: exports.gif(strip), f"{entry.id}-interpolation.gif", key="dl_strip_gif")
 strip_reading = loaders.read(meta.dataset.name, strip)
 if strip_reading is not None:  # where does a 2 become a 7?
     st.caption("The classifier reads, from A to B: " + strip_words(strip_reading, names, ts))
@@ -120,6 +126,7 @@ def t_panel():
         z = interpolate(za, zb, float(t), method)
         decoded_t = inference.decode(model, z)[0]
         common.show(decoded_t, f"decoded at t = {t:.2f}", scale=8)
+        common.download("Image (PNG)", lambda: exports.png(decoded_t), f"{entry.id}-t{t:.2f}.png", key="dl_t")
         st.text(f"t = {t:.2f}")
         words = common.reading(meta.dataset.name, decoded_t)
         if words:
@@ -276,6 +283,8 @@ def code_section() -> None:
         with left:
             streamlit_image_coordinates(picture, key="walk_click", png_compression_level=1, width="content",
                                         cursor="pointer")
+            common.download("Walk (PNG, rows in this order)", lambda: exports.png(tiles), f"{entry.id}-walk.png",
+                            key="dl_walk")
         with right:  # the click's result where the click was: the editor above may be out of sight
             if pick is None:
                 st.caption("Click a tile: it is shown here, and its code goes to the editor above.")

@@ -5,7 +5,7 @@ import streamlit as st
 from PIL import Image, ImageDraw
 from streamlit_image_coordinates import streamlit_image_coordinates
 
-from explorer import inference
+from explorer import exports, inference
 from explorer.classifier import CONFIDENT
 from explorer.figures import OWN_COLOR
 from explorer.images import draw_marker, draw_points, hex_to_rgb, tint_by_class
@@ -139,6 +139,7 @@ def grid_image(e, extent: float, click_key: str):
                             + (", dots by the test images' class:" if overlay else ":"))
     elif overlay:
         common.class_legend(common.class_names(e), "Test codes, coloured by class:")
+    common.download("Grid (PNG)", lambda: exports.png(tiles), f"{e.id}-grid-{n}x{n}.png", key=f"dl_{click_key}")
 
 
 # The user's own image (placed from the Denoising playground), on a 2-D model's grid: its code
@@ -191,6 +192,7 @@ def decoded(e, extent: float) -> None:
     on_grid = max(abs(u), abs(v)) <= plane_limit(extent, spacing)
     common.show(image, f"{KIND_LABELS[e.meta.kind]} decodes the clicked point"
                 + ("" if on_grid else " (outside its grid, so not marked on it)"), scale=8)
+    common.download("Image (PNG)", lambda: exports.png(image), f"{e.id}-point-{u:+.3f}-{v:+.3f}.png", key=f"dl_point_{e.id}")
     reading = loaders.read(e.meta.dataset.name, image)
     if reading is not None:
         st.markdown(f"The classifier {reading.words(0, common.class_names(e))}.")

@@ -5,7 +5,7 @@ from typing import NamedTuple
 import numpy as np
 import streamlit as st
 
-from explorer import figures
+from explorer import exports, figures
 from explorer.images import mosaic
 from explorer.latent import nearest_neighbours, place_on_map
 from explorer.ui import common, fragment, loaders, state
@@ -116,6 +116,9 @@ def map_panel():
         st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="map_chart",
                         config={"displaylogo": False, "scrollZoom": True})
         st.caption(f"{len(indices):,} test images. Drag to pan, scroll to zoom, double-click to reset the view.")
+        common.download("Codes and map (CSV)", lambda: exports.codes_csv(indices, codes["labels"], names, codes["codes"],
+                                                                          codes[f"map_{view}"], view),
+                        f"{entry.id}-codes-{view}.csv", key="dl_codes")
     with right:
         state.publish("map_img")
         if own is not None:
