@@ -439,6 +439,8 @@ class TestProblems:
     ("interpolate", {}, ["Strip (PNG)", "Animation (GIF)", "Image (PNG)", "Walk (PNG, rows in this order)"]),
     ("generate", {"gen_pick": "3"}, ["Samples (PNG)", "Image (PNG)"]),
     ("latent_map", {}, ["Codes and map (CSV)"]),
+    ("arithmetic", {}, ["Strip (PNG)", "Image (PNG)", "Image (PNG)"]),
+    ("denoise", {}, ["PNG"] * 4),
 ])
 def test_every_decoded_picture_has_its_download(open_app, page, query, labels):
     at = ok(open_app(page, query=query))

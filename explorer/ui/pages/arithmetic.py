@@ -4,7 +4,7 @@ mean code to another's; an analogy a − b + c from three picked images."""
 import numpy as np
 import streamlit as st
 
-from explorer import arithmetic, inference
+from explorer import arithmetic, exports, inference
 from explorer.images import enlarge, mosaic
 from explorer.ui import common, fragment, loaders
 
@@ -79,9 +79,13 @@ def direction_panel() -> None:
                    f"code of {names[towards]}: the vector is {np.linalg.norm(direction):.2f} long in a code of "
                    f"{len(base)} numbers." if towards != own_cls else
                    "The two classes are the same: the vector is zero. Pick another class.")
+        common.download("Strip (PNG)", lambda: exports.png(mosaic(strip, len(STRIP), pad=1)),
+                        f"{entry.id}-{index}-towards-{names[towards]}.png", key="dl_ar_strip")
     with right:
         image = inference.decode(model, picked)[0]
         common.show(image, f"at {amount:g}: {reading(picked, image)}", scale=5)
+        common.download("Image (PNG)", lambda: exports.png(image), f"{entry.id}-{index}-towards-{names[towards]}-{amount:g}.png",
+                        key="dl_ar_image")
 
 
 @fragment
@@ -105,6 +109,8 @@ def analogy_panel() -> None:
     with shown[3]:
         image = inference.decode(model, result)[0]
         common.show(image, f"a − b + c: {reading(result, image)}", scale=4)
+        common.download("Image (PNG)", lambda: exports.png(image), f"{entry.id}-{picked[0]}-{picked[1]}+{picked[2]}.png",
+                        key="dl_ar_analogy")
 
 
 direction_panel()

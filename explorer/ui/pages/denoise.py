@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from explorer import figures, inference
+from explorer import exports, figures, inference
 from explorer.checkpoints import CheckpointError
 from explorer.ui import common, loaders
 from explorer.ui.own_input import UPLOAD_HELP, own_input
@@ -107,6 +107,7 @@ with cols[0]:
     say_reading(clean)
 with cols[1]:
     common.show(noisy, f"{NOISES[noise]} noise", scale=5)
+    common.download("PNG", lambda: exports.png(noisy), f"{dataset}-{noise}-noisy.png", key="dl_noisy")
     st.metric("noisy vs clean", f"{noisy_psnr:.1f} dB")
     say_reading(noisy)
 for col, kind in zip(cols[2:], KINDS):
@@ -122,6 +123,7 @@ for col, kind in zip(cols[2:], KINDS):
             continue
         score = float(inference.psnr(out[None], clean[None])[0])
         common.show(out, f"{KIND_LABELS[kind]} output", scale=5)
+        common.download("PNG", lambda out=out: exports.png(out), f"{e.id}-denoised.png", key=f"dl_out_{kind}")
         st.metric(f"{KIND_LABELS[kind]} vs clean", f"{score:.1f} dB", delta=f"{score - noisy_psnr:+.1f} dB",
                   help="PSNR of the model's output against the clean input; the change is against the noisy input.")
         say_reading(out)
