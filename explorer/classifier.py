@@ -31,7 +31,7 @@ import numpy as np
 
 from .checkpoints import CLASSIFIERS, CheckpointError, _swap_in, decode_weights, encode_weights, library_versions
 from .io import sha256_file, write_json
-from .metadata import MetadataError, _check_types, _refuse_unknown, _require
+from .metadata import MetadataError, check_document
 
 if TYPE_CHECKING:
     from torch import nn
@@ -92,14 +92,7 @@ class ClassifierMeta:
 
     @classmethod
     def from_json(cls, d: dict, *, strict: bool = False) -> ClassifierMeta:
-        _require(d, cls.REQUIRED)
-        _check_types(d, cls.REQUIRED)
-        _check_types(d, cls.OPTIONAL)
-        if strict:
-            _refuse_unknown(d, cls)
-        if d["format_version"] > FORMAT_VERSION:
-            raise MetadataError(f"format version {d['format_version']} is newer than this program reads "
-                                f"({FORMAT_VERSION}); update Latent Explorer")
+        check_document(d, cls, FORMAT_VERSION, strict=strict)
         names = d["class_names"]
         if len(names) < 2 or not all(isinstance(n, str) for n in names):
             raise MetadataError("field 'class_names' should be a list of two or more strings")

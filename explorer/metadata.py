@@ -54,6 +54,20 @@ def _refuse_unknown(d: dict, cls, prefix: str = "") -> None:
         raise MetadataError(f"unknown field(s) {', '.join(prefix + k for k in unknown)}")
 
 
+def check_document(d: dict, cls, newest: int, *, strict: bool) -> None:
+    """The checks every metadata document of ours gets before its own: the fields ``cls.REQUIRED``
+    present, those of ``cls.REQUIRED`` and ``cls.OPTIONAL`` of their types, (``strict``) no field
+    ``cls`` does not have, and a ``format_version`` no newer than ``newest``."""
+    _require(d, cls.REQUIRED)
+    _check_types(d, cls.REQUIRED)
+    _check_types(d, cls.OPTIONAL)
+    if strict:
+        _refuse_unknown(d, cls)
+    if d["format_version"] > newest:
+        raise NewerFormatError(f"format version {d['format_version']} is newer than this program reads "
+                               f"({newest}); update Latent Explorer")
+
+
 @dataclass(frozen=True)
 class DatasetInfo:
     """What a model was trained and tested on."""
@@ -159,14 +173,7 @@ class CheckpointMeta:
         Raises ``MetadataError`` for a missing or mistyped field, a newer format, or a
         ``model_config`` that is invalid or disagrees with kind/arch/latent_dim.
         """
-        _require(d, cls.REQUIRED)
-        _check_types(d, cls.REQUIRED)
-        _check_types(d, cls.OPTIONAL)
-        if strict:
-            _refuse_unknown(d, cls)
-        if d["format_version"] > FORMAT_VERSION:
-            raise NewerFormatError(f"format version {d['format_version']} is newer than this program reads "
-                                f"({FORMAT_VERSION}); update Latent Explorer")
+        check_document(d, cls, FORMAT_VERSION, strict=strict)
         try:
             cfg = ModelConfig.from_dict(d["model_config"])
         except (TypeError, ValueError) as e:
