@@ -31,72 +31,80 @@ cat = loaders.catalog()
 codes = loaders.codes(entry)
 
 # ---- settings --------------------------------------------------------------------------------
-c1, c2, c3, c4 = st.columns([1.2, 1.4, 1.4, 1.2])
-n = c1.slider("Grid resolution", 5, 30, 15, key="grid_n", bind="query-params", help="Tiles per side.")
-spacing = c2.radio("Spacing", ["even", "quantile"], horizontal=True, key="grid_spacing", bind="query-params",
-                   format_func={"even": "even", "quantile": "Gaussian quantiles"}.get,
-                   help="Gaussian quantiles: tiles at equal steps of probability under N(0, σ²), σ = range/3 "
-                        "(Kingma & Welling 2013, fig. 4); they crowd near the centre, where a VAE's codes are.")
-auto = c3.toggle("Automatic range", value=True, key="grid_auto", bind="query-params",
-                 help="VAE: ±3 (its prior N(0, I) lies almost all inside). AE/DAE: the spread of its test codes "
-                      "on this plane (99th percentile).")
-range_box = c3.empty()  # filled once the plane is known: the range in use, or the slider that sets it
-overlay = c4.toggle("Show test codes", value=False, key="grid_overlay", bind="query-params",
-                    help="Draw the test images' codes (projected onto the plane) as dots coloured by class.")
-reader_problem = loaders.reader_problem(meta.dataset.name)
-read_tiles = c4.toggle("Classifier's reading", value=False, key="grid_read", bind="query-params",
-                       disabled=reader_problem is not None,
-                       help="Colour each tile by the class a small image classifier reads in it, strong where it is "
-                            "sure and grey where it is not: an AE's holes show as grey patches, a VAE's class "
-                            "borders as lines." if reader_problem is None else reader_problem) and reader_problem is None
-partner_kind = "ae" if kind == "vae" else "vae"
-partner = cat.find(meta.dataset.name, partner_kind, z_dim, meta.arch)
-pair = c4.toggle(f"{KIND_LABELS[partner_kind]} side by side", value=False, key="grid_pair",
-                 bind="query-params", disabled=partner is None,
-                 help=f"The same plane settings for the {KIND_LABELS[partner_kind]} of this dataset and "
-                      "latent size." if partner else "No such model was trained.")
-
-mode, i, j = "dims", 0, 1
+# The controls and the grid in one fragment: a toggle or a slider redraws only this page's
+# content, not the app's frame (the grid's clicks rerun only ``grid_panel``, nested in it).
 anchor_index: int | str | None = None
-if z_dim > 2:
-    p1, p2, p3 = st.columns([1.6, 1.4, 2.4])
-    # Opens on the codes' two widest directions through their mean, where the decoded images
-    # live: an AE's dimensions 0 and 1 through the origin decode to nearly black tiles.
-    mode = p1.radio("Plane", ["pca", "dims"], key="grid_plane", bind="query-params", horizontal=True,
-                    format_func={"dims": "latent dimensions", "pca": "principal directions"}.get)
-    if mode == "dims":
-        d1, d2 = p2.columns(2)
-        common.clamp("grid_i", 0, z_dim - 1)
-        common.clamp("grid_j", 0, z_dim - 1)
-        i = d1.number_input("x: dimension", 0, z_dim - 1, 0, key="grid_i", bind="query-params")
-        j = d2.number_input("y: dimension", 0, z_dim - 1, 1, key="grid_j", bind="query-params")
-        if i == j:
-            j = (i + 1) % z_dim
-            p2.caption(f"x and y need different dimensions: y uses {j}.")
-    else:
-        p2.caption("The directions along which the test codes vary most.")
-    anchor = p3.radio("Through the", ["mean", "origin", "image"], key="grid_anchor", bind="query-params",
-                      horizontal=True, format_func=ANCHORS.get,
-                      help="The other latent dimensions are held at this point's values: the mean of the "
-                           "test codes, zero, or one test image's code.")
-    if anchor == "image":
-        row = common.pick_test_image("grid_anchor", entry, codes["labels"], label="Anchor", container=p3)
-        anchor_index = int(codes["indices"][row])
-    elif anchor == "mean":
-        anchor_index = MEAN_ANCHOR
-    st.caption("For latent sizes above 2 the grid shows one flat slice through the latent space; the test codes "
-               "drawn over it are their projections onto that slice.")
 
-shown = [entry] + ([partner] if pair and partner is not None else [])
-auto_extents = [loaders.grid_extent(e, mode, i, j, anchor_index) for e in shown]
-if auto:  # the range in use, in words: a disabled slider would show its own value, not this one
-    range_box.caption("Range in use: " + ", ".join(
-        f"±{x:g}" + (f" ({KIND_LABELS[e.meta.kind]})" if len(shown) > 1 else "") for e, x in zip(shown, auto_extents)))
-    extents = auto_extents
-else:  # starts where the automatic range was
-    manual = range_box.slider("Range ±", 0.5, 20.0, float(min(20.0, max(0.5, auto_extents[0]))), step=0.5,
-                              key="grid_range", bind="query-params")
-    extents = [float(manual)] * len(shown)
+
+def controls() -> None:
+    """The grid's settings, read into the module's names the drawing functions below use."""
+    global n, spacing, overlay, read_tiles, partner, mode, i, j, anchor_index, shown, extents
+    c1, c2, c3, c4 = st.columns([1.2, 1.4, 1.4, 1.2])
+    n = c1.slider("Grid resolution", 5, 30, 15, key="grid_n", bind="query-params", help="Tiles per side.")
+    spacing = c2.radio("Spacing", ["even", "quantile"], horizontal=True, key="grid_spacing", bind="query-params",
+                       format_func={"even": "even", "quantile": "Gaussian quantiles"}.get,
+                       help="Gaussian quantiles: tiles at equal steps of probability under N(0, σ²), σ = range/3 "
+                            "(Kingma & Welling 2013, fig. 4); they crowd near the centre, where a VAE's codes are.")
+    auto = c3.toggle("Automatic range", value=True, key="grid_auto", bind="query-params",
+                     help="VAE: ±3 (its prior N(0, I) lies almost all inside). AE/DAE: the spread of its test codes "
+                          "on this plane (99th percentile).")
+    range_box = c3.empty()  # filled once the plane is known: the range in use, or the slider that sets it
+    overlay = c4.toggle("Show test codes", value=False, key="grid_overlay", bind="query-params",
+                        help="Draw the test images' codes (projected onto the plane) as dots coloured by class.")
+    reader_problem = loaders.reader_problem(meta.dataset.name)
+    read_tiles = c4.toggle("Classifier's reading", value=False, key="grid_read", bind="query-params",
+                           disabled=reader_problem is not None,
+                           help="Colour each tile by the class a small image classifier reads in it, strong where it is "
+                                "sure and grey where it is not: an AE's holes show as grey patches, a VAE's class "
+                                "borders as lines." if reader_problem is None else reader_problem) and reader_problem is None
+    partner_kind = "ae" if kind == "vae" else "vae"
+    partner = cat.find(meta.dataset.name, partner_kind, z_dim, meta.arch)
+    pair = c4.toggle(f"{KIND_LABELS[partner_kind]} side by side", value=False, key="grid_pair",
+                     bind="query-params", disabled=partner is None,
+                     help=f"The same plane settings for the {KIND_LABELS[partner_kind]} of this dataset and "
+                          "latent size." if partner else "No such model was trained.")
+
+    mode, i, j = "dims", 0, 1
+    anchor_index = None
+    if z_dim > 2:
+        p1, p2, p3 = st.columns([1.6, 1.4, 2.4])
+        # Opens on the codes' two widest directions through their mean, where the decoded images
+        # live: an AE's dimensions 0 and 1 through the origin decode to nearly black tiles.
+        mode = p1.radio("Plane", ["pca", "dims"], key="grid_plane", bind="query-params", horizontal=True,
+                        format_func={"dims": "latent dimensions", "pca": "principal directions"}.get)
+        if mode == "dims":
+            d1, d2 = p2.columns(2)
+            common.clamp("grid_i", 0, z_dim - 1)
+            common.clamp("grid_j", 0, z_dim - 1)
+            i = d1.number_input("x: dimension", 0, z_dim - 1, 0, key="grid_i", bind="query-params")
+            j = d2.number_input("y: dimension", 0, z_dim - 1, 1, key="grid_j", bind="query-params")
+            if i == j:
+                j = (i + 1) % z_dim
+                p2.caption(f"x and y need different dimensions: y uses {j}.")
+        else:
+            p2.caption("The directions along which the test codes vary most.")
+        anchor = p3.radio("Through the", ["mean", "origin", "image"], key="grid_anchor", bind="query-params",
+                          horizontal=True, format_func=ANCHORS.get,
+                          help="The other latent dimensions are held at this point's values: the mean of the "
+                               "test codes, zero, or one test image's code.")
+        if anchor == "image":
+            row = common.pick_test_image("grid_anchor", entry, codes["labels"], label="Anchor", container=p3)
+            anchor_index = int(codes["indices"][row])
+        elif anchor == "mean":
+            anchor_index = MEAN_ANCHOR
+        st.caption("For latent sizes above 2 the grid shows one flat slice through the latent space; the test codes "
+                   "drawn over it are their projections onto that slice.")
+
+    shown = [entry] + ([partner] if pair and partner is not None else [])
+    auto_extents = [loaders.grid_extent(e, mode, i, j, anchor_index) for e in shown]
+    if auto:  # the range in use, in words: a disabled slider would show its own value, not this one
+        range_box.caption("Range in use: " + ", ".join(
+            f"±{x:g}" + (f" ({KIND_LABELS[e.meta.kind]})" if len(shown) > 1 else "") for e, x in zip(shown, auto_extents)))
+        extents = auto_extents
+    else:  # starts where the automatic range was
+        manual = range_box.slider("Range ±", 0.5, 20.0, float(min(20.0, max(0.5, auto_extents[0]))), step=0.5,
+                                  key="grid_range", bind="query-params")
+        extents = [float(manual)] * len(shown)
 
 default_uv = (0.0, 0.0)
 state.init("grid_at", state.parse_point, default_uv)
@@ -231,4 +239,11 @@ def grid_panel():
                 decoded(e, ext)
 
 
-grid_panel()
+
+@fragment
+def grid_page():
+    controls()
+    grid_panel()
+
+
+grid_page()
