@@ -18,6 +18,8 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
+from .images import to_uint8
+
 MIN_SIDE = 512
 GIF_FRAME_MS = 120  # the interpolation's animation: about 8 steps a second, and back
 
@@ -28,15 +30,9 @@ def export_scale(height: int, width: int) -> int:
     return max(1, math.ceil(MIN_SIDE / max(1, height, width)))
 
 
-def _uint8(pixels: np.ndarray) -> np.ndarray:
-    x = np.asarray(pixels)
-    if x.dtype == np.uint8:
-        return x
-    return (np.clip(x.astype(np.float32), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-
-
 def _enlarged(pixels: np.ndarray) -> Image.Image:
-    x = _uint8(pixels)
+    x = np.asarray(pixels)
+    x = x if x.dtype == np.uint8 else to_uint8(x)
     if x.ndim not in (2, 3) or (x.ndim == 3 and x.shape[2] != 3):
         raise ValueError(f"a picture is (H, W) grey or (H, W, 3) RGB, not {x.shape}")
     k = export_scale(x.shape[0], x.shape[1])

@@ -12,11 +12,11 @@ with another model's figure.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from .io import write_json
 
 FILE = "feature_accuracy.json"
 TRAIN_IMAGES = 10_000  # training images whose codes fit the logistic regression
@@ -48,11 +48,7 @@ def write(folder: str | Path, measured: dict[str, tuple[str, float]]) -> Path:
            "about": "test accuracy of a logistic regression on each model's latent codes; "
                     "written by python -m tools.report",
            "models": {k: {"weights_sha256": sha, "accuracy": round(float(acc), 6)} for k, (sha, acc) in sorted(measured.items())}}
-    fd, tmp = tempfile.mkstemp(prefix=f".{FILE}.", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(doc, f, indent=1)
-        f.write("\n")
-    os.replace(tmp, path)
+    write_json(path, doc)
     return path
 
 

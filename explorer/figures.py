@@ -106,17 +106,26 @@ def loss_curves(history: Sequence[dict], best_epoch: int | None = None) -> go.Fi
     return fig
 
 
-def loss_by_latent_size(points: Sequence[tuple[str, int, float]], chosen_kind: str | None = None) -> go.Figure:
-    """Test loss against latent size, one line per kind; ``points`` = (kind, latent_dim, loss)."""
-    fig = go.Figure()
+def _kind_lines(fig: go.Figure, points: Sequence[tuple[str, int, float]], chosen_kind: str | None,
+                y_of=None, hover: str | None = None) -> None:
+    """One line per kind through ``points`` = (kind, latent size, value), in the kind's colour, the
+    chosen kind's drawn heavier; ``y_of`` maps a value to its height (the value itself by default),
+    and ``hover`` (a hovertemplate) sees the value as ``%{customdata}``."""
     for kind in KINDS:
-        pts = sorted((z, loss) for k, z, loss in points if k == kind)
+        pts = sorted((z, v) for k, z, v in points if k == kind)
         if not pts:
             continue
         fig.add_trace(go.Scatter(
-            x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines+markers", name=KIND_LABELS[kind],
-            line=dict(color=KIND_COLORS[kind], width=4 if kind == chosen_kind else 2),
-            marker=dict(size=9 if kind == chosen_kind else 6)))
+            x=[z for z, _ in pts], y=[v if y_of is None else y_of(v) for _, v in pts], mode="lines+markers",
+            name=KIND_LABELS[kind], line=dict(color=KIND_COLORS[kind], width=4 if kind == chosen_kind else 2),
+            marker=dict(size=9 if kind == chosen_kind else 6), customdata=[v for _, v in pts],
+            hovertemplate=None if hover is None else hover + "<extra>" + KIND_LABELS[kind] + "</extra>"))
+
+
+def loss_by_latent_size(points: Sequence[tuple[str, int, float]], chosen_kind: str | None = None) -> go.Figure:
+    """Test loss against latent size, one line per kind; ``points`` = (kind, latent_dim, loss)."""
+    fig = go.Figure()
+    _kind_lines(fig, points, chosen_kind)
     sizes = sorted({z for _, z, _ in points})
     fig.update_xaxes(type="log", tickvals=sizes, ticktext=[str(z) for z in sizes], title_text="latent size")
     fig.update_yaxes(title_text="test loss (nats per image)")
@@ -137,16 +146,8 @@ def variance_kept(pca_points: Sequence[tuple[int, float, float]], model_points: 
         x=[k for k, _, _ in pca_points], y=[share for _, _, share in pca_points], mode="lines+markers", name="PCA",
         line=dict(color="#555", dash="dash", width=2), marker=dict(size=5), customdata=[mse for _, mse, _ in pca_points],
         hovertemplate="%{x} components: %{y:.1%} of the variance (MSE %{customdata:.4f})<extra>PCA</extra>"))
-    for kind in KINDS:
-        pts = sorted((z, mse) for k, z, mse in model_points if k == kind)
-        if not pts:
-            continue
-        fig.add_trace(go.Scatter(
-            x=[z for z, _ in pts], y=[1 - mse / per_pixel for _, mse in pts], mode="lines+markers", name=KIND_LABELS[kind],
-            line=dict(color=KIND_COLORS[kind], width=4 if kind == chosen_kind else 2),
-            marker=dict(size=9 if kind == chosen_kind else 6), customdata=[mse for _, mse in pts],
-            hovertemplate="latent size %{x}: %{y:.1%} of the variance (MSE %{customdata:.4f})<extra>"
-                          + KIND_LABELS[kind] + "</extra>"))
+    _kind_lines(fig, model_points, chosen_kind, y_of=lambda mse: 1 - mse / per_pixel,
+                hover="latent size %{x}: %{y:.1%} of the variance (MSE %{customdata:.4f})")
     ticks = sorted({k for k, _, _ in pca_points} & {1, 2, 4, 8, 16, 32, 64})
     fig.update_xaxes(type="log", tickvals=ticks, ticktext=[str(t) for t in ticks],
                      title_text="numbers in the code (latent size, or PCA components)")
@@ -159,15 +160,7 @@ def feature_accuracy_by_latent_size(points: Sequence[tuple[str, int, float]], ch
     """Codes-as-features accuracy against latent size, one line per kind; ``points`` = (kind,
     latent size, test accuracy in [0, 1])."""
     fig = go.Figure()
-    for kind in KINDS:
-        pts = sorted((z, acc) for k, z, acc in points if k == kind)
-        if not pts:
-            continue
-        fig.add_trace(go.Scatter(
-            x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines+markers", name=KIND_LABELS[kind],
-            line=dict(color=KIND_COLORS[kind], width=4 if kind == chosen_kind else 2),
-            marker=dict(size=9 if kind == chosen_kind else 6),
-            hovertemplate="latent size %{x}: %{y:.1%} right<extra>" + KIND_LABELS[kind] + "</extra>"))
+    _kind_lines(fig, points, chosen_kind, hover="latent size %{x}: %{y:.1%} right")
     sizes = sorted({z for _, z, _ in points})
     fig.update_xaxes(type="log", tickvals=sizes, ticktext=[str(z) for z in sizes], title_text="latent size")
     fig.update_yaxes(title_text="test accuracy of a linear classifier on the codes", tickformat=".0%")

@@ -90,16 +90,15 @@ def maps_panel() -> None:
 reconstructions_panel()
 
 st.subheader("Test loss against latent size")
-points = [(e.meta.kind, e.meta.latent_dim, e.meta.test_metrics.loss) for e in cat.good
-          if e.meta.dataset.name == dataset and e.meta.arch == arch]
+same = [e for e in cat.good if e.meta.dataset.name == dataset and e.meta.arch == arch]  # every kind's
+points = [(e.meta.kind, e.meta.latent_dim, e.meta.test_metrics.loss) for e in same]
 st.plotly_chart(figures.loss_by_latent_size(points, kind), config={"displaylogo": False})
 st.caption("Test loss in nats per image: for the AE and DAE the reconstruction error alone, for the VAE the "
            "reconstruction error plus the KL term (the negative ELBO), so the VAE's line sits higher by design.")
 
 st.subheader("Against PCA: how much of the images a code keeps")
 pca = loaders.pixel_pca(entry)
-model_mse = [(e.meta.kind, e.meta.latent_dim, e.meta.test_metrics.mse) for e in cat.good
-             if e.meta.dataset.name == dataset and e.meta.arch == arch]
+model_mse = [(e.meta.kind, e.meta.latent_dim, e.meta.test_metrics.mse) for e in same]
 st.plotly_chart(figures.variance_kept(loaders.pca_curve(entry), model_mse, pca.total_variance, kind),
                 config={"displaylogo": False})
 st.caption("The share of the test images' pixel variance each code keeps: for PCA its explained variance, for a "
@@ -109,7 +108,6 @@ st.caption("The share of the test images' pixel variance each code keeps: for PC
            "the training images).")
 
 st.subheader("Codes as features")
-same = [e for e in cat.good if e.meta.dataset.name == dataset and e.meta.arch == arch]
 accuracy = loaders.feature_accuracy(same)
 if accuracy:
     st.plotly_chart(figures.feature_accuracy_by_latent_size(
