@@ -6,6 +6,7 @@ With no flags this reproduces the shipped set in checkpoints/: {mnist, fashion} 
   python train.py --dataset fashion --kind vae --latent-dims 2 8 --epochs 10 --out runs/
   python train.py --resume            # continue an interrupted sweep where it stopped
   python train.py --classifiers       # the reading classifiers the app reads decoded images with
+  python train.py --set seeds         # the course documents' own networks (conv VAE, linear AE, ...)
 """
 
 from __future__ import annotations
@@ -57,7 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"dataset to train on (default: all = {' and '.join(DATASETS)})")
     p.add_argument("--kind", choices=[*KINDS, "all"], default="all",
                    help="model kind: autoencoder, denoising autoencoder, variational autoencoder (default: all)")
-    p.add_argument("--latent-dims", type=positive_int, nargs="+", default=list(LATENT_DIMS), metavar="Z",
+    p.add_argument("--set", choices=["sweep", "seeds"], default="sweep", dest="model_set",
+                   help="sweep: datasets x kinds x latent sizes of one architecture, as chosen below; seeds: the "
+                        "course documents' own networks with their own settings (explorer/seeds.py: seed 000's "
+                        "convolutional VAE, simple and deep AEs, seed 004's convolutional and linear AEs), about "
+                        "15 minutes on 2 CPU cores; --dataset and --kind filter them (default: sweep)")
+    p.add_argument("--latent-dims", type=positive_int, nargs="+", default=None, metavar="Z",
                    help=f"latent sizes to train (default: {' '.join(map(str, LATENT_DIMS))})")
     p.add_argument("--arch", choices=[*ARCHS, "all"], default="mlp",
                    help="architecture: mlp (784-512-256-z) or conv (conv encoder, conv-transpose decoder) (default: mlp)")
@@ -135,9 +141,16 @@ def main(argv: list[str] | None = None) -> int:
     from explorer.checkpoints import CheckpointError, read_meta, recover_interrupted
     from explorer.data import DataError, load_dataset
     from explorer.io import check_writable
-    from explorer.sweep import default_jobs, plan, run_all, threads_per_job
+    from explorer.sweep import default_jobs, plan, run_all, seed_plan, threads_per_job
     from explorer.training import TrainingDiverged, fast_precision, same_settings
 
+    if args.model_set == "seeds":
+        given = [f"--{k.replace('_', '-')}" for k in ("latent_dims", "hidden", "activation", "flow_steps")
+                 if getattr(args, k) is not None] + (["--arch"] if args.arch != "mlp" else [])
+        if given:
+            print(f"train.py: error: --set seeds trains the seeds' own networks; {', '.join(given)} do not apply to it",
+                  file=sys.stderr)
+            return 2
     datasets = DATASETS if args.dataset == "all" else (args.dataset,)
     kinds = KINDS if args.kind == "all" else (args.kind,)
     archs = ARCHS if args.arch == "all" else (args.arch,)
@@ -158,8 +171,12 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {k: v for k, v in {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
                                    "seed": args.seed}.items() if v is not None}
     overrides["precision"] = fast_precision(device) if args.precision == "auto" else args.precision
-    specs = plan(datasets, kinds, args.latent_dims, archs, overrides=overrides, hidden=tuple(args.hidden) if args.hidden else None,
-                 activation=args.activation, flow_steps=args.flow_steps)
+    if args.model_set == "seeds":
+        specs = seed_plan(datasets, kinds, overrides=overrides)
+    else:
+        specs = plan(datasets, kinds, args.latent_dims or LATENT_DIMS, archs, overrides=overrides,
+                     hidden=tuple(args.hidden) if args.hidden else None, activation=args.activation,
+                     flow_steps=args.flow_steps)
     if args.dry_run:
         for s in specs:
             warmup = f", KL warm-up {s.train.kl_warmup_epochs} epochs" if s.train.kl_warmup_epochs else ""
@@ -217,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter() - t0
     print(f"done: {len(specs) - failures}/{len(specs)} models in {wall:.0f}s -> {args.out}")
     if not failures and timings:
-        record_sweep(args.out, argv, wall, [timings[i] for i in sorted(timings)], device, jobs)
+        record_sweep(args.out, argv, wall, [timings[i] for i in sorted(timings)], device, jobs,
+                     name="sweep-seeds.json" if args.model_set == "seeds" else "sweep.json")
     return 1 if failures else 0
 
 
@@ -261,8 +279,10 @@ def train_classifiers(args: argparse.Namespace, data: dict, device: str) -> int:
     return 0
 
 
-def record_sweep(out: Path, argv: list[str] | None, wall: float, timings: list[dict], device: str, jobs: int) -> None:
-    """Keep how long this sweep took (the report quotes it) in ``<out>/sweep.json``."""
+def record_sweep(out: Path, argv: list[str] | None, wall: float, timings: list[dict], device: str, jobs: int,
+                 name: str = "sweep.json") -> None:
+    """Keep how long this sweep took (the report quotes it) in ``<out>/<name>``: sweep.json for the
+    default sweep, sweep-seeds.json for ``--set seeds``."""
     import platform
 
     import torch
@@ -270,7 +290,7 @@ def record_sweep(out: Path, argv: list[str] | None, wall: float, timings: list[d
     from explorer.io import write_json
     from explorer.sweep import cpu_cores, threads_per_job
 
-    write_json(out / "sweep.json", {
+    write_json(out / name, {
         "command": "python train.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "wall_seconds": wall, "models": timings, "device": device,
         "cpu_count": cpu_cores(), "jobs": jobs,

@@ -1,6 +1,7 @@
 """Checkpoints: safetensors weights, JSON metadata, and the precomputed latent codes and maps.
 
-One folder per model, named ``<dataset>-<kind>-<arch>-z<latent_dim>``:
+One folder per model, named ``<dataset>-<kind>-<architecture>-z<latent_dim>`` (the architecture
+as ``ModelConfig.architecture`` names it: mlp, linear, mlp-128-64, conv, conv4 …):
   weights.safetensors  the model's tensors (nothing is ever unpickled)
   meta.json            everything that rebuilds and describes the model (see ``save_checkpoint``)
   codes.safetensors    latent codes (VAE: posterior means, through its flow if it has one) of a
@@ -51,8 +52,8 @@ class CheckpointError(RuntimeError):
     """A checkpoint is missing, damaged or inconsistent. The message says what and how to fix."""
 
 
-def checkpoint_id(dataset: str, kind: str, arch: str, latent_dim: int) -> str:
-    return f"{dataset}-{kind}-{arch}-z{latent_dim}"
+def checkpoint_id(dataset: str, kind: str, architecture: str, latent_dim: int) -> str:
+    return f"{dataset}-{kind}-{architecture}-z{latent_dim}"
 
 
 @dataclass

@@ -21,6 +21,7 @@ def validation_size(n: int, fraction: float) -> int:
 
 
 IMAGE_SHAPE = (1, 28, 28)
+DEFAULT_HIDDEN = (512, 256)
 N_PIXELS = 784
 
 
@@ -29,9 +30,9 @@ class ModelConfig:
     kind: str = "vae"
     arch: str = "mlp"
     latent_dim: int = 2
-    hidden: tuple[int, ...] = (512, 256)  # mlp: hidden widths, encoder order (decoder mirrors)
-    channels: tuple[int, ...] = (32, 64)  # conv: channels of the two stride-2 convolutions
-    conv_dense: int = 256                 # conv: dense layer between convolutions and code
+    hidden: tuple[int, ...] = DEFAULT_HIDDEN  # mlp: hidden widths, encoder order (decoder mirrors); () = linear
+    channels: tuple[int, ...] = (32, 64)  # conv, conv4: channels of the convolutions (see explorer.models)
+    conv_dense: int = 256                 # conv, conv4: dense layer between convolutions and code
     activation: str = "relu"              # of every hidden layer: relu, silu or elu
     flow_steps: int = 0                   # vae: inverse autoregressive flow steps on the posterior
 
@@ -42,7 +43,7 @@ class ModelConfig:
             raise ValueError(f"unknown architecture {self.arch!r}; choose one of {', '.join(ARCHS)}")
         if not isinstance(self.latent_dim, int) or self.latent_dim < 1:
             raise ValueError(f"latent_dim must be a positive integer, got {self.latent_dim!r}")
-        if not self.hidden or any((not isinstance(h, int)) or h < 1 for h in self.hidden):
+        if any((not isinstance(h, int)) or h < 1 for h in self.hidden):
             raise ValueError(f"hidden sizes must be positive integers, got {self.hidden!r}")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {self.activation!r}; choose one of {', '.join(ACTIVATIONS)}")
@@ -69,6 +70,20 @@ class ModelConfig:
         if unknown:
             raise ValueError(f"unknown config fields: {', '.join(sorted(unknown))}")
         return cls(**d)
+
+    @property
+    def architecture(self) -> str:
+        """The catalog's name of the network (the sidebar's "Architecture", the checkpoint's folder):
+        the body, and for an MLP its hidden widths. The shipped sweep's 512-256 MLP is plain "mlp";
+        an MLP without hidden layers is "linear" (784-z-784: nothing between the pixels and the
+        code but one matrix each way, and the output's sigmoid)."""
+        if self.arch != "mlp":
+            return self.arch
+        if not self.hidden:
+            return "linear"
+        if self.hidden == DEFAULT_HIDDEN:
+            return "mlp"
+        return "mlp-" + "-".join(map(str, self.hidden))
 
     @property
     def code_outputs(self) -> int:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config import ModelConfig, validation_size
-from .vocab import dataset_title, kind_label
+from .vocab import arch_label, dataset_title, kind_label
 
 FORMAT_VERSION = 1
 
@@ -218,6 +218,13 @@ class CheckpointMeta:
         return validation_size(self.dataset.train_count, float(self.train_config.get("val_fraction") or 0))
 
     @property
+    def architecture(self) -> str:
+        """The network's name in the catalog (``ModelConfig.architecture``): 'mlp', 'linear', 'conv4' …"""
+        return self.model_config.architecture
+
+    @property
     def title(self) -> str:
-        """'MNIST VAE, latent size 2': how the app names this model."""
-        return f"{dataset_title(self.dataset.name)} {kind_label(self.kind)}, latent size {self.latent_dim}"
+        """'MNIST VAE, latent size 2': how the app names this model; another network than the
+        sweep's MLP is named too: 'MNIST AE (Linear 784-z-784), latent size 64'."""
+        net = "" if self.architecture == "mlp" else f" ({arch_label(self.architecture)})"
+        return f"{dataset_title(self.dataset.name)} {kind_label(self.kind)}{net}, latent size {self.latent_dim}"

@@ -71,7 +71,36 @@ def conv_decoder(cfg: ModelConfig) -> nn.Module:
     )
 
 
-BODIES = {"mlp": (mlp_encoder, mlp_decoder), "conv": (conv_encoder, conv_decoder)}
+def conv4_encoder(cfg: ModelConfig) -> nn.Module:
+    """Seed 000's convolutional VAE, the Keras example's network: four 3 × 3 convolutions (the
+    second of stride 2), a dense layer, then the code. With channels (32, 64) and conv_dense 32
+    its layers have the seed's parameter counts (320, 18,496, 36,928, 36,928, 401,440)."""
+    c1, c2 = cfg.channels
+    return nn.Sequential(
+        nn.Conv2d(1, c1, 3, padding=1), act(cfg),             # (N, c1, 28, 28)
+        nn.Conv2d(c1, c2, 3, stride=2, padding=1), act(cfg),  # (N, c2, 14, 14)
+        nn.Conv2d(c2, c2, 3, padding=1), act(cfg),
+        nn.Conv2d(c2, c2, 3, padding=1), act(cfg),
+        nn.Flatten(),
+        nn.Linear(c2 * 196, cfg.conv_dense), act(cfg),
+        nn.Linear(cfg.conv_dense, cfg.code_outputs),
+    )
+
+
+def conv4_decoder(cfg: ModelConfig) -> nn.Module:
+    """The seed's decoder: dense to 14 × 14 × c2, one stride-2 transposed convolution, one 3 × 3
+    convolution to the image (parameters 37,632, 18,464 and 289 at latent size 2)."""
+    c1, c2 = cfg.channels
+    return nn.Sequential(
+        nn.Linear(cfg.latent_dim, c2 * 196), act(cfg),
+        nn.Unflatten(1, (c2, 14, 14)),
+        nn.ConvTranspose2d(c2, c1, 3, stride=2, padding=1, output_padding=1), act(cfg),  # (N, c1, 28, 28)
+        nn.Conv2d(c1, 1, 3, padding=1),
+    )
+
+
+BODIES = {"mlp": (mlp_encoder, mlp_decoder), "conv": (conv_encoder, conv_decoder),
+          "conv4": (conv4_encoder, conv4_decoder)}
 
 
 # --------------------------------------------------------------------------- models
@@ -214,7 +243,7 @@ MODELS: dict[str, type[Autoencoder]] = {"ae": Autoencoder, "dae": Autoencoder, "
 
 def build_model(cfg: ModelConfig) -> Autoencoder:
     model = MODELS[cfg.kind](cfg)
-    if cfg.arch == "conv":
+    if cfg.arch in ("conv", "conv4"):
         # channels-last makes conv-transpose layers markedly faster on the CPU.
         model = model.to(memory_format=torch.channels_last)  # pyright: ignore[reportCallIssue] - a documented keyword torch's stub lacks
     return model

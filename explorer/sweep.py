@@ -44,7 +44,7 @@ class RunSpec:
 
     @property
     def id(self) -> str:
-        return checkpoint_id(self.dataset, self.model.kind, self.model.arch, self.model.latent_dim)
+        return checkpoint_id(self.dataset, self.model.kind, self.model.architecture, self.model.latent_dim)
 
 
 def default_recipe(dataset: str, kind: str) -> TrainConfig:
@@ -102,6 +102,22 @@ def plan(datasets, kinds, latent_dims, archs=("mlp",), *,
                     if flow_steps is not None and kind == "vae":
                         mcfg = dataclasses.replace(mcfg, flow_steps=flow_steps)
                     specs.append(RunSpec(ds, mcfg, train))
+    return specs
+
+
+def seed_plan(datasets=None, kinds=None, *, overrides: dict | None = None) -> list[RunSpec]:
+    """``train.py --set seeds``: the course documents' networks (``explorer.seeds.SEED_RUNS``), with
+    their own epochs, batch sizes and learning rates; ``datasets`` and ``kinds`` filter them,
+    ``overrides`` replace TrainConfig fields as in ``plan``. No KL warm-up and no held-out
+    validation: the seeds trained on all 60,000 images and report their last epoch."""
+    from .seeds import SEED_RUNS
+
+    specs = []
+    for r in SEED_RUNS:
+        if (datasets and r.dataset not in datasets) or (kinds and r.model.kind not in kinds):
+            continue
+        train = TrainConfig(epochs=r.epochs, batch_size=r.batch_size, lr=r.lr, test_every=TEST_EVERY)
+        specs.append(RunSpec(r.dataset, r.model, dataclasses.replace(train, **overrides) if overrides else train))
     return specs
 
 
@@ -199,10 +215,35 @@ def threads_per_job(jobs: int, cores: int | None = None) -> int:
     return max(1, (cores or cpu_cores()) // jobs)
 
 
+def multiply_adds(cfg: ModelConfig) -> int:
+    """Multiply-adds of one image through the encoder and decoder (linear and convolution layers)."""
+    model = build_model(cfg).float()
+    total = 0
+
+    def count(module, inputs, output):
+        nonlocal total
+        if isinstance(module, torch.nn.Linear):
+            total += module.in_features * module.out_features
+        elif isinstance(module, torch.nn.Conv2d):
+            total += output.shape[-2] * output.shape[-1] * module.weight.numel()
+        elif isinstance(module, torch.nn.ConvTranspose2d):
+            total += inputs[0].shape[-2] * inputs[0].shape[-1] * module.weight.numel()
+
+    hooks = [m.register_forward_hook(count) for m in model.modules()]
+    with torch.inference_mode():
+        model.loss_parts(torch.zeros(1, 1, 28, 28), torch.zeros(1, 1, 28, 28))
+    for h in hooks:
+        h.remove()
+    return total
+
+
 def estimated_cost(spec: RunSpec, n_train: int, n_test: int) -> float:
-    """Rough relative cost of a run (images passed through training, plus the map), used only to
-    start the longest runs first so that the workers finish together."""
-    return spec.train.epochs * n_train + 40 * min(MAP_SAMPLE, n_test)
+    """Rough relative cost of a run, used only to start the longest runs first so that the workers
+    finish together: the images passed through training weighted by the network's arithmetic (a
+    fixed cost per image stands for the data's handling, which dominates small networks), plus the
+    map. Relative to the sweep's 512-256 MLP, whose unit this keeps."""
+    per_image = (multiply_adds(spec.model) + 2e6) / (multiply_adds(default_model(spec.model.kind, "mlp", 2)) + 2e6)
+    return spec.train.epochs * n_train * per_image + 40 * min(MAP_SAMPLE, n_test)
 
 
 @dataclass

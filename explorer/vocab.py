@@ -19,7 +19,9 @@ KIND_HELP = ("AE: plain autoencoder. DAE: denoising autoencoder, trained to rebu
              "ones. VAE: variational autoencoder, whose codes are pulled towards N(0, I) so that the whole latent "
              "space decodes to plausible images.")
 
-ARCHS = ("mlp", "conv")
+ARCHS = ("mlp", "conv", "conv4")   # the bodies (explorer.models); an MLP's widths make its architecture's name
+ARCH_LABELS = {"mlp": "MLP 512-256", "linear": "Linear 784-z-784", "conv": "Conv 32-64",
+               "conv4": "Conv 32-64-64-64 (seed 000's VAE)"}
 
 ACTIVATIONS = ("relu", "silu", "elu")
 
@@ -37,6 +39,16 @@ def noise_label(noise: str, level: float) -> str:
 def dataset_title(name: str) -> str:
     """'fashion' -> 'Fashion-MNIST'; an unknown name is shown as it is."""
     return DATASET_TITLES.get(name, name)
+
+
+def arch_label(name: str) -> str:
+    """An architecture's name (``ModelConfig.architecture``) as the sidebar shows it:
+    'mlp-128-64' -> 'MLP 128-64'; an unknown name is shown as it is."""
+    if name in ARCH_LABELS:
+        return ARCH_LABELS[name]
+    if name.startswith("mlp-"):
+        return "MLP " + name[len("mlp-"):]
+    return name
 
 
 def kind_label(kind: str) -> str:

@@ -147,7 +147,7 @@ class Catalog:
         return [k for k in KINDS if k in kinds]
 
     def archs(self, dataset: str, kind: str) -> list[str]:
-        return sorted({e.meta.arch for e in self.good
+        return sorted({e.meta.architecture for e in self.good
                        if e.meta.dataset.name == dataset and e.meta.kind == kind})
 
     def sizes(self, dataset: str, kind: str, arch: str) -> list[int]:
@@ -156,14 +156,14 @@ class Catalog:
     def find(self, dataset: str, kind: str, latent_dim: int, arch: str = "mlp") -> CatalogEntry | None:
         for e in self.good:
             m = e.meta
-            if (m.dataset.name, m.kind, m.latent_dim, m.arch) == (dataset, kind, latent_dim, arch):
+            if (m.dataset.name, m.kind, m.latent_dim, m.architecture) == (dataset, kind, latent_dim, arch):
                 return e
         return None
 
     def by_size(self, dataset: str, kind: str, arch: str) -> dict[int, CatalogEntry]:
         """The checkpoints of one dataset, kind and architecture, keyed by latent size (ascending)."""
         found = {e.meta.latent_dim: e for e in self.good
-                 if (e.meta.dataset.name, e.meta.kind, e.meta.arch) == (dataset, kind, arch)}
+                 if (e.meta.dataset.name, e.meta.kind, e.meta.architecture) == (dataset, kind, arch)}
         return dict(sorted(found.items()))
 
     def by_id(self, checkpoint_id: str) -> CatalogEntry | None:
@@ -693,7 +693,7 @@ def model_label(entry: CatalogEntry) -> str:
     """A model as Compare models names it, in its list and in its address: kind, architecture and
     latent size ("VAE MLP latent 2"); the dataset is the sidebar's."""
     m = entry.meta
-    return f"{KIND_LABELS.get(m.kind, m.kind)} {m.arch.upper()} latent {m.latent_dim}"
+    return f"{KIND_LABELS.get(m.kind, m.kind)} {m.architecture.upper()} latent {m.latent_dim}"
 
 
 def shared_span(maps: list[np.ndarray]) -> tuple[float, float] | None:
@@ -1061,7 +1061,7 @@ def warm_up(cat: Catalog | None = None, first: CatalogEntry | None = None) -> No
             log.info("warm-up: %s skipped (%s)", e.id, err)
             continue
         m = e.meta
-        groups.setdefault((m.dataset.name, m.kind, m.arch), []).append(e)
+        groups.setdefault((m.dataset.name, m.kind, m.architecture), []).append(e)
         chosen = picks.one_of_each_class(labels, len(m.dataset.class_names), 0)  # Compare's default
         reconstructions(*key(e), tuple(chosen), _entry=e)
     freeze_imported_objects()  # torch's objects out of the collector's sight (see there)

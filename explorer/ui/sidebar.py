@@ -7,7 +7,7 @@ import streamlit as st
 
 from explorer.checkpoints import CatalogEntry
 from explorer.metadata import CheckpointMeta
-from explorer.vocab import KIND_HELP, dataset_title, kind_label
+from explorer.vocab import KIND_HELP, arch_label, dataset_title, kind_label
 
 from . import ENV_CHECKPOINTS, checkpoint_folder_label
 from .common import CHOSEN, PRESENT
@@ -52,7 +52,9 @@ def choose(cat: Catalog) -> CatalogEntry | None:
     if len(archs) > 1:
         _keep_valid("arch", archs, prefer="mlp")
         arch = st.selectbox("Architecture", archs, index=archs.index("mlp") if "mlp" in archs else 0,
-                            key="arch", bind="query-params")
+                            format_func=arch_label, key="arch", bind="query-params",
+                            help="The network between the pixels and the code. MLP 512-256 is the shipped sweep's; "
+                                 "the others are the course documents' (seeds 000, 001 and 004).")
     else:
         arch = archs[0]
     sizes = cat.sizes(dataset, kind, arch)

@@ -12,7 +12,7 @@ COUNT = 10
 
 entry = common.chosen()
 meta = entry.meta
-dataset, kind, arch = meta.dataset.name, meta.kind, meta.arch
+dataset, kind, arch = meta.dataset.name, meta.kind, meta.architecture
 cat = loaders.catalog()
 by_size = cat.by_size(dataset, kind, arch)
 common.intro("Compare latent sizes", (
@@ -90,7 +90,7 @@ def maps_panel() -> None:
 reconstructions_panel()
 
 st.subheader("Test loss against latent size")
-same = [e for e in cat.good if e.meta.dataset.name == dataset and e.meta.arch == arch]  # every kind's
+same = [e for e in cat.good if e.meta.dataset.name == dataset and e.meta.architecture == arch]  # every kind's
 points = [(e.meta.kind, e.meta.latent_dim, e.meta.test_metrics.loss) for e in same]
 st.plotly_chart(figures.loss_by_latent_size(points, kind), config={"displaylogo": False})
 st.caption("Test loss in nats per image: for the AE and DAE the reconstruction error alone, for the VAE the "

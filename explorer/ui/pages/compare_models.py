@@ -15,7 +15,7 @@ dataset = entry.meta.dataset.name
 cat = loaders.catalog()
 # every model of this dataset, in the sidebar's order: kind, then architecture, then latent size
 choices = sorted((e for e in cat.good if e.meta.dataset.name == dataset),
-                 key=lambda e: (KINDS.index(e.meta.kind) if e.meta.kind in KINDS else len(KINDS), e.meta.arch,
+                 key=lambda e: (KINDS.index(e.meta.kind) if e.meta.kind in KINDS else len(KINDS), e.meta.architecture,
                                 e.meta.latent_dim))
 by_label = {loaders.model_label(e): e for e in choices}
 common.intro("Compare models", (
@@ -30,7 +30,7 @@ def opening() -> list[str]:
     of holes against a filled plane), else its first two. Not the sidebar's model: the choice then
     stays when the sidebar changes within the dataset."""
     wanted = [next((label for label, e in by_label.items()
-                    if (e.meta.kind, e.meta.arch, e.meta.latent_dim) == (kind, "mlp", 2)), None) for kind in ("ae", "vae")]
+                    if (e.meta.kind, e.meta.architecture, e.meta.latent_dim) == (kind, "mlp", 2)), None) for kind in ("ae", "vae")]
     found = [label for label in wanted if label is not None]
     return found if len(found) == 2 else list(by_label)[:2]
 

@@ -14,7 +14,7 @@ NOISES = NOISE_LABELS
 
 entry = common.chosen()
 meta = entry.meta
-dataset, z_dim, arch = meta.dataset.name, meta.latent_dim, meta.arch
+dataset, z_dim, arch = meta.dataset.name, meta.latent_dim, meta.architecture
 cat = loaders.catalog()
 common.intro("Denoising playground", (
     f"Corrupt an image and give it to the three kinds of model with latent size {z_dim} (the sidebar's kind "

@@ -24,7 +24,7 @@ common.intro("Generate", (
     "image that is in no dataset. The temperature scales the draws: below 1 the samples are typical and "
     "clean, above 1 they get stranger. Click a sample to see it large, with its code."))
 
-found = entry if meta.kind == "vae" else cat.find(meta.dataset.name, "vae", meta.latent_dim, meta.arch)
+found = entry if meta.kind == "vae" else cat.find(meta.dataset.name, "vae", meta.latent_dim, meta.architecture)
 if found is None:
     st.error(f"Generating needs a VAE, and none was trained for {dataset_title(meta.dataset.name)} "
              f"with latent size {meta.latent_dim}. Train one with "

@@ -58,7 +58,7 @@ def controls() -> None:
                                 "sure and grey where it is not: an AE's holes show as grey patches, a VAE's class "
                                 "borders as lines." if reader_problem is None else reader_problem) and reader_problem is None
     partner_kind = "ae" if kind == "vae" else "vae"
-    partner = cat.find(meta.dataset.name, partner_kind, z_dim, meta.arch)
+    partner = cat.find(meta.dataset.name, partner_kind, z_dim, meta.architecture)
     pair = c4.toggle(f"{KIND_LABELS[partner_kind]} side by side", value=False, key="grid_pair",
                      bind="query-params", disabled=partner is None,
                      help=f"The same plane settings for the {KIND_LABELS[partner_kind]} of this dataset and "
