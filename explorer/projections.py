@@ -97,3 +97,28 @@ def fit_pixel_pca(images: np.ndarray, n_components: int = 64) -> PixelPCA:
     order = np.argsort(values)[::-1][:n_components]
     return PixelPCA(mean=mean, components=vectors[:, order].T.copy(), variances=values[order].copy(),
                     total_variance=float(values.clip(min=0).sum()))
+
+
+def decoder_subspace(model) -> np.ndarray | None:
+    """The directions a linear decoder (``ModelConfig.architecture == "linear"``) draws its images
+    along: its weight's columns, (784, latent_dim). None for any other network, whose decoder bends
+    its code through activations and has no one subspace."""
+    if model.cfg.architecture != "linear":
+        return None
+    first = model.decoder[0]
+    return first.weight.detach().double().numpy()
+
+
+def angles_to_pca(model, pca: PixelPCA) -> np.ndarray | None:
+    """Seed 001's "a linear autoencoder behaves like PCA", measured: the principal angles (degrees,
+    largest first; Björck & Golub 1973) between a linear decoder's subspace and the span of PCA's
+    top ``latent_dim`` directions. All 0° would be PCA's subspace exactly. None if not linear."""
+    from scipy.linalg import subspace_angles
+
+    w = decoder_subspace(model)
+    if w is None:
+        return None
+    k = w.shape[1]
+    if k > len(pca.components):
+        raise ValueError(f"PCA was fitted with {len(pca.components)} components; the decoder has {k}")
+    return np.degrees(subspace_angles(w, pca.components[:k].T))

@@ -181,7 +181,8 @@ def _flatten_optimizer(opt: torch.optim.Optimizer) -> tuple[dict, dict]:
     tensors = {}
     for pid, st in sd["state"].items():
         for k, v in st.items():
-            tensors[f"opt.{pid}.{k}"] = v if torch.is_tensor(v) else torch.tensor(v)
+            # contiguous: a channels-last weight's Adam moments are channels-last too, which safetensors refuses
+            tensors[f"opt.{pid}.{k}"] = v.contiguous() if torch.is_tensor(v) else torch.tensor(v)
     return tensors, {"param_groups": sd["param_groups"]}
 
 

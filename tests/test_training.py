@@ -212,3 +212,17 @@ def test_denormals_are_flushed_while_training_and_restored_after(tiny, monkeypat
         TrainConfig(epochs=1, batch_size=64), log=quiet)
     assert seen == [True]  # inside the loop
     assert not training.denormals_flushed()  # hypothesis and others need IEEE subnormals back
+
+
+@pytest.mark.parametrize("arch", ["conv", "conv4"])
+def test_a_convolutional_run_saves_its_resume_state_and_resumes(tiny, tmp_path, arch):
+    # Its weights are channels-last, and so are Adam's moments: safetensors refused them until they
+    # were made contiguous (the seed set's first run stopped there).
+    tr, te = tiny
+    state = tmp_path / "s.safetensors"
+    cfg = ModelConfig(kind="vae", arch=arch, latent_dim=2, channels=(4, 8), conv_dense=16)
+    train = TrainConfig(epochs=2, batch_size=64)
+    first = fit(build_model(cfg), tr.images, te.images, train, state_path=state, log=quiet, save_every_s=0)
+    again = fit(build_model(cfg), tr.images, te.images, train, state_path=state, resume=True, log=quiet)
+    assert [r["epoch"] for r in again.history] == [1, 2]
+    assert again.history[-1]["test_loss"] == pytest.approx(first.history[-1]["test_loss"])

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scipy.linalg import subspace_angles
 
 from explorer import anomaly, classifier, features
 from explorer.checkpoints import CatalogEntry, CheckpointError, list_checkpoints, load_checkpoint
@@ -26,7 +27,8 @@ from explorer.latent import prior_samples
 from explorer.losses import pixel_entropy, psnr
 from explorer.metadata import CheckpointMeta
 from explorer.noise import gaussian, salt_and_pepper
-from explorer.projections import fit_pixel_pca
+from explorer.projections import angles_to_pca, fit_pixel_pca
+from explorer.seeds import BCE_PER_PIXEL, SEED_RUNS
 from explorer.training import evaluate, to_floats
 from explorer.vocab import DATASETS, KINDS, LATENT_DIMS, dataset_title
 from tools.common import sweep_record
@@ -40,7 +42,8 @@ TARGET_VAE = {
     "fashion": {2: 252, 4: 243, 8: 237, 16: 235, 32: 234},
     "mnist": {2: 135, 4: 117, 8: 99, 16: 94, 32: 94},                         # issue 14: official test set
 }
-SEED_VAE_Z2_TRAIN = {"mnist": 148.89, "fashion": 264.35}  # seed 000: conv VAE, 2-D latent, train loss
+SEED_VAE_Z2_TRAIN = {r.dataset: r.reported for r in SEED_RUNS if r.model.arch == "conv4"}  # seed 000's, typed there
+PCA_FITTED = max(LATENT_DIMS + tuple(r.model.latent_dim for r in SEED_RUNS))  # components: up to the seeds' 64
 NOISES = (("gaussian σ=0.3", "gaussian", 0.3), ("gaussian σ=0.5", "gaussian", 0.5),
           ("salt-and-pepper p=0.2", "sp", 0.2))
 NOISE_SEED = 2024
@@ -140,9 +143,17 @@ def evaluate_all(folder: Path, log=print) -> tuple[list[Row], dict, list[str]]:
         rows.append(Row(e.id, ds, ck.meta.kind, ck.meta.latent_dim, ck.meta, m))
         log(f"{e.id}: loss {m['loss']:.2f} (metadata {m['meta_loss']:.2f}), psnr {m['psnr']:.2f} dB, "
             f"features {m['feature_acc']:.3f}  [{time.perf_counter() - t0:.1f}s]")
+    extra["pca_angles"] = {}
     for ds, (tr, te) in data.items():  # fitted on the training images, measured on the test images
-        pca = fit_pixel_pca(tr.images.numpy(), max(LATENT_DIMS))
-        extra["pca"][ds] = {z: pca.mse(te.images.numpy(), z) for z in LATENT_DIMS}
+        pca = fit_pixel_pca(tr.images.numpy(), PCA_FITTED)
+        extra["pca"][ds] = {z: pca.mse(te.images.numpy(), z) for z in sorted({*LATENT_DIMS, *(r.z for r in rows)})}
+        for r in rows:
+            if r.dataset == ds and r.meta.architecture == "linear":
+                angles = angles_to_pca(load_checkpoint(folder / r.id).model, pca)
+                # what the angles would be by chance: a random subspace of the same size (fixed seed)
+                chance = np.degrees(subspace_angles(np.random.default_rng(0).standard_normal((784, r.z)),
+                                                    pca.components[: r.z].T))
+                extra["pca_angles"][r.id] = {"angles": angles, "chance": chance}
     if rows:  # for the Compare page's chart (explorer.features)
         features.write(folder, {r.id: (r.meta.weights_sha256, r.metrics["feature_acc"]) for r in rows})
     return rows, extra, problems
@@ -589,8 +600,88 @@ def reader_markdown(rows: list[Row], extra: dict, datasets: list[str]) -> list[s
     return L
 
 
+def sweep_rows(rows: list[Row]) -> list[Row]:
+    """The default sweep's models (the 512-256 MLP), one per dataset, kind and latent size: what the
+    tables by dataset, the anomaly section and the plots are of. The seeds' networks have their section."""
+    return [r for r in rows if r.meta.architecture == "mlp"]
+
+
+def _last_train_loss(meta: CheckpointMeta) -> float:
+    """The training loss of the epoch kept: what the seeds report ("the loss of the training data")."""
+    return float(meta.history[(meta.best_epoch or len(meta.history)) - 1]["train_loss"])
+
+
+def seed_markdown(rows: list[Row], extra: dict) -> list[str]:
+    """The course documents' networks (explorer.seeds, ``python train.py --set seeds``): each seed's
+    own figure beside ours on the loss it most likely reports; seed 004's comparison in MSE; seed
+    001's linear AE against PCA (error and subspace angles)."""
+    found = {r.id: r for r in rows}
+    runs = [(run, found[run.id]) for run in SEED_RUNS if run.id in found]
+    if not runs:
+        return []
+    L = ["## The seeds' networks", "",
+         "The course documents' own architectures, trained by `python train.py --set seeds` with each seed's settings "
+         "(`explorer/seeds.py`; Adam, cosine decay to a tenth, no held-out split, the last epoch kept). "
+         "Seed 003's five dense VAEs of latent size 2–32 are the sweep's MLP VAEs above.", "",
+         "| seed | model | the seed's network | epochs | batch | lr | parameters | train s | test loss (nats) | test MSE | PSNR dB |",
+         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for run, r in runs:
+        m = r.metrics
+        L.append(f"| {run.seed} | {r.id} | {run.network} | {r.meta.epochs} | {run.batch_size} | {run.lr:g} | "
+                 f"{r.meta.parameter_count:,} | {fmt(r.meta.train_seconds, '.0f')} | {m['loss']:.1f} | {m['mse']:.5f} | "
+                 f"{m['psnr']:.2f} |")
+    L += ["", "### The seeds' reported figures beside ours", "",
+          "Seed 000 trains in Keras: its AEs' `binary_crossentropy` is the mean over an image's 784 pixels, and its VAE's "
+          "loss (the Keras example's) is 784 × that mean + the KL, nats per image: our negative ELBO. Both are "
+          "*training* losses, so ours are too (the epoch kept), with the test loss beside them.", "",
+          "| seed | model | what | seed's figure | ours, training | ours, test |", "|---|---|---|---:|---:|---:|"]
+    for run, r in runs:
+        if run.reported is None:
+            continue
+        train, test = _last_train_loss(r.meta), r.metrics["loss"]
+        if run.reported_as == BCE_PER_PIXEL:
+            what, train, test = "BCE per pixel", train / 784, test / 784
+            spec = ".3f"
+        else:
+            what, spec = "−ELBO, nats per image", ".2f"
+        L.append(f"| {run.seed} | {r.id} | {what} ({run.reported_note}) | {run.reported:g} | {train:{spec}} | {test:{spec}} |")
+    floors = {ds: h / 784 for ds, h in extra["entropy"].items()}
+    if "fashion" in floors and any(run.reported_as == BCE_PER_PIXEL for run, _ in runs):
+        mnist = f" MNIST's digits, mostly black or white, have a floor of {floors['mnist']:.3f}, below the seed's figures;" \
+            if "mnist" in floors else ""
+        L += ["", f"No Bernoulli decoder can score below the images' own entropy, **{floors['fashion']:.3f} nats per pixel** "
+              f"on the Fashion-MNIST test images (measured here): seed 000's 0.10 and 0.084 are below it, so they cannot be "
+              f"this loss on Fashion-MNIST.{mnist} the report's text also speaks of identifying *numbers*. The seed most "
+              "likely ran its AEs on MNIST; ours are on Fashion-MNIST, as the seed says it did."]
+    by = {(r.dataset, r.kind, r.meta.architecture, r.z): r for _, r in runs}
+    pairs = [(z, by.get(("mnist", "ae", "conv", z)), by.get(("mnist", "ae", d, z))) for z, d in ((64, "linear"), (2, "mlp-512"))]
+    pairs = [(z, c, d) for z, c, d in pairs if c is not None and d is not None]
+    if pairs:
+        L += ["", "### Seed 004: convolutional against dense, MNIST test MSE (the seed's loss)", "",
+              "Same settings for both, the seed's best grid point (16 epochs, batch 1000, Adam at 0.001).", "",
+              "| code | convolutional | dense | dense network | conv lower |", "|---:|---:|---:|---|:-:|"]
+        for z, c, d in pairs:
+            L.append(f"| {z} | {c.metrics['mse']:.5f} | {d.metrics['mse']:.5f} | {d.meta.architecture} | "
+                     f"{'yes' if c.metrics['mse'] < d.metrics['mse'] else 'no'} |")
+    angles = extra.get("pca_angles", {})
+    if angles:
+        L += ["", "### Seed 001: \"a linear autoencoder behaves like PCA\", measured", "",
+              "The linear AEs (no activation between the pixels and the code, nor from the code to the output's "
+              "sigmoid) against PCA with as many components fitted on the training images: test MSE per pixel, and the "
+              "principal angles between the span of the decoder's weights and PCA's subspace (0° everywhere would be "
+              "PCA's subspace exactly; a random subspace of the same size is the chance figure).", "",
+              "| model | components | AE MSE | PCA MSE | median angle | largest angle | chance: median |",
+              "|---|---:|---:|---:|---:|---:|---:|"]
+        for rid, a in angles.items():
+            r = found[rid]
+            L.append(f"| {rid} | {r.z} | {r.metrics['mse']:.5f} | {extra['pca'][r.dataset][r.z]:.5f} | "
+                     f"{np.median(a['angles']):.1f}° | {a['angles'].max():.1f}° | {np.median(a['chance']):.1f}° |")
+    return L + [""]
+
+
 def write_markdown(rows, extra, problems, folder: Path, out: Path, plots: list[str],
                    anomalies: AnomalyReport | None = None) -> str:
+    everything, rows = rows, sweep_rows(rows)  # the sections by dataset are the sweep's; the seeds' have one
     by = {(r.dataset, r.kind, r.z): r for r in rows}
     datasets = sorted({r.dataset for r in rows})
     L = ["# Results of the shipped checkpoints", "",
@@ -686,12 +777,13 @@ def write_markdown(rows, extra, problems, folder: Path, out: Path, plots: list[s
             L.append(f"| {z} | " + " | ".join(cells) + " |")
         L.append("")
     L += reader_markdown(rows, extra, datasets)
+    L += seed_markdown(everything, extra)
     if anomalies is not None:
         L += anomaly_markdown(anomalies)
     L += ["## Checkpoint metadata against recomputed metrics", "",
           "Each checkpoint's `test_metrics.loss` against the loss recomputed here from its stored weights:", "",
           "| checkpoint | metadata | recomputed | stored weights |", "|---|---:|---:|---|"]
-    for r in rows:
+    for r in everything:
         L.append(f"| {r.id} | {r.metrics['meta_loss']:.3f} | {r.metrics['loss']:.3f} | {r.meta.weights_dtype}, "
                  f"{r.meta.parameter_count:,} parameters |")
     total = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
@@ -720,8 +812,8 @@ def main(argv=None) -> int:
     if not rows:
         print(f"report: no loadable checkpoints in {args.checkpoints}; train some with `python train.py`", file=sys.stderr)
         return 2
-    anomalies = evaluate_anomalies(rows, args.checkpoints)
-    plots = make_plots(rows, args.checkpoints, args.out)
+    anomalies = evaluate_anomalies(sweep_rows(rows), args.checkpoints)
+    plots = make_plots(sweep_rows(rows), args.checkpoints, args.out)
     write_markdown(rows, extra, problems, args.checkpoints, args.out, plots, anomalies)
     print(f"wrote {args.out / 'RESULTS.md'} and {len(plots)} plots in {(time.perf_counter() - t0) / 60:.1f} min")
     return 0
