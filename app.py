@@ -19,6 +19,9 @@ catalog = loaders.catalog()
 if catalog.good:
     curves = st.Page(PAGES + "curves.py", title="Training curves", icon=":material/show_chart:", url_path="curves")
     navigation = st.navigation({
+        "Learn": [
+            st.Page(PAGES + "lessons.py", title="Lessons", icon=":material/school:", url_path="lessons"),
+        ],
         "Explore": [
             # The default page answers at "/" only (Streamlit ignores its url_path); a hidden twin
             # answers a typed or linked /latent_map.

@@ -3,6 +3,7 @@ without paying for ``import torch``."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 
 from .vocab import ACTIVATIONS, ARCHS, KINDS
@@ -22,6 +23,7 @@ def validation_size(n: int, fraction: float) -> int:
 
 IMAGE_SHAPE = (1, 28, 28)
 DEFAULT_HIDDEN = (512, 256)
+_NAME = re.compile(r"[a-z][a-z0-9-]{0,39}")
 N_PIXELS = 784
 
 
@@ -35,6 +37,10 @@ class ModelConfig:
     conv_dense: int = 256                 # conv, conv4: dense layer between convolutions and code
     activation: str = "relu"              # of every hidden layer: relu, silu or elu
     flow_steps: int = 0                   # vae: inverse autoregressive flow steps on the posterior
+    # The network's name where one body comes in several shapes side by side (the seeds' MLPs,
+    # explorer.seeds); "" names it by its body. A name, not the widths, so that a sweep run with
+    # other widths (the tests', `train.py --hidden`) stays the "mlp" it replaces.
+    name: str = ""
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -51,12 +57,17 @@ class ModelConfig:
             raise ValueError(f"flow_steps must be a non-negative integer, got {self.flow_steps!r}")
         if self.flow_steps and self.kind != "vae":
             raise ValueError(f"flow_steps applies to the vae only, not to {self.kind!r}")
+        if not isinstance(self.name, str) or (self.name and not _NAME.fullmatch(self.name)):
+            raise ValueError(f"name must be lower-case letters, digits and dashes, got {self.name!r}")
         if len(self.channels) != 2 or any((not isinstance(c, int)) or c < 1 for c in self.channels):
             raise ValueError(f"channels must be two positive integers, got {self.channels!r}")
 
     def to_dict(self) -> dict:
         """The JSON form (tuples as lists), so that a saved config compares equal to a fresh one."""
-        return {**asdict(self), "hidden": list(self.hidden), "channels": list(self.channels)}
+        d = {**asdict(self), "hidden": list(self.hidden), "channels": list(self.channels)}
+        if not self.name:  # unnamed: written as before names existed, so older files read back equal
+            del d["name"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:
@@ -74,16 +85,8 @@ class ModelConfig:
     @property
     def architecture(self) -> str:
         """The catalog's name of the network (the sidebar's "Architecture", the checkpoint's folder):
-        the body, and for an MLP its hidden widths. The shipped sweep's 512-256 MLP is plain "mlp";
-        an MLP without hidden layers is "linear" (784-z-784: nothing between the pixels and the
-        code but one matrix each way, and the output's sigmoid)."""
-        if self.arch != "mlp":
-            return self.arch
-        if not self.hidden:
-            return "linear"
-        if self.hidden == DEFAULT_HIDDEN:
-            return "mlp"
-        return "mlp-" + "-".join(map(str, self.hidden))
+        its ``name`` if it has one (the seeds' networks: "linear", "mlp-128-64" …), else its body's."""
+        return self.name or self.arch
 
     @property
     def code_outputs(self) -> int:

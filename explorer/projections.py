@@ -100,10 +100,10 @@ def fit_pixel_pca(images: np.ndarray, n_components: int = 64) -> PixelPCA:
 
 
 def decoder_subspace(model) -> np.ndarray | None:
-    """The directions a linear decoder (``ModelConfig.architecture == "linear"``) draws its images
-    along: its weight's columns, (784, latent_dim). None for any other network, whose decoder bends
-    its code through activations and has no one subspace."""
-    if model.cfg.architecture != "linear":
+    """The directions a linear decoder (an MLP without hidden layers) draws its images along: its
+    weight's columns, (784, latent_dim). None for any other network, whose decoder bends its code
+    through activations and has no one subspace."""
+    if model.cfg.arch != "mlp" or model.cfg.hidden:
         return None
     first = model.decoder[0]
     return first.weight.detach().double().numpy()

@@ -32,7 +32,29 @@ def test_benchmark_table_names_the_conv_profile(tmp_path):
     bench.write_markdown(results, tmp_path)
     text = (tmp_path / "BENCHMARKS.md").read_text(encoding="utf-8")
     assert "| encoder.0 Conv2d 1→32 | 3.00 | 14 | 2.0 % |" in text
-    assert "9.0 s vs 3.0 s = 3.00×" in text and "NOT met" in text
+    assert "9.0 s vs 3.0 s = 3.00×" in text and "(information)" in text  # no longer the target
+
+
+def test_the_conv_target_is_the_peer_loop_and_its_loss():
+    peer = {"reference_s": 40.0, "project_s": 12.0, "ratio": 0.3, "reference_loss": 300.0, "project_loss": 304.0,
+            "loss_change": 4 / 300, "project_settings": "batch 128"}
+    rows = {r[0].split(":")[0]: r for r in bench.rows_from({"conv_peer": peer})}
+    speed = next(r for k, r in rows.items() if "pytorch/examples-style reference" in r[0])
+    assert speed[1] == "12.0 s / 40.0 s = 0.30×" and speed[2] == "≤ 0.50×" and speed[3] == "met"
+    assert rows["2. test loss after that epoch"][3] == "NOT met"  # 1.3 % worse
+
+
+def test_the_reference_conv_loop_trains_the_same_network():
+    import torch
+
+    from explorer.training import evaluate
+
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(kind="vae", arch="conv", latent_dim=2, channels=(4, 8), conv_dense=16))
+    images = (torch.rand(256, 28, 28) * 255).to(torch.uint8)
+    before = evaluate(model, images)["loss"]
+    bench.reference_conv_epoch(model, images, seed=0)
+    assert evaluate(model, images)["loss"] < before
 
 
 def test_benchmark_table_has_the_first_click_and_redraw_targets(tmp_path):

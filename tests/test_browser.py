@@ -742,3 +742,27 @@ def test_downloads_are_valid_files_of_the_expected_size(server, page):
     lines = data.decode("utf-8").splitlines()
     assert name.endswith(".csv") and lines[0].startswith("test_index,label,class,") and len(lines) == 1 + 5000
     no_exception(page)
+
+
+# --------------------------------------------------------------------------- Lessons, issue 17
+
+def test_a_lessons_link_lands_on_its_page_with_its_settings(page):
+    """On the shipped checkpoints (the tests' small folder lacks the seeds' networks): the holes
+    lesson's link opens the latent grid on seed 004's dense 2-D AE, not the sidebar's default VAE."""
+    shipped = Path(__file__).resolve().parents[1] / "checkpoints"
+    proc, url, _ = browser.start_server(shipped)
+    try:
+        open_ready(page, f"{url}/lessons", '[data-testid="stImage"] img')
+        page.get_by_text("3 · Holes", exact=False).first.wait_for()
+        page.get_by_role("link", name="Explore: the AE's latent grid").click()
+        page.wait_for_url(re.compile(r"/latent_grid\?"))
+        page.wait_for_selector(GRID_IFRAME)
+        _settle(page)
+        assert page.locator("h1", has_text="Latent grid").count() == 1
+        query = page.url.split("?", 1)[1]
+        assert "kind=AE" in query and "z=2" in query and "arch=MLP+512" in query.replace("%20", "+"), page.url
+        sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
+        assert "MLP 512" in sidebar and "AE" in sidebar, sidebar
+        no_exception(page)
+    finally:
+        browser.stop_server(proc)

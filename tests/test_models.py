@@ -62,7 +62,8 @@ def test_one_optimiser_step_changes_weights():
 
 @pytest.mark.parametrize("bad", [
     {"kind": "gan"}, {"arch": "transformer"}, {"latent_dim": 0}, {"latent_dim": -2},
-    {"hidden": ()}, {"hidden": (0,)}, {"channels": (3,)}, {"activation": "tanh"},
+    {"hidden": (0,)}, {"hidden": (-1, 8)}, {"channels": (3,)}, {"activation": "tanh"},
+    {"name": "Deep AE"}, {"name": "mlp/../x"}, {"name": 3},
     {"flow_steps": -1}, {"kind": "ae", "flow_steps": 2},
 ])
 def test_bad_config_refused(bad):
@@ -151,3 +152,28 @@ def test_a_runaway_log_variance_keeps_the_vaes_loss_finite():
     x = torch.rand(3, 1, 28, 28)
     parts = model.loss_parts(x, x, torch.Generator().manual_seed(0))
     assert torch.isfinite(parts["kl"]).all() and torch.isfinite(parts["recon"]).all()
+
+
+def _counts(seq) -> list[int]:
+    return [sum(p.numel() for p in m.parameters()) for m in seq if any(True for _ in m.parameters())]
+
+
+def test_seed_networks_have_the_seeds_layers():
+    # Parameter counts of every layer as the seeds' Keras summaries print them (seed 000).
+    vae = build_model(ModelConfig(kind="vae", arch="conv4", latent_dim=2, channels=(32, 64), conv_dense=32))
+    assert _counts(vae.encoder) == [320, 18_496, 36_928, 36_928, 401_440, 66 + 66]  # mu and log-variance as one layer
+    assert _counts(vae.decoder) == [37_632, 18_464, 289]
+    assert vae.decode(torch.zeros(3, 2)).shape == (3, 1, 28, 28)
+    simple = build_model(ModelConfig(kind="ae", latent_dim=32, hidden=()))
+    assert _counts(simple.encoder) == [25_120] and _counts(simple.decoder) == [25_872]
+    deep = build_model(ModelConfig(kind="ae", latent_dim=32, hidden=(128, 64)))
+    assert _counts(deep.encoder) == [100_480, 8_256, 2_080] and _counts(deep.decoder) == [2_112, 8_320, 101_136]
+
+
+def test_a_network_is_named_by_its_name_or_its_body():
+    assert ModelConfig().architecture == "mlp"
+    assert ModelConfig(hidden=(64, 32)).architecture == "mlp"  # other widths: still the sweep's "mlp"
+    assert ModelConfig(arch="conv4").architecture == "conv4"
+    named = ModelConfig(kind="ae", hidden=(), name="linear")
+    assert named.architecture == "linear" and ModelConfig.from_dict(named.to_dict()) == named
+    assert ModelConfig.from_dict({k: v for k, v in ModelConfig().to_dict().items() if k != "name"}).name == ""

@@ -184,3 +184,29 @@ class TestEncodeAll:
         model = build_model(ModelConfig(kind="ae", latent_dim=2, hidden=TINY))
         codes = encode_all(model, images)
         assert len(np.unique(codes, axis=0)) == len(images)
+
+
+def test_seed_plan_is_the_seeds_networks_under_their_own_names():
+    from explorer.seeds import BCE_PER_PIXEL, MSE, NEG_ELBO, SEED_RUNS, run_for
+
+    specs = sweep.seed_plan()
+    ids = [s.id for s in specs]
+    assert ids == [r.id for r in SEED_RUNS] and len(set(ids)) == len(ids)
+    sweep_ids = {s.id for s in plan(DATASETS, KINDS, (2, 4, 8, 16, 32))}
+    assert not set(ids) & sweep_ids  # a seed network never overwrites a sweep checkpoint
+    for r, s in zip(SEED_RUNS, specs):
+        assert (s.train.epochs, s.train.batch_size, s.train.lr) == (r.epochs, r.batch_size, r.lr)
+        assert s.train.val_fraction == 0 and s.train.kl_warmup_epochs == 0  # as the seeds: all 60,000, last epoch
+        assert run_for(s.id) is r and r.reported_as in (None, BCE_PER_PIXEL, NEG_ELBO, MSE)
+        assert (r.reported is None) == (r.reported_as is None)
+    assert [s.id for s in sweep.seed_plan(["fashion"], ["vae"])] == ["fashion-vae-conv4-z2"]
+    assert sweep.seed_plan(overrides={"epochs": 1})[0].train.epochs == 1
+
+
+def test_the_costliest_runs_are_estimated_costliest():
+    conv_vae, *_ = sweep.seed_plan(["mnist"], ["vae"])
+    mlp = plan(["mnist"], ["vae"], [2])[0]
+    # per epoch, the seeds' convolutional VAE does ~40x the arithmetic of the sweep's MLP
+    per_epoch = [estimated_cost(s, 60_000, 0) / s.train.epochs for s in (conv_vae, mlp)]
+    assert per_epoch[0] > 5 * per_epoch[1]
+    assert sweep.multiply_adds(ModelConfig(kind="ae", latent_dim=32, hidden=())) == 2 * 784 * 32

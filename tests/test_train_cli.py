@@ -125,7 +125,8 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
-def test_ctrl_c_stops_every_worker_and_resume_finishes(tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
+def test_ctrl_c_stops_every_worker_and_resume_finishes(tmp_path, stop):
     data = make_idx_folder(tmp_path / "data", n_train=200, n_test=60)
     out = tmp_path / "out"
     args = ["--dataset", "fashion", "--kind", "all", "--latent-dims", 2, 3, "--epochs", 300, "--batch-size", 50,
@@ -141,7 +142,7 @@ def test_ctrl_c_stops_every_worker_and_resume_finishes(tmp_path):
                 break
         workers = _children(proc.pid)
         assert len(workers) >= 2
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop)
         rest, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
@@ -173,6 +174,9 @@ def test_resume_skips_finished(tiny_run):
     (["--lr", "nan"], "must be a positive number"),
     (["--device", "tpu"], "choose auto, cpu"),
     (["--jobs", "0"], "must be at least 1"),
+    (["--set", "seeds", "--latent-dims", "2"], "--latent-dims do not apply"),
+    (["--set", "seeds", "--arch", "conv", "--hidden", "8"], "--hidden, --arch do not apply"),
+    (["--set", "all"], "invalid choice: 'all'"),
 ])
 def test_bad_flags_refused(args, message, tmp_path):
     proc = train(*args, "--out", tmp_path, "--dry-run", check=False)
@@ -247,3 +251,18 @@ def test_dry_run_lists_each_run_with_its_recipe(tmp_path):
     proc = train("--dataset", "fashion", "--kind", "all", "--latent-dims", 4, "--flow-steps", 3, "--out", out,
                  "--data-dir", data, "--dry-run")
     assert [line.split(":")[0] for line in proc.stdout.splitlines() if "IAF 3 steps" in line] == ["fashion-vae-mlp-z4"]
+
+
+def test_seed_set_dry_run_lists_the_seeds_networks(tmp_path):
+    from explorer.seeds import SEED_RUNS
+
+    data = make_idx_folder(tmp_path / "data", n_train=20, n_test=10)
+    proc = train("--set", "seeds", "--out", tmp_path / "out", "--data-dir", data, "--dry-run")
+    listed = [line.split(":")[0] for line in proc.stdout.splitlines() if line.startswith(("mnist-", "fashion-"))]
+    assert sorted(listed) == sorted(r.id for r in SEED_RUNS)
+    assert len(set(listed)) == len(listed) and "mnist-vae-conv4-z2" in listed and "fashion-ae-linear-z32" in listed
+    assert "16 epochs, batch 1000, lr 0.001" in next(line for line in proc.stdout.splitlines()
+                                                     if line.startswith("mnist-ae-conv-z64"))
+    proc = train("--set", "seeds", "--dataset", "fashion", "--kind", "vae", "--out", tmp_path / "out",
+                 "--data-dir", data, "--dry-run")
+    assert [line.split(":")[0] for line in proc.stdout.splitlines() if line.startswith("fashion-")] == ["fashion-vae-conv4-z2"]

@@ -7,10 +7,12 @@ import ast
 import logging
 from pathlib import Path
 
+from explorer.seeds import SEED_RUNS
 from explorer.vocab import DATASETS, KINDS, LATENT_DIMS
 
 UI = Path(__file__).resolve().parents[1] / "explorer" / "ui"
-SHIPPED_CHECKPOINTS = len(DATASETS) * len(KINDS) * len(LATENT_DIMS)  # what train.py makes by default
+# what train.py makes by default, and with --set seeds
+SHIPPED_CHECKPOINTS = len(DATASETS) * len(KINDS) * len(LATENT_DIMS) + len(SEED_RUNS)
 
 
 def _cache_decorators():

@@ -148,7 +148,7 @@ def evaluate_all(folder: Path, log=print) -> tuple[list[Row], dict, list[str]]:
         pca = fit_pixel_pca(tr.images.numpy(), PCA_FITTED)
         extra["pca"][ds] = {z: pca.mse(te.images.numpy(), z) for z in sorted({*LATENT_DIMS, *(r.z for r in rows)})}
         for r in rows:
-            if r.dataset == ds and r.meta.architecture == "linear":
+            if r.dataset == ds and r.meta.model_config.arch == "mlp" and not r.meta.model_config.hidden:
                 angles = angles_to_pca(load_checkpoint(folder / r.id).model, pca)
                 # what the angles would be by chance: a random subspace of the same size (fixed seed)
                 chance = np.degrees(subspace_angles(np.random.default_rng(0).standard_normal((784, r.z)),

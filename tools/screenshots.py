@@ -77,6 +77,9 @@ WHOLE = {"10-anomalies", "11-compare-models", "12-walk-each-dimension", "15-gene
          "16-compare-against-pca"}
 
 
+# The Lessons page, whole, at a projector's and a laptop's size (issue 17: it must read well on both).
+LESSONS = ("17-lessons", "lessons", '[data-testid="stImage"] img')
+
 # Presentation mode at a projector's and a laptop's size: the viewport is what the room sees.
 PRESENT_SIZES = ((1920, 1080), (1280, 800))
 PRESENT_PAGES = (
@@ -132,8 +135,9 @@ def main(argv: list[str] | None = None) -> int:
                         "presentation mode (default: all)")
     args = p.parse_args(argv)
     pages = [x for x in PAGES if args.only is None or x[0] in args.only]
-    if args.only and len(pages) != len(args.only):
-        p.error(f"--only: no such screenshot among {', '.join(n for n, _, _ in PAGES)}")
+    lessons = args.only is None or LESSONS[0] in args.only
+    if args.only and len(pages) + lessons != len(args.only):
+        p.error(f"--only: no such screenshot among {', '.join(n for n, _, _ in (*PAGES, LESSONS))}")
 
     from playwright.sync_api import sync_playwright
 
@@ -149,6 +153,13 @@ def main(argv: list[str] | None = None) -> int:
                 errors = shoot(page, f"{url}/{with_query(path, args.query)}", args.out / f"{name}.png", ready,
                                whole=name in WHOLE)
                 print(f"{name}.png" + (f"  EXCEPTION: {errors}" if errors else ""))
+                problems += errors
+            for w, h in PRESENT_SIZES if lessons else ():
+                page = b.new_page(viewport={"width": w, "height": h})
+                name, path, ready = LESSONS
+                errors = shoot(page, f"{url}/{with_query(path, args.query)}", args.out / f"{name}-{w}x{h}.png", ready,
+                               whole=True)
+                print(f"{name}-{w}x{h}.png" + (f"  EXCEPTION: {errors}" if errors else ""))
                 problems += errors
             for w, h in PRESENT_SIZES if args.only is None else ():
                 page = b.new_page(viewport={"width": w, "height": h})

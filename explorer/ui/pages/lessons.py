@@ -1,0 +1,267 @@
+"""Lessons: the course documents' experiments in their order, one section each (issue 17, part 3).
+
+Each section asks the seed's question, answers it with one live figure from the shipped models of
+the kind the seed used, puts the seed's own number beside ours where both measure the same thing
+(a sentence says so where they do not), and links to the page that explores it, its settings in
+the link. Every figure here is computed from a checkpoint; the seeds' numbers come from
+explorer.seeds, labelled as theirs.
+"""
+
+import numpy as np
+import streamlit as st
+
+from explorer import figures
+from explorer.checkpoints import CatalogEntry
+from explorer.seeds import DAE_NOISY_TRAIN_LOSS_000, run_for
+from explorer.ui import common, lesson_data, loaders, picks
+from explorer.vocab import KIND_LABELS, arch_label, dataset_title, kind_label
+
+PAGES = "explorer/ui/pages/"
+SEEDS_COMMAND = "python train.py --set seeds"
+
+cat = loaders.catalog()
+common.intro("Lessons", (
+    "Six experiments from the course, in its order, each answered live by the models shipped with the app. "
+    "Every section asks its question, shows one figure computed now from the checkpoints, puts the course "
+    "document's own number beside ours where both measure the same thing, and ends with a link that opens "
+    "the page to explore it, with the settings filled in. The course documents are called seeds 000 to 004."))
+
+
+def find(dataset: str, kind: str, arch: str, z: int) -> CatalogEntry | None:
+    return cat.find(dataset, kind, z, arch)
+
+
+def settings(entry: CatalogEntry) -> dict[str, str]:
+    """The sidebar's choice of ``entry`` as a link's query parameters (the labels the sidebar binds)."""
+    m = entry.meta
+    q = {"dataset": dataset_title(m.dataset.name), "kind": kind_label(m.kind), "z": str(m.latent_dim)}
+    if len(cat.archs(m.dataset.name, m.kind)) > 1:
+        q["arch"] = arch_label(m.architecture)
+    return q
+
+
+def link(page: str, label: str, entry: CatalogEntry, **extra: str | list[str]) -> None:
+    st.page_link(PAGES + page, label=label, icon=":material/arrow_forward:", query_params={**settings(entry), **extra})
+
+
+def missing(what: str) -> None:
+    st.info(f"This lesson needs {what}, which this checkpoint folder lacks: train them with `{SEEDS_COMMAND}` "
+            "(about 15 minutes on two CPU cores) or restore them with `git checkout checkpoints/`.")
+
+
+def rows(named: list[tuple[str, np.ndarray]]) -> None:
+    """Strips of images, one per (label, images), their labels in a narrow column beside them."""
+    for label, images in named:
+        left, right = st.columns([1, 5], vertical_alignment="center")
+        left.markdown(label)
+        with right:
+            common.show_strip(images)
+
+
+def one_of_each(entry: CatalogEntry) -> list[int]:
+    _, labels = loaders.test_split(entry)
+    return picks.one_of_each_class(labels, len(entry.meta.dataset.class_names), 0)
+
+
+def last_train_loss(entry: CatalogEntry) -> float:
+    m = entry.meta
+    return float(m.history[(m.best_epoch or len(m.history)) - 1]["train_loss"])
+
+
+def section(title: str, question: str) -> None:
+    st.header(title, divider="gray")
+    st.markdown(f"**The question.** {question}")
+
+
+# --------------------------------------------------------------------------- 1. PCA (001, 000)
+
+def pca_lesson() -> None:
+    section("1 · PCA and the linear autoencoder (seed 001, with seed 000's simple and deep AEs)",
+            "An autoencoder with no activation function can only draw its images inside a flat subspace of the "
+            "pixels, as PCA does; the lecture says it then *behaves like PCA*. Does it, and what do more layers add?")
+    lin = find("mnist", "ae", "linear", 64)
+    if lin is None:
+        return missing("the linear AE 784-64-784 on MNIST")
+    idx = one_of_each(lin)
+    rows([("test images", loaders.test_images(lin, idx)),
+          ("**linear AE**, code of 64", loaders.reconstructions(*loaders.key(lin), tuple(idx), _entry=lin)),
+          ("**PCA**, 64 components", loaders.pca_reconstructions(lin, 64, idx))])
+    pca_mse = next(mse for k, mse, _ in loaders.pca_curve(lin) if k == 64)
+    angles = lesson_data.angles_to_pca(lin)
+    c1, c2, c3 = st.columns(3)
+    c1.metric("linear AE, test MSE per pixel", f"{lin.meta.test_metrics.mse:.4f}")
+    c2.metric("PCA with 64 components", f"{pca_mse:.4f}")
+    if angles is not None:
+        c3.metric("angle between their subspaces (median)", f"{angles[0]:.0f}°",
+                  help=f"Principal angles between the span of the decoder's 64 weight vectors and PCA's 64 directions: "
+                       f"median {angles[0]:.1f}°, largest {angles[1]:.1f}°. A random 64-D subspace: median {angles[2]:.0f}°.")
+    st.markdown(
+        f"Ours is trained with the app's loss (cross-entropy through a sigmoid), not PCA's squared error, so it need "
+        f"not find PCA's subspace exactly: its error is {lin.meta.test_metrics.mse / pca_mse:.2f}× PCA's and its "
+        f"subspace leans {angles[0] if angles else float('nan'):.0f}° from PCA's where a random one would lean "
+        f"{angles[2] if angles else float('nan'):.0f}°. The lecture gives no number to set beside these.")
+    simple, deep = find("fashion", "ae", "linear", 32), find("fashion", "ae", "mlp-128-64", 32)
+    if simple is not None and deep is not None:
+        floor = lesson_data.entropy_per_pixel(simple)
+        table = [{"model (Fashion-MNIST)": f"{e.meta.title}", "seed 000's final loss": f"{run_for(e.id).reported:g}"
+                  if run_for(e.id) else "–", "ours, training": f"{last_train_loss(e) / 784:.3f}",
+                  "ours, test": f"{e.meta.test_metrics.loss / 784:.3f}"} for e in (simple, deep)]
+        st.markdown("**Seed 000's simple and deep AEs**: its Keras loss, the binary cross-entropy averaged over the "
+                    "784 pixels, beside ours.")
+        st.markdown(common.markdown_table(table))
+        st.markdown(f"No decoder can score below the images' own entropy, {floor:.3f} per pixel on these test images: "
+                    "the seed's 0.10 and 0.084 are below it, so they cannot be this loss on Fashion-MNIST (its text "
+                    "speaks of identifying *numbers*: most likely it ran on MNIST). "
+                    + ("What carries over is the order: the deeper network does better at the same code size."
+                       if deep.meta.test_metrics.loss < simple.meta.test_metrics.loss else
+                       "Here the deeper network does not do better at the same code size."))
+    link("compare.py", "Explore: every latent size beside PCA (Compare latent sizes)", find("mnist", "ae", "mlp", 2) or lin,
+         cmp_pca="true")
+    if simple is not None and deep is not None:
+        link("compare_models.py", "Explore: the simple against the deep AE (Compare models)", simple,
+             cm_models=[loaders.model_label(simple), loaders.model_label(deep)])
+
+
+# --------------------------------------------------------------------------- 2. latent size (003)
+
+def size_lesson() -> None:
+    section("2 · How big should the code be? (seed 003)",
+            "A code smaller than the image (undercomplete) must keep only what matters; how much does each extra "
+            "latent number buy? Seed 003 trains five dense VAEs with latent sizes 2, 4, 8, 16 and 32 on MNIST.")
+    same = [e for e in cat.good if e.meta.dataset.name == "mnist" and e.meta.architecture == "mlp"]
+    vaes = sorted((e for e in same if e.meta.kind == "vae"), key=lambda e: e.meta.latent_dim)
+    if len(vaes) < 2:
+        return missing("the sweep's MNIST VAEs")
+    points = [(e.meta.kind, e.meta.latent_dim, e.meta.test_metrics.loss) for e in same]
+    st.plotly_chart(figures.loss_by_latent_size(points, "vae"), config={"displaylogo": False})
+    lo, hi = vaes[0], vaes[-1]
+    by8 = next((e for e in vaes if e.meta.latent_dim == 8), None)
+    share = "" if by8 is None or lo.meta.test_metrics.loss == hi.meta.test_metrics.loss else (
+        f", {(lo.meta.test_metrics.loss - by8.meta.test_metrics.loss) / (lo.meta.test_metrics.loss - hi.meta.test_metrics.loss):.0%}"
+        " of the fall by size 8")
+    st.markdown(
+        f"These are seed 003's five networks (784-512-256 dense layers here; the seed's have one of 512): the VAE's "
+        f"test loss falls from **{lo.meta.test_metrics.loss:.1f}** nats at latent size {lo.meta.latent_dim} to "
+        f"**{hi.meta.test_metrics.loss:.1f}** at {hi.meta.latent_dim}{share}. Seed 003 shows the reconstructions "
+        "improving but reports no number to set beside ours.")
+    link("compare.py", "Explore: the sizes side by side (Compare latent sizes)", lo)
+
+
+# --------------------------------------------------------------------------- 3. holes (004, 001, 000)
+
+def holes_lesson() -> None:
+    section("3 · Holes in the plain AE, a filled plane in the VAE (seeds 004, 001 and 000)",
+            "Decode every point of a 2-D latent plane: does each one give a digit? Seed 004 finds holes in a plain "
+            "AE's plane; seed 000 decodes its convolutional VAE's plane on a grid.")
+    ae, vae = find("mnist", "ae", "mlp-512", 2), find("mnist", "vae", "conv4", 2)
+    if ae is None or vae is None:
+        return missing("seed 004's dense AE 784-512-2-512 and seed 000's convolutional VAE on MNIST")
+    n = 12
+    left, right = st.columns(2)
+    for col, e, what in ((left, ae, "seed 004's dense AE 784-512-2-512"), (right, vae, "seed 000's convolutional VAE")):
+        picture, extent = lesson_data.plane_picture(e, n)
+        with col:
+            st.markdown(f"**{KIND_LABELS[e.meta.kind]}**: {what}")
+            st.image(picture, width=min(28 * n * common.image_scale(1), 560) if not common.presenting() else "stretch",
+                     caption=f"its plane decoded on {n} × {n} points from −{extent:.1f} to +{extent:.1f} on each axis")
+    st.markdown("The AE's plane has blank or smeared regions between the digits it learned: codes no training image "
+                "was given. The VAE's KL term packs the codes round the origin, so the whole square decodes to digits.")
+    table = []
+    for ds in ("mnist", "fashion"):
+        e = find(ds, "vae", "conv4", 2)
+        r = run_for(e.id) if e is not None else None
+        if e is not None and r is not None:
+            table.append({"seed 000's convolutional VAE": dataset_title(ds), "seed's training loss": f"{r.reported:g}"
+                          f" ({r.reported_note})", "ours, training": f"{last_train_loss(e):.2f} after {e.meta.epochs} epochs",
+                          "ours, test": f"{e.meta.test_metrics.loss:.2f}"})
+    if table:
+        st.markdown("Seed 000's loss is the Keras VAE example's, 784 × cross-entropy + KL, in nats per image: our "
+                    "negative ELBO, on the training images.")
+        st.markdown(common.markdown_table(table))
+    link("latent_grid.py", "Explore: the AE's latent grid", ae)
+    link("latent_grid.py", "Explore: the VAE's latent grid", vae)
+
+
+# --------------------------------------------------------------------------- 4. denoising (000, 002)
+
+def denoise_lesson() -> None:
+    section("4 · Denoising (seeds 000 and 002)",
+            "Train an autoencoder on corrupted images with the clean ones as targets: does it learn to remove the "
+            "noise, and does a plain AE do it too?")
+    z = 16
+    ae, dae = find("mnist", "ae", "mlp", z), find("mnist", "dae", "mlp", z)
+    if ae is None or dae is None:
+        return missing(f"the sweep's MNIST AE and DAE of latent size {z}")
+    idx = one_of_each(dae)
+    rows([("test images", loaders.test_images(dae, idx)),
+          (f"with Gaussian noise σ = {lesson_data.NOISE_SIGMA}", np.clip(lesson_data.noisy(dae, idx), 0, 1)),
+          ("**AE** output", lesson_data.denoised(ae, idx)), ("**DAE** output", lesson_data.denoised(dae, idx))])
+    noisy_db, ae_db = lesson_data.denoise_psnr(ae)
+    _, dae_db = lesson_data.denoise_psnr(dae)
+    c1, c2, c3 = st.columns(3)
+    c1.metric("noisy input, PSNR", f"{noisy_db:.1f} dB")
+    c2.metric("AE output", f"{ae_db:.1f} dB", f"{ae_db - noisy_db:+.1f} dB")
+    c3.metric("DAE output", f"{dae_db:.1f} dB", f"{dae_db - noisy_db:+.1f} dB")
+    st.caption(f"Mean PSNR against the clean image over the first {lesson_data.DENOISE_IMAGES} test images (higher is better).")
+    small = find("mnist", "dae", "mlp", 2)
+    at2 = ""
+    if small is not None:
+        small_noisy, small_db = lesson_data.denoise_psnr(small)
+        at2 = (f" At latent size 2 the DAE gives {small_db:.1f} dB against the noisy input's {small_noisy:.1f}: two numbers "
+               "cannot hold a digit's detail, so it snaps every input to a blurred typical digit "
+               + ("and does worse than no denoising at all." if small_db < small_noisy else "and gains little."))
+    st.markdown(f"Seed 000 reports its denoising AE's *training loss on noisy inputs* ({DAE_NOISY_TRAIN_LOSS_000:g}), a "
+                "different measure from this PSNR against the clean image, so the two are not set side by side." + at2)
+    link("denoise.py", f"Explore: the Denoising playground at latent size {z}", dae, noise_kind="Gaussian",
+         noise_sigma=str(lesson_data.NOISE_SIGMA))
+
+
+# --------------------------------------------------------------------------- 5. convolution (004)
+
+def conv_lesson() -> None:
+    section("5 · Convolution against dense layers (seed 004)",
+            "A convolutional encoder sees neighbouring pixels together; a dense one sees 784 separate numbers. "
+            "With the same code size and the same training, which rebuilds digits better?")
+    conv, dense = find("mnist", "ae", "conv", 64), find("mnist", "ae", "linear", 64)
+    if conv is None or dense is None:
+        return missing("seed 004's convolutional and linear AEs on MNIST")
+    idx = one_of_each(conv)
+    rows([("test images", loaders.test_images(conv, idx)),
+          ("**convolutional AE**", loaders.reconstructions(*loaders.key(conv), tuple(idx), _entry=conv)),
+          ("**linear AE** 784-64-784", loaders.reconstructions(*loaders.key(dense), tuple(idx), _entry=dense))])
+    c1, c2 = st.columns(2)
+    c1.metric("convolutional AE, test MSE per pixel", f"{conv.meta.test_metrics.mse:.4f}")
+    c2.metric("linear AE, test MSE per pixel", f"{dense.meta.test_metrics.mse:.4f}")
+    st.markdown(f"Both trained as seed 004's best run: {conv.meta.epochs} epochs, batch "
+                f"{conv.meta.train_config.get('batch_size')}, Adam at {conv.meta.train_config.get('lr'):g}. Seed 004 "
+                "reports this comparison as curves only (training and test MSE per epoch), so no number of its own "
+                "stands beside these.")
+    two_d = [e for e in (find("mnist", "ae", "conv", 2), find("mnist", "ae", "mlp-512", 2)) if e is not None]
+    if len(two_d) == 2:
+        png, _ = loaders.compare_maps(two_d, "tsne", common.class_names(two_d[0]))
+        st.image(png, caption="Their 2-D versions' latent maps, as seed 004 compares them, on one scale.",
+                 width="stretch" if common.presenting() else "content")
+    link("compare_models.py", "Explore: the four side by side (Compare models)", conv,
+         cm_models=[loaders.model_label(e) for e in (conv, dense, *two_d)])
+
+
+# --------------------------------------------------------------------------- 6. generation (002)
+
+def generation_lesson() -> None:
+    section("6 · Generation and anomalies (seed 002)",
+            "Decode codes drawn at random from the prior: do they look like the data? And can the reconstruction "
+            "error tell an image unlike the training data from a familiar one?")
+    vae = find("mnist", "vae", "mlp", 8)
+    if vae is None:
+        return missing("the sweep's MNIST VAE of latent size 8")
+    st.image(loaders.prior_tiles(vae, 8, 8, 1.0, 0), caption=f"64 samples of the {vae.meta.title}: codes from N(0, I), "
+             "decoded", width="content")
+    st.markdown("Seed 002 decodes vectors drawn from a normal distribution and flags ECG beats whose reconstruction "
+                "error passes a threshold; it reports neither as a number, so none stands here beside ours. The "
+                "Anomalies page measures how well the error separates Fashion-MNIST from MNIST.")
+    link("generate.py", "Explore: sampling from the prior (Generate)", vae)
+    link("anomalies.py", "Explore: reconstruction error as an anomaly score (Anomalies)", vae)
+
+
+for lesson in (pca_lesson, size_lesson, holes_lesson, denoise_lesson, conv_lesson, generation_lesson):
+    lesson()
