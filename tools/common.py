@@ -48,14 +48,15 @@ def runs_at_once(sweep: dict) -> str:
     return f"{jobs} models at a time, {each} each" if jobs > 1 else f"one model at a time, {each}"
 
 
-def sweep_record(folder: Path) -> dict | None:
-    """``<folder>/sweep.json`` (written by train.py) with the per-model seconds summed, or None.
+def sweep_record(folder: Path, name: str = "sweep.json") -> dict | None:
+    """``<folder>/<name>`` (written by train.py: sweep.json, or sweep-seeds.json for ``--set seeds``)
+    with the per-model seconds summed, or None.
 
     Keys: everything the file holds (command, wall_seconds, models, device, cpu_count, jobs,
     torch_threads, …), plus ``train_s`` and ``projection_s`` summed over the models and
     ``runs_at_once`` in words.
     """
-    path = Path(folder) / "sweep.json"
+    path = Path(folder) / name
     if not path.is_file():
         return None
     sw = json.loads(path.read_text())

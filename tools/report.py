@@ -611,7 +611,7 @@ def _last_train_loss(meta: CheckpointMeta) -> float:
     return float(meta.history[(meta.best_epoch or len(meta.history)) - 1]["train_loss"])
 
 
-def seed_markdown(rows: list[Row], extra: dict) -> list[str]:
+def seed_markdown(rows: list[Row], extra: dict, folder: Path | None = None) -> list[str]:
     """The course documents' networks (explorer.seeds, ``python train.py --set seeds``): each seed's
     own figure beside ours on the loss it most likely reports; seed 004's comparison in MSE; seed
     001's linear AE against PCA (error and subspace angles)."""
@@ -622,7 +622,13 @@ def seed_markdown(rows: list[Row], extra: dict) -> list[str]:
     L = ["## The seeds' networks", "",
          "The course documents' own architectures, trained by `python train.py --set seeds` with each seed's settings "
          "(`explorer/seeds.py`; Adam, cosine decay to a tenth, no held-out split, the last epoch kept). "
-         "Seed 003's five dense VAEs of latent size 2–32 are the sweep's MLP VAEs above.", "",
+         "Seed 003's five dense VAEs of latent size 2–32 are the sweep's MLP VAEs above.", ""]
+    sw = sweep_record(folder, "sweep-seeds.json") if folder is not None else None
+    if sw is not None:
+        L += [f"`{sw['command'].strip()}` took **{sw['wall_seconds'] / 60:.1f} minutes** of wall time on "
+              f"{sw['cpu_count']} CPU cores ({sw['device']}, {sw['runs_at_once']}), target ≤ 15 minutes: "
+              f"{'met' if sw['wall_seconds'] <= 900 else 'NOT met'}.", ""]
+    L += [
          "| seed | model | the seed's network | epochs | batch | lr | parameters | train s | test loss (nats) | test MSE | PSNR dB |",
          "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for run, r in runs:
@@ -644,7 +650,7 @@ def seed_markdown(rows: list[Row], extra: dict) -> list[str]:
             spec = ".3f"
         else:
             what, spec = "−ELBO, nats per image", ".2f"
-        L.append(f"| {run.seed} | {r.id} | {what} ({run.reported_note}) | {run.reported:g} | {train:{spec}} | {test:{spec}} |")
+        L.append(f"| {run.seed} | {r.id} | {what} ({run.reported_note}) | {run.reported:{spec}} | {train:{spec}} | {test:{spec}} |")
     floors = {ds: h / 784 for ds, h in extra["entropy"].items()}
     if "fashion" in floors and any(run.reported_as == BCE_PER_PIXEL for run, _ in runs):
         mnist = f" MNIST's digits, mostly black or white, have a floor of {floors['mnist']:.3f}, below the seed's figures;" \
@@ -777,7 +783,7 @@ def write_markdown(rows, extra, problems, folder: Path, out: Path, plots: list[s
             L.append(f"| {z} | " + " | ".join(cells) + " |")
         L.append("")
     L += reader_markdown(rows, extra, datasets)
-    L += seed_markdown(everything, extra)
+    L += seed_markdown(everything, extra, folder)
     if anomalies is not None:
         L += anomaly_markdown(anomalies)
     L += ["## Checkpoint metadata against recomputed metrics", "",

@@ -24,16 +24,21 @@ common.intro("Generate", (
     "image that is in no dataset. The temperature scales the draws: below 1 the samples are typical and "
     "clean, above 1 they get stranger. Click a sample to see it large, with its code."))
 
-found = entry if meta.kind == "vae" else cat.find(meta.dataset.name, "vae", meta.latent_dim, meta.architecture)
+# An AE or DAE has no prior: the VAE of the same size stands in, of the same network if there is one
+# (else the sweep's MLP, else any), so that a seed network's AE still leads somewhere.
+vaes = [e for e in cat.good if (e.meta.dataset.name, e.meta.kind, e.meta.latent_dim) == (meta.dataset.name, "vae", meta.latent_dim)]
+found = entry if meta.kind == "vae" else min(vaes, default=None, key=lambda e: (
+    e.meta.architecture != meta.architecture, e.meta.architecture != "mlp", e.id))
 if found is None:
     st.error(f"Generating needs a VAE, and none was trained for {dataset_title(meta.dataset.name)} "
              f"with latent size {meta.latent_dim}. Train one with "
-             f"`python train.py --dataset {meta.dataset.name} --kind vae --latent-dims {meta.latent_dim}`.")
+             f"`python train.py --dataset {meta.dataset.name} --kind vae --latent-dims {meta.latent_dim}`, "
+             "or choose another latent size in the sidebar.")
     st.stop()
 vae: CatalogEntry = found
 if vae is not entry:
-    st.info(f"Only a VAE has a prior to sample from: this page uses the VAE with latent size "
-            f"{meta.latent_dim}, not the {KIND_LABELS[meta.kind]} chosen in the sidebar.")
+    st.info(f"Only a VAE has a prior to sample from: this page uses the {vae.meta.title}, not the "
+            f"{KIND_LABELS[meta.kind]} chosen in the sidebar.")
 model = common.model_or_stop(vae)
 z_dim = vae.meta.latent_dim
 

@@ -12,6 +12,7 @@ import streamlit as st
 
 from explorer import figures
 from explorer.checkpoints import CatalogEntry
+from explorer.images import enlarge
 from explorer.seeds import DAE_NOISY_TRAIN_LOSS_000, run_for
 from explorer.ui import common, lesson_data, loaders, picks
 from explorer.vocab import KIND_LABELS, arch_label, dataset_title, kind_label
@@ -79,38 +80,40 @@ def pca_lesson() -> None:
     section("1 · PCA and the linear autoencoder (seed 001, with seed 000's simple and deep AEs)",
             "An autoencoder with no activation function can only draw its images inside a flat subspace of the "
             "pixels, as PCA does; the lecture says it then *behaves like PCA*. Does it, and what do more layers add?")
-    lin = find("mnist", "ae", "linear", 64)
+    # Fashion-MNIST's, trained to the end (30 epochs); MNIST's 784-64-784 has seed 004's short recipe
+    lin = find("fashion", "ae", "linear", 32)
     if lin is None:
-        return missing("the linear AE 784-64-784 on MNIST")
+        return missing("seed 000's simple AE 784-32-784 on Fashion-MNIST")
+    k = lin.meta.latent_dim
     idx = one_of_each(lin)
     rows([("test images", loaders.test_images(lin, idx)),
-          ("**linear AE**, code of 64", loaders.reconstructions(*loaders.key(lin), tuple(idx), _entry=lin)),
-          ("**PCA**, 64 components", loaders.pca_reconstructions(lin, 64, idx))])
-    pca_mse = next(mse for k, mse, _ in loaders.pca_curve(lin) if k == 64)
+          (f"**linear AE**, code of {k}", loaders.reconstructions(*loaders.key(lin), tuple(idx), _entry=lin)),
+          (f"**PCA**, {k} components", loaders.pca_reconstructions(lin, k, idx))])
+    pca_mse = next(mse for n, mse, _ in loaders.pca_curve(lin) if n == k)
     angles = lesson_data.angles_to_pca(lin)
     c1, c2, c3 = st.columns(3)
     c1.metric("linear AE, test MSE per pixel", f"{lin.meta.test_metrics.mse:.4f}")
-    c2.metric("PCA with 64 components", f"{pca_mse:.4f}")
+    c2.metric(f"PCA with {k} components", f"{pca_mse:.4f}")
     if angles is not None:
         c3.metric("angle between their subspaces (median)", f"{angles[0]:.0f}°",
-                  help=f"Principal angles between the span of the decoder's 64 weight vectors and PCA's 64 directions: "
-                       f"median {angles[0]:.1f}°, largest {angles[1]:.1f}°. A random 64-D subspace: median {angles[2]:.0f}°.")
-    st.markdown(
-        f"Ours is trained with the app's loss (cross-entropy through a sigmoid), not PCA's squared error, so it need "
-        f"not find PCA's subspace exactly: its error is {lin.meta.test_metrics.mse / pca_mse:.2f}× PCA's and its "
-        f"subspace leans {angles[0] if angles else float('nan'):.0f}° from PCA's where a random one would lean "
-        f"{angles[2] if angles else float('nan'):.0f}°. The lecture gives no number to set beside these.")
+                  help=f"Principal angles between the span of the decoder's {k} weight vectors and PCA's {k} directions: "
+                       f"median {angles[0]:.1f}°, largest {angles[1]:.1f}°. A random {k}-D subspace: median {angles[2]:.0f}°.")
+        st.markdown(
+            f"Its error is {lin.meta.test_metrics.mse / pca_mse:.2f}× PCA's, and its subspace leans {angles[0]:.0f}° from "
+            f"PCA's where a random one would lean {angles[2]:.0f}°: close to PCA, not PCA itself. Ours is trained with the "
+            "app's loss (cross-entropy through the output's sigmoid), not PCA's squared error, and that sigmoid is the one "
+            "bend it has; the lecture gives no number to set beside these.")
     simple, deep = find("fashion", "ae", "linear", 32), find("fashion", "ae", "mlp-128-64", 32)
     if simple is not None and deep is not None:
         floor = lesson_data.entropy_per_pixel(simple)
-        table = [{"model (Fashion-MNIST)": f"{e.meta.title}", "seed 000's final loss": f"{run_for(e.id).reported:g}"
+        table = [{"model (Fashion-MNIST)": f"{e.meta.title}", "seed 000's final loss": f"{run_for(e.id).reported:.3f}"
                   if run_for(e.id) else "–", "ours, training": f"{last_train_loss(e) / 784:.3f}",
                   "ours, test": f"{e.meta.test_metrics.loss / 784:.3f}"} for e in (simple, deep)]
         st.markdown("**Seed 000's simple and deep AEs**: its Keras loss, the binary cross-entropy averaged over the "
                     "784 pixels, beside ours.")
         st.markdown(common.markdown_table(table))
         st.markdown(f"No decoder can score below the images' own entropy, {floor:.3f} per pixel on these test images: "
-                    "the seed's 0.10 and 0.084 are below it, so they cannot be this loss on Fashion-MNIST (its text "
+                    "the seed's figures are below it, so they cannot be this loss on Fashion-MNIST (its text "
                     "speaks of identifying *numbers*: most likely it ran on MNIST). "
                     + ("What carries over is the order: the deeper network does better at the same code size."
                        if deep.meta.test_metrics.loss < simple.meta.test_metrics.loss else
@@ -162,7 +165,7 @@ def holes_lesson() -> None:
         picture, extent = lesson_data.plane_picture(e, n)
         with col:
             st.markdown(f"**{KIND_LABELS[e.meta.kind]}**: {what}")
-            st.image(picture, width=min(28 * n * common.image_scale(1), 560) if not common.presenting() else "stretch",
+            st.image(enlarge(picture / 255.0, common.image_scale(2)), width="content",
                      caption=f"its plane decoded on {n} × {n} points from −{extent:.1f} to +{extent:.1f} on each axis")
     st.markdown("The AE's plane has blank or smeared regions between the digits it learned: codes no training image "
                 "was given. The VAE's KL term packs the codes round the origin, so the whole square decodes to digits.")
@@ -231,7 +234,7 @@ def conv_lesson() -> None:
           ("**linear AE** 784-64-784", loaders.reconstructions(*loaders.key(dense), tuple(idx), _entry=dense))])
     c1, c2 = st.columns(2)
     c1.metric("convolutional AE, test MSE per pixel", f"{conv.meta.test_metrics.mse:.4f}")
-    c2.metric("linear AE, test MSE per pixel", f"{dense.meta.test_metrics.mse:.4f}")
+    c2.metric("linear AE 784-64-784, test MSE per pixel", f"{dense.meta.test_metrics.mse:.4f}")
     st.markdown(f"Both trained as seed 004's best run: {conv.meta.epochs} epochs, batch "
                 f"{conv.meta.train_config.get('batch_size')}, Adam at {conv.meta.train_config.get('lr'):g}. Seed 004 "
                 "reports this comparison as curves only (training and test MSE per epoch), so no number of its own "
