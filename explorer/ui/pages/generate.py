@@ -37,8 +37,8 @@ if found is None:
     st.stop()
 vae: CatalogEntry = found
 if vae is not entry:
-    st.info(f"Only a VAE has a prior to sample from: this page uses the {vae.meta.title}, not the "
-            f"{KIND_LABELS[meta.kind]} chosen in the sidebar.")
+    st.info(f"Only a VAE has a prior to sample from: this page uses the VAE of this latent size ({vae.meta.title}), "
+            f"not the {KIND_LABELS[meta.kind]} chosen in the sidebar.")
 model = common.model_or_stop(vae)
 z_dim = vae.meta.latent_dim
 

@@ -15,7 +15,7 @@ from explorer.checkpoints import CatalogEntry
 from explorer.images import enlarge
 from explorer.seeds import DAE_NOISY_TRAIN_LOSS_000, run_for
 from explorer.ui import common, lesson_data, loaders, picks
-from explorer.vocab import KIND_LABELS, arch_label, dataset_title, kind_label
+from explorer.vocab import DATASETS, KIND_LABELS, arch_label, dataset_title, kind_label
 
 PAGES = "explorer/ui/pages/"
 SEEDS_COMMAND = "python train.py --set seeds"
@@ -170,7 +170,7 @@ def holes_lesson() -> None:
     st.markdown("The AE's plane has blank or smeared regions between the digits it learned: codes no training image "
                 "was given. The VAE's KL term packs the codes round the origin, so the whole square decodes to digits.")
     table = []
-    for ds in ("mnist", "fashion"):
+    for ds in DATASETS:
         e = find(ds, "vae", "conv4", 2)
         r = run_for(e.id) if e is not None else None
         if e is not None and r is not None:
