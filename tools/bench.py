@@ -456,7 +456,7 @@ def main(argv=None) -> int:
                                 f"{torch.get_num_threads()} threads", "repeats": args.repeats}
     steps = [("gflops", lambda: machine_gflops()),
              ("training", lambda: bench_training(args.repeats)),
-             ("conv_peer", lambda: bench_conv_peer()),
+             ("conv_peer", lambda: bench_conv_peer(args.repeats)),
              ("conv", lambda: bench_conv(results["gflops"])),
              ("conv_layers", lambda: conv_layer_profile()),
              ("decode", lambda: bench_decode(args.checkpoints, max(5, args.repeats))),
