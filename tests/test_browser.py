@@ -754,15 +754,21 @@ def test_a_lessons_link_lands_on_its_page_with_its_settings(page):
     try:
         open_ready(page, f"{url}/lessons", '[data-testid="stImage"] img')
         page.get_by_text("3 · Holes", exact=False).first.wait_for()
-        page.get_by_role("link", name="Explore: the AE's latent grid").click()
-        page.wait_for_url(re.compile(r"/latent_grid\?"))
-        page.wait_for_selector(GRID_IFRAME)
-        _settle(page)
-        assert page.locator("h1", has_text="Latent grid").count() == 1
-        query = page.url.split("?", 1)[1]
-        assert "kind=AE" in query and "z=2" in query and "arch=MLP+512" in query.replace("%20", "+"), page.url
-        sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
-        assert "MLP 512" in sidebar and "AE" in sidebar, sidebar
+        with page.context.expect_page() as opened:  # a new tab: the lesson stays open behind it
+            page.get_by_role("link", name="Explore: the AE's latent grid").click()
+        grid = opened.value
+        try:
+            grid.wait_for_selector(GRID_IFRAME, timeout=60000)
+            _settle(grid)
+            assert grid.locator("h1", has_text="Latent grid").count() == 1
+            assert re.search(r"/latent_grid\?", grid.url) and "kind=AE" in grid.url, grid.url
+            sidebar = grid.locator('[data-testid="stSidebar"]').inner_text()
+            # seed 004's dense 2-D AE, not the sidebar's default (the MLP VAE): its facts say 16 epochs
+            assert "16 epochs" in sidebar and "45 epochs" not in sidebar, sidebar
+            assert "arch=MLP+512" in grid.url.replace("%20", "+"), grid.url
+            no_exception(grid)
+        finally:
+            grid.close()
         no_exception(page)
     finally:
         browser.stop_server(proc)

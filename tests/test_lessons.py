@@ -5,6 +5,7 @@ how to train them."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -19,9 +20,12 @@ SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints"
 TITLES = ("1 · PCA", "2 · How big", "3 · Holes", "4 · Denoising", "5 · Convolution", "6 · Generation")
 
 
+LINK = re.compile(r"\[([^\]]+)\]\(([a-z_]+)\?([^)]*)\)")
+
+
 def links(at) -> list[tuple[str, str, dict[str, list[str]]]]:
-    """(label, page's url path, query parameters) of every page link in the page's main area."""
-    return [(p.proto.label, p.proto.page, parse_qs(p.proto.query_string)) for p in at.main.get("page_link")]
+    """(label, page's url path, query parameters) of every lesson's link (a relative address)."""
+    return [(label, page, parse_qs(query)) for m in at.markdown for label, page, query in LINK.findall(m.value)]
 
 
 @pytest.fixture(scope="module")

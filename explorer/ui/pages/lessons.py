@@ -7,6 +7,8 @@ the link. Every figure here is computed from a checkpoint; the seeds' numbers co
 explorer.seeds, labelled as theirs.
 """
 
+from urllib.parse import quote, urlencode
+
 import numpy as np
 import streamlit as st
 
@@ -17,7 +19,6 @@ from explorer.seeds import DAE_NOISY_TRAIN_LOSS_000, run_for
 from explorer.ui import common, lesson_data, loaders, picks
 from explorer.vocab import DATASETS, KIND_LABELS, arch_label, dataset_title, kind_label
 
-PAGES = "explorer/ui/pages/"
 SEEDS_COMMAND = "python train.py --set seeds"
 
 cat = loaders.catalog()
@@ -42,7 +43,11 @@ def settings(entry: CatalogEntry) -> dict[str, str]:
 
 
 def link(page: str, label: str, entry: CatalogEntry, **extra: str | list[str]) -> None:
-    st.page_link(PAGES + page, label=label, icon=":material/arrow_forward:", query_params={**settings(entry), **extra})
+    """A link that opens ``page`` in a new tab with ``entry`` chosen in the sidebar and ``extra``
+    set: an address, not ``st.page_link``, because a page link keeps this session's sidebar choice
+    over the link's (the Lessons page draws the same sidebar), and the lesson stays open behind it."""
+    query = urlencode({**settings(entry), **extra}, doseq=True, quote_via=quote)
+    st.markdown(f":material/arrow_forward: [{label}]({page.removesuffix('.py')}?{query})")
 
 
 def missing(what: str) -> None:
@@ -167,7 +172,7 @@ def holes_lesson() -> None:
             st.markdown(f"**{KIND_LABELS[e.meta.kind]}**: {what}")
             st.image(enlarge(picture / 255.0, common.image_scale(2)), width="content",
                      caption=f"its plane decoded on {n} × {n} points from −{extent:.1f} to +{extent:.1f} on each axis")
-    st.markdown("The AE's plane has blank or smeared regions between the digits it learned: codes no training image "
+    st.markdown("The AE's plane has smeared or garbled regions between and beyond the digits it learned: codes no training image "
                 "was given. The VAE's KL term packs the codes round the origin, so the whole square decodes to digits.")
     table = []
     for ds in DATASETS:
@@ -210,9 +215,9 @@ def denoise_lesson() -> None:
     at2 = ""
     if small is not None:
         small_noisy, small_db = lesson_data.denoise_psnr(small)
-        at2 = (f" At latent size 2 the DAE gives {small_db:.1f} dB against the noisy input's {small_noisy:.1f}: two numbers "
-               "cannot hold a digit's detail, so it snaps every input to a blurred typical digit "
-               + ("and does worse than no denoising at all." if small_db < small_noisy else "and gains little."))
+        at2 = (f" At latent size 2 the DAE gives {small_db:.1f} dB ({small_db - small_noisy:+.1f} dB over the noisy "
+               f"input, against {dae_db - noisy_db:+.1f} dB at {z}): two numbers cannot hold a digit's detail, so it "
+               "snaps every input to a blurred typical digit.")
     st.markdown(f"Seed 000 reports its denoising AE's *training loss on noisy inputs* ({DAE_NOISY_TRAIN_LOSS_000:g}), a "
                 "different measure from this PSNR against the clean image, so the two are not set side by side." + at2)
     link("denoise.py", f"Explore: the Denoising playground at latent size {z}", dae, noise_kind="Gaussian",
