@@ -119,3 +119,21 @@ def test_without_the_seeds_networks_each_lesson_says_how_to_train_them(open_app)
     at = ok(open_app(PAGE))  # the tests' small folder: MLPs at latent sizes 2 and 4 only
     assert len([h for h in at.header if h.value.startswith(TITLES)]) == 6
     assert at.info and all("python train.py --set seeds" in i.value for i in at.info)
+
+
+@pytest.mark.parametrize("arch", ["<script>alert(1)</script>", "Conv 32-64", "MLP 512", ""])
+def test_an_architecture_in_the_address_that_is_not_offered_falls_back(arch, monkeypatch):
+    """The sidebar's Architecture choice on the shipped folder: a hand-edited or foreign value (the
+    conv AE's for a VAE) leaves the sweep's MLP chosen, with no error."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import APP
+
+    monkeypatch.setenv("LATENT_EXPLORER_CHECKPOINTS", str(SHIPPED))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update(dataset="MNIST", kind="VAE", z="2", arch=arch)
+    ok(at.run())
+    assert at.session_state[CHOSEN] == "mnist-vae-mlp-z2"
+    assert at.selectbox(key="arch").options == ["Conv 32-64-64-64 (seed 000's VAE)", "MLP 512-256"]
+    at.selectbox(key="arch").select_index(0).run()
+    assert ok(at).session_state[CHOSEN] == "mnist-vae-conv4-z2"
