@@ -74,6 +74,12 @@ def last_train_loss(entry: CatalogEntry) -> float:
     return float(m.history[(m.best_epoch or len(m.history)) - 1]["train_loss"])
 
 
+def seed_figure(entry: CatalogEntry, spec: str) -> str:
+    """The figure the seed reported for the network ``entry`` stands for, or a dash."""
+    r = run_for(entry.id)
+    return "–" if r is None or r.reported is None else format(r.reported, spec)
+
+
 def section(title: str, question: str) -> None:
     st.header(title, divider="gray")
     st.markdown(f"**The question.** {question}")
@@ -111,8 +117,8 @@ def pca_lesson() -> None:
     simple, deep = find("fashion", "ae", "linear", 32), find("fashion", "ae", "mlp-128-64", 32)
     if simple is not None and deep is not None:
         floor = lesson_data.entropy_per_pixel(simple)
-        table = [{"model (Fashion-MNIST)": f"{e.meta.title}", "seed 000's final loss": f"{run_for(e.id).reported:.3f}"
-                  if run_for(e.id) else "–", "ours, training": f"{last_train_loss(e) / 784:.3f}",
+        table = [{"model (Fashion-MNIST)": f"{e.meta.title}", "seed 000's final loss": seed_figure(e, ".3f"),
+                  "ours, training": f"{last_train_loss(e) / 784:.3f}",
                   "ours, test": f"{e.meta.test_metrics.loss / 784:.3f}"} for e in (simple, deep)]
         st.markdown("**Seed 000's simple and deep AEs**: its Keras loss, the binary cross-entropy averaged over the "
                     "784 pixels, beside ours.")
