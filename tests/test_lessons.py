@@ -137,3 +137,11 @@ def test_an_architecture_in_the_address_that_is_not_offered_falls_back(arch, mon
     assert at.selectbox(key="arch").options == ["Conv 32-64-64-64 (seed 000's VAE)", "MLP 512-256"]
     at.selectbox(key="arch").select_index(0).run()
     assert ok(at).session_state[CHOSEN] == "mnist-vae-conv4-z2"
+
+
+def test_the_holes_are_measured_not_only_drawn(shipped_lessons):
+    # one figure per plane: the AE's, seed 000's conv VAE's and the sweep's VAE's, left to right
+    empty = [float(m.value.rstrip("%")) for m in shipped_lessons.metric if m.label == "points with no test code near"]
+    assert len(empty) == 3 and empty[0] > empty[2], empty
+    text = "\n".join(m.value for m in shipped_lessons.markdown)
+    assert f"The AE's plane has {empty[0]:.0f}% of its points far from every test code" in text

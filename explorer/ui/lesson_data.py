@@ -107,3 +107,19 @@ def plane_picture(entry: CatalogEntry, n: int) -> tuple[np.ndarray, float]:
     (a VAE's ±3; an AE's codes' spread): uint8 (28n, 28n) and that half-width."""
     extent = loaders.grid_extent(entry, "dims", 0, 1, None)
     return _plane_picture(*loaders.key(entry), int(n), float(extent), _entry=entry), extent
+
+
+@shared(max_entries=16)
+def _empty_share(path: str, weights_sha256: str, n: int, extent: float, _entry: CatalogEntry) -> float:
+    from scipy.spatial import KDTree
+
+    uv = grid_coords(n, extent, "even").reshape(-1, 2)
+    distance, _ = KDTree(loaders.codes(_entry)["codes"]).query(uv)
+    return float((distance > 2 * extent / (n - 1)).mean())
+
+
+def empty_share(entry: CatalogEntry, n: int) -> float:
+    """The share of ``plane_picture``'s n × n points with no stored test code (5,000 test images)
+    within one grid spacing: the plane's holes, measured. A 2-D model only."""
+    extent = loaders.grid_extent(entry, "dims", 0, 1, None)
+    return _empty_share(*loaders.key(entry), int(n), float(extent), _entry=entry)

@@ -167,19 +167,33 @@ def holes_lesson() -> None:
     section("3 · Holes in the plain AE, a filled plane in the VAE (seeds 004, 001 and 000)",
             "Decode every point of a 2-D latent plane: does each one give a digit? Seed 004 finds holes in a plain "
             "AE's plane; seed 000 decodes its convolutional VAE's plane on a grid.")
-    ae, vae = find("mnist", "ae", "mlp-512", 2), find("mnist", "vae", "conv4", 2)
+    ae, vae, sweep_vae = find("mnist", "ae", "mlp-512", 2), find("mnist", "vae", "conv4", 2), find("mnist", "vae", "mlp", 2)
     if ae is None or vae is None:
         return missing("seed 004's dense AE 784-512-2-512 and seed 000's convolutional VAE on MNIST")
     n = 12
-    left, right = st.columns(2)
-    for col, e, what in ((left, ae, "seed 004's dense AE 784-512-2-512"), (right, vae, "seed 000's convolutional VAE")):
+    shown = [(ae, "seed 004's dense AE 784-512-2-512"), (vae, f"seed 000's conv VAE, {vae.meta.epochs} epochs")]
+    if sweep_vae is not None:
+        shown.append((sweep_vae, f"the sweep's dense VAE, {sweep_vae.meta.epochs} epochs"))
+    empty = {}
+    for col, (e, what) in zip(st.columns(len(shown)), shown):
         picture, extent = lesson_data.plane_picture(e, n)
+        empty[e.id] = lesson_data.empty_share(e, n)
         with col:
             st.markdown(f"**{KIND_LABELS[e.meta.kind]}**: {what}")
-            st.image(enlarge(picture / 255.0, common.image_scale(2)), width="content",
+            st.image(enlarge(picture / 255.0, common.image_scale(2 if len(shown) == 2 else 1)), width="content",
                      caption=f"its plane decoded on {n} × {n} points from −{extent:.1f} to +{extent:.1f} on each axis")
-    st.markdown("The AE's plane has smeared or garbled regions between and beyond the digits it learned: codes no training image "
-                "was given. The VAE's KL term packs the codes round the origin, so the whole square decodes to digits.")
+            st.metric("points with no test code near", f"{empty[e.id]:.0%}",
+                      help="The share of the grid's points with none of the 5,000 stored test images' codes within one "
+                           "grid spacing: where the decoder was never shown an example.")
+    vae_best = min(empty[e.id] for e, _ in shown[1:])
+    st.markdown(
+        f"The AE's plane has {empty[ae.id]:.0%} of its points far from every test code: smeared or garbled regions "
+        "between and beyond the digits it learned, codes no training image was given. "
+        + (f"The VAE's KL term packs the codes round the origin: as few as {vae_best:.0%} of its points are that far. "
+           if vae_best < empty[ae.id] else "Here the VAEs' planes are no better filled. ")
+        + (f"Seed 000's convolutional VAE, trained {vae.meta.epochs} epochs to fit the budget, fills its plane less "
+           f"({empty[vae.id]:.0%}) than the sweep's, trained {sweep_vae.meta.epochs}."
+           if sweep_vae is not None and empty[vae.id] > empty[sweep_vae.id] else ""))
     table = []
     for ds in DATASETS:
         e = find(ds, "vae", "conv4", 2)
