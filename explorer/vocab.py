@@ -54,3 +54,11 @@ def arch_label(name: str) -> str:
 def kind_label(kind: str) -> str:
     """'vae' -> 'VAE'; an unknown kind is shown as it is."""
     return KIND_LABELS.get(kind, kind)
+
+
+def sidebar_choice(dataset: str, kind: str, architecture: str, latent_dim: int) -> dict[str, str]:
+    """The URL parameters that make the sidebar choose this model: its widgets' keys with the labels
+    they display (a link's, a benchmark's, a lesson's). The architecture is named even where the
+    sidebar offers no choice of it; there it is ignored."""
+    return {"dataset": dataset_title(dataset), "kind": kind_label(kind), "arch": arch_label(architecture),
+            "z": str(latent_dim)}

@@ -7,6 +7,7 @@ import math
 from urllib.parse import parse_qs
 
 from explorer.checkpoints import read_meta
+from explorer.vocab import arch_label
 from tests.helpers import make_checkpoint
 from tools.common import query, runs_at_once, summary, sweep_record
 
@@ -21,8 +22,10 @@ def test_summary():
 
 def test_query_names_the_sidebar_labels(tmp_path):
     make_checkpoint(tmp_path / "mnist-dae-mlp-z4", kind="dae", z=4)
-    q = parse_qs(query(read_meta(tmp_path / "mnist-dae-mlp-z4")))
-    assert q == {"dataset": ["MNIST"], "kind": ["DAE"], "z": ["4"]}
+    meta = read_meta(tmp_path / "mnist-dae-mlp-z4")
+    q = parse_qs(query(meta))
+    # The architecture too: without it a link to a seed model (Fashion's linear AE) opens the sweep's MLP.
+    assert q == {"dataset": ["MNIST"], "kind": ["DAE"], "arch": [arch_label(meta.architecture)], "z": ["4"]}
 
 
 def test_sweep_record_sums_the_models(tmp_path):

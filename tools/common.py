@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 import numpy as np
 
 from explorer.metadata import CheckpointMeta
-from explorer.vocab import dataset_title, kind_label
+from explorer.vocab import sidebar_choice
 
 ROOT = Path(__file__).resolve().parent.parent   # the project folder: app.py, checkpoints/, docs/
 
@@ -37,8 +37,7 @@ def summary(ms: list[float]) -> dict:
 def query(meta: CheckpointMeta) -> str:
     """The URL query that makes the sidebar choose this checkpoint (its widgets are bound to the
     URL under their keys, with their displayed labels)."""
-    return urlencode({"dataset": dataset_title(meta.dataset.name), "kind": kind_label(meta.kind),
-                      "z": meta.latent_dim})
+    return urlencode(sidebar_choice(meta.dataset.name, meta.kind, meta.architecture, meta.latent_dim))
 
 
 def runs_at_once(sweep: dict) -> str:

@@ -17,7 +17,7 @@ from explorer.checkpoints import CatalogEntry
 from explorer.images import enlarge
 from explorer.seeds import DAE_NOISY_TRAIN_LOSS_000, run_for
 from explorer.ui import common, lesson_data, loaders, picks
-from explorer.vocab import DATASETS, KIND_LABELS, arch_label, dataset_title, kind_label
+from explorer.vocab import DATASETS, KIND_LABELS, dataset_title, sidebar_choice
 
 SEEDS_COMMAND = "python train.py --set seeds"
 
@@ -34,12 +34,9 @@ def find(dataset: str, kind: str, arch: str, z: int) -> CatalogEntry | None:
 
 
 def settings(entry: CatalogEntry) -> dict[str, str]:
-    """The sidebar's choice of ``entry`` as a link's query parameters (the labels the sidebar binds)."""
+    """The sidebar's choice of ``entry`` as a link's query parameters."""
     m = entry.meta
-    q = {"dataset": dataset_title(m.dataset.name), "kind": kind_label(m.kind), "z": str(m.latent_dim)}
-    if len(cat.archs(m.dataset.name, m.kind)) > 1:
-        q["arch"] = arch_label(m.architecture)
-    return q
+    return sidebar_choice(m.dataset.name, m.kind, m.architecture, m.latent_dim)
 
 
 def link(page: str, label: str, entry: CatalogEntry, **extra: str | list[str]) -> None:
