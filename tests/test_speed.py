@@ -71,15 +71,36 @@ def test_a_first_map_click_after_the_warm_up_loads_nothing(warmed, open_app):
 
 
 def test_compares_opening_view_comes_from_the_warm_up(warmed, open_app, monkeypatch):
-    from explorer import inference
+    from explorer import inference, projections
 
     monkeypatch.setattr(inference, "reconstruct", _refuse)
     monkeypatch.setattr(loaders, "small_maps_picture", _refuse)
+    monkeypatch.setattr(projections, "fit_pixel_pca", _refuse)  # its PCA curve: a second on the real test set
     at = ok(open_app("compare"))
     assert at.title[0].value == "Compare latent sizes"
     for kind in ("ae", "dae"):  # every kind was warmed, not only the one the first page showed
         at.sidebar.selectbox(key="kind").set_value(kind)
         ok(at.run())
+
+
+def test_the_warm_up_finishes_the_first_pages_group_before_the_next(app_checkpoints, monkeypatch):
+    """Compare's opening view of the model the first page shows (its group's maps, its dataset's
+    PCA) is built before any other group's model is loaded: with 38 models that is seconds earlier."""
+    monkeypatch.setenv("LATENT_EXPLORER_CHECKPOINTS", str(app_checkpoints))
+    cat = loaders.catalog()
+    first = cat.good[-1]
+    steps = []
+    real_checkpoint, real_small_maps = loaders.checkpoint, loaders.small_maps
+    monkeypatch.setattr(loaders, "checkpoint", lambda e: steps.append(("load", e.id)) or real_checkpoint(e))
+    monkeypatch.setattr(loaders, "small_maps", lambda group, view, names: steps.append(
+        ("maps", group[0].id)) or real_small_maps(group, view, names))
+    loaders.warm_up(first=first)
+    group = {e.id for e in cat.good if (e.meta.dataset.name, e.meta.kind, e.meta.architecture) ==
+             (first.meta.dataset.name, first.meta.kind, first.meta.architecture)}
+    first_maps = next(k for k, (what, _) in enumerate(steps) if what == "maps")
+    assert steps[0] == ("load", first.id)
+    assert {name for what, name in steps[:first_maps] if what == "load"} == group
+    assert len(group) < len(cat.good)
 
 
 def test_the_anomalies_page_opens_on_scores_the_warm_up_computed(warmed, open_app, monkeypatch):

@@ -1050,30 +1050,38 @@ def warm_up(cat: Catalog | None = None, first: CatalogEntry | None = None) -> No
     entries = cat.good
     if first is not None and first in entries:
         entries = [first] + [e for e in entries if e is not first]
-    groups: dict[tuple, list[CatalogEntry]] = {}
+    # Group by group, the first page's group first: Compare's opening view of it (reconstructions,
+    # maps, its dataset's PCA) is ready seconds after the start, not after all 38 models have loaded.
+    wanted: dict[tuple, list[CatalogEntry]] = {}
     for e in entries:
-        _after_runs_in_progress()
-        try:
-            images, labels = test_split(e)
-            checkpoint(e)
-            codes(e)
-        except (CheckpointError, DataError, OSError) as err:
-            log.info("warm-up: %s skipped (%s)", e.id, err)
-            continue
-        m = e.meta
-        groups.setdefault((m.dataset.name, m.kind, m.architecture), []).append(e)
-        chosen = picks.one_of_each_class(labels, len(m.dataset.class_names), 0)  # Compare's default
-        reconstructions(*key(e), tuple(chosen), _entry=e)
-    freeze_imported_objects()  # torch's objects out of the collector's sight (see there)
-    for group in groups.values():
-        group.sort(key=lambda e: e.meta.latent_dim)
-        names = group[0].meta.dataset.class_names
-        for view in ("tsne", "pca"):
-            if all(f"map_{view}" in codes(e) for e in group):
-                _after_runs_in_progress()
-                small_maps(group, view, names)
-    for group in groups.values():  # last: the slowest part, and each saves a page only a little
+        wanted.setdefault((e.meta.dataset.name, e.meta.kind, e.meta.architecture), []).append(e)
+    groups: dict[tuple, list[CatalogEntry]] = {}
+    datasets_done: set[str] = set()
+    for name, group in wanted.items():
         for e in group:
+            _after_runs_in_progress()
+            try:
+                images, labels = test_split(e)
+                checkpoint(e)
+                codes(e)
+            except (CheckpointError, DataError, OSError) as err:
+                log.info("warm-up: %s skipped (%s)", e.id, err)
+                continue
+            groups.setdefault(name, []).append(e)
+            chosen = picks.one_of_each_class(labels, len(e.meta.dataset.class_names), 0)  # Compare's default
+            reconstructions(*key(e), tuple(chosen), _entry=e)
+            if e.meta.dataset.name not in datasets_done:  # Compare's PCA rows and curve (about a second)
+                datasets_done.add(e.meta.dataset.name)
+                _after_runs_in_progress()
+                pca_curve(e)
+        done = sorted(groups.get(name, []), key=lambda e: e.meta.latent_dim)
+        for view in ("tsne", "pca"):
+            if done and all(f"map_{view}" in codes(e) for e in done):
+                _after_runs_in_progress()
+                small_maps(done, view, done[0].meta.dataset.class_names)
+    freeze_imported_objects()  # torch's objects out of the collector's sight (see there)
+    for group in groups.values():  # last: the slowest part, and each saves a page only a little
+        for e in sorted(group, key=lambda e: e.meta.latent_dim):
             views = map_views(codes(e))  # the latent map as it opens: its first view, nothing clicked
             if views:
                 _after_runs_in_progress()
