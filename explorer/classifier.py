@@ -130,27 +130,64 @@ class Classifier:
     """A loaded classifier (eval mode, float32, never changed: the app shares it between sessions)."""
 
     path: Path
-    net: nn.Module
+    net: nn.Module  # as trained and measured (``accuracy``)
     meta: ClassifierMeta
+    reading_net: nn.Module  # the same function, rearranged to run faster (``for_reading``)
 
     @property
     def class_names(self) -> tuple[str, ...]:
         return self.meta.class_names
 
-    def probabilities(self, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
-        """Images (n, 28, 28) or (28, 28) in [0, 1] -> class probabilities (n, n_classes), float32."""
-        return probabilities(self.net, images, batch_size)
+    def probabilities(self, images: np.ndarray, batch_size: int = 128,
+                      pause: Callable[[], None] | None = None) -> np.ndarray:
+        """Images (n, 28, 28) or (28, 28) in [0, 1] -> class probabilities (n, n_classes), float32.
+        ``pause`` is called between batches (a background reading lets a page's run go first)."""
+        return probabilities(self.reading_net, images, batch_size, pause)
 
 
-# Batches of 64 in channels-last layout read a 30 × 30 grid faster on this CPU than one batch of
-# 900 in the default layout (median 0.25 s against 0.6 s): the activations stay in cache.
-def probabilities(net: nn.Module, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
+def for_reading(net: nn.Module) -> nn.Module:
+    """``build_net``'s network in eval mode, rearranged for inference with the same outputs:
+    each BatchNorm folded into the convolution before it, each max-pool moved ahead of its ReLU
+    (ReLU is monotonic, so max and ReLU commute: a quarter of the elements to rectify), dropout
+    left out. A 30 × 30 grid reads in 140 ms instead of 250 ms on this machine's 2 cores
+    (``python -m tools.bench --only reading``)."""
+    import torch
+    from torch import nn
+
+    layers = list(net)  # pyright: ignore[reportArgumentType] - build_net's Sequential
+
+    def folded(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
+        assert bn.running_var is not None and bn.running_mean is not None and conv.bias is not None
+        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        out = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size,  # pyright: ignore[reportArgumentType]
+                        padding=conv.padding)  # pyright: ignore[reportArgumentType]
+        with torch.no_grad():
+            out.weight.copy_(conv.weight * scale[:, None, None, None])
+            out.bias.copy_((conv.bias - bn.running_mean) * scale + bn.bias)
+        return out
+
+    conv1, bn1, _, pool1, conv2, bn2, _, pool2, _, _, fc1, _, _, fc2 = layers
+    fast = nn.Sequential(folded(conv1, bn1), pool1, nn.ReLU(), folded(conv2, bn2), pool2, nn.ReLU(),  # pyright: ignore[reportArgumentType]
+                         nn.Flatten(), fc1, nn.ReLU(), fc2).eval()
+    fast.to(memory_format=torch.channels_last)  # pyright: ignore[reportCallIssue] - accepted at run time, not in the stubs
+    for p in fast.parameters():
+        p.requires_grad_(False)
+    return fast
+
+
+# Batches of 128 in channels-last layout read a 30 × 30 grid faster on this CPU than one batch of
+# 900 (median 140 ms against 175 ms with ``for_reading``'s network): the activations stay in cache.
+def probabilities(net: nn.Module, images: np.ndarray, batch_size: int = 128,
+                  pause: Callable[[], None] | None = None) -> np.ndarray:
     import torch
 
     x = torch.as_tensor(np.array(images, dtype=np.float32, copy=True)).reshape(-1, 1, 28, 28)
+    out = []
     with torch.inference_mode():
-        out = [torch.softmax(net(x[i: i + batch_size].contiguous(memory_format=torch.channels_last)), dim=1)
-               for i in range(0, x.shape[0], batch_size)]
+        for i in range(0, x.shape[0], batch_size):
+            if pause is not None and i:
+                pause()
+            out.append(torch.softmax(net(x[i: i + batch_size].contiguous(memory_format=torch.channels_last)), dim=1))
     return torch.cat(out).numpy() if out else np.zeros((0, 10), np.float32)
 
 
@@ -361,5 +398,5 @@ def load(folder: str | Path) -> Classifier:
     net.to(memory_format=torch.channels_last)  # pyright: ignore[reportCallIssue] - accepted at run time, not in the stubs; as ``probabilities`` feeds it
     for p in net.parameters():
         p.requires_grad_(False)
-    return Classifier(folder, net, meta)
+    return Classifier(folder, net, meta, for_reading(net))
 

@@ -77,6 +77,39 @@ def test_saved_classifier_loads_and_reads_as_it_was_measured(stored):
     assert not any(p.requires_grad for p in loaded.net.parameters()) and not loaded.net.training
 
 
+def test_the_reading_network_reads_as_the_trained_one(stored):
+    """``for_reading`` rearranges the network (BatchNorm folded, pooling before ReLU, no dropout):
+    the app's probabilities are the trained network's, on real digits and on decoder-like blends."""
+    import torch
+    from torch import nn
+
+    folder, _, test_set = stored
+    loaded = classifier.load(folder)
+    kinds = {type(m) for m in loaded.reading_net.modules()}
+    assert nn.BatchNorm2d not in kinds and nn.Dropout not in kinds
+    images = test_set.images.numpy().astype(np.float32) / 255.0
+    blends = np.random.default_rng(0).random((50, 28, 28), dtype=np.float32) * images[:50]
+    for x in (images, blends):
+        want = classifier.probabilities(loaded.net, x, batch_size=1000)
+        got = loaded.probabilities(x)
+        assert np.abs(got - want).max() < 1e-5
+        assert (got.argmax(1) == want.argmax(1)).all()
+    with torch.inference_mode():  # the rearranged network's logits, not only its probabilities
+        t = torch.as_tensor(images).unsqueeze(1)
+        assert torch.allclose(loaded.reading_net(t), loaded.net(t), atol=1e-4)
+
+
+def test_the_reading_pauses_between_batches():
+    """A background reading lets a page's run go first between two batches."""
+    from torch import nn
+
+    calls = []
+    net = nn.Sequential(nn.Flatten(), nn.Linear(784, 10)).eval()
+    probs = classifier.probabilities(net, np.zeros((300, 28, 28), np.float32), batch_size=128,
+                                     pause=lambda: calls.append(1))
+    assert probs.shape == (300, 10) and len(calls) == 2  # before the 2nd and the 3rd batch, not before the 1st
+
+
 @pytest.mark.parametrize("damage, message", [
     (lambda f: (f / "weights.safetensors").write_bytes(b"\0" * 100), "damaged or was changed"),
     (lambda f: (f / "weights.safetensors").unlink(), "weights.safetensors is missing"),
@@ -164,6 +197,77 @@ def test_the_grid_is_coloured_by_its_reading_and_the_clicked_point_read(open_app
     at.toggle(key="grid_read").set_value(True).run()
     legend = [b for b in html_bodies(ok(at)) if "Tiles coloured by the class" in b]
     assert len(legend) == 1 and "read with 90 % confidence or more" in legend[0]
+
+
+def test_the_grid_drawn_grey_has_its_reading_read_in_the_background(open_app, monkeypatch):
+    """With the reading off, the page asks for the grid's reading in the background (under AppTest
+    the request is kept, not run); once it has run, turning the reading on reads nothing."""
+    from explorer.ui import loaders
+    from tests.test_app import ok
+    from tests.test_teaching import html_bodies
+
+    loaders._grid_reading.clear()  # pyright: ignore[reportFunctionMemberAccess] - other tests read this grid
+    loaders.prefetch_asked.clear()
+    at = ok(open_app("latent_grid", query={"grid_n": "12"}))
+    asked = [(fn, args, kw) for fn, args, kw in loaders.prefetch_asked if fn is loaders.grid_reading]
+    assert len(asked) == 1
+    fn, args, kw = asked[0]
+    assert args[1:] == ("dims", 0, 1, None, 12, args[6], "even") and kw.get("pause") is not None
+    assert not loaders.grid_reading_cached(*args)
+    fn(*args, **kw)                                               # what the background worker does
+    assert loaders.grid_reading_cached(*args)
+
+    real = classifier.probabilities
+
+    def no_grid_reading(net, images, *a, **k):  # the clicked point alone is still read on each run
+        if np.asarray(images).reshape(-1, 28, 28).shape[0] > 1:
+            raise AssertionError("the toggle read the grid again")
+        return real(net, images, *a, **k)
+
+    monkeypatch.setattr(classifier, "probabilities", no_grid_reading)
+    at.toggle(key="grid_read").set_value(True).run()
+    assert [b for b in html_bodies(ok(at)) if "Tiles coloured by the class" in b]
+    loaders.prefetch_asked.clear()
+    at.toggle(key="grid_read").set_value(False).run()
+    assert not [a for a in loaders.prefetch_asked if a[0] is loaders.grid_reading], "already read: not asked again"
+
+
+def test_prefetch_runs_the_latest_request_in_the_background(monkeypatch):
+    """One worker: a request that has not started is replaced by a newer one; one that fails is
+    logged and the worker goes on."""
+    import threading
+
+    from streamlit import config
+
+    from explorer.ui import loaders
+
+    real_get_option = config.get_option
+    monkeypatch.setattr(config, "get_option", lambda name: False if name == "global.appTest" else
+                        real_get_option(name))
+    started, release, done = threading.Event(), threading.Event(), threading.Event()
+    calls = []
+
+    def slow(tag):
+        calls.append(tag)
+        started.set()
+        release.wait(10)
+
+    def fails():
+        calls.append("fails")
+        raise RuntimeError("a guess that went wrong")
+
+    loaders.prefetch(slow, "first")
+    assert started.wait(10)
+    loaders.prefetch(lambda: calls.append("replaced"))            # waits behind "first" ...
+    loaders.prefetch(fails)                                       # ... and is replaced by this one
+    release.set()
+    for _ in range(200):
+        if "fails" in calls:
+            break
+        threading.Event().wait(0.02)
+    loaders.prefetch(lambda: (calls.append("after"), done.set()))
+    assert done.wait(10)
+    assert calls == ["first", "fails", "after"]
 
 
 def test_generate_reads_each_sample_and_counts_the_classes_of_a_thousand(open_app, app_checkpoints):

@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from explorer.checkpoints import CheckpointError
 from explorer.data import load_dataset
 from explorer.models import ModelConfig, build_model
 from explorer.training import TrainConfig, evaluate, fast_precision, fit
@@ -313,7 +314,21 @@ def bench_decode(checkpoints: Path, repeats: int) -> dict:
     from explorer.sweep import encode_all
 
     encode_s, _ = median_time(lambda: encode_all(ck.model, te.images), repeats)
-    return {"decode_grid_25_ms": decode_s * 1000, "encode_10k_ms": encode_s * 1000}
+    out = {"decode_grid_25_ms": decode_s * 1000, "encode_10k_ms": encode_s * 1000}
+    from explorer import classifier
+
+    try:
+        reader = classifier.load(classifier.folder_of(checkpoints, "fashion"))
+    except CheckpointError:  # no classifier: the figure is left out
+        return out
+    from explorer.inference import decode
+    from explorer.latent import grid_coords
+
+    tiles = decode(ck.model, grid_coords(30, 3.0).reshape(-1, 2))  # the latent grid's tiles at its finest
+    out["read_grid_30_ms"] = median_time(lambda: reader.probabilities(tiles), repeats)[0] * 1000
+    out["read_grid_30_trained_ms"] = median_time(
+        lambda: classifier.probabilities(reader.net, tiles, 64), repeats)[0] * 1000
+    return out
 
 
 # --------------------------------------------------------------------------- 8. t-SNE
@@ -404,6 +419,9 @@ def rows_from(results: dict) -> list[tuple[str, str, str, str]]:
         d = results["decode"]
         out.append(("6. decode a 25×25 latent grid into one image", f"{d['decode_grid_25_ms']:.1f} ms", "—", "—"))
         out.append(("6. encode the 10,000 Fashion-MNIST test images", f"{d['encode_10k_ms']:.0f} ms", "—", "—"))
+        if "read_grid_30_ms" in d:
+            out.append(("6. classifier reads a 30×30 grid's 900 tiles: for inference / as trained",
+                        f"{d['read_grid_30_ms']:.0f} / {d['read_grid_30_trained_ms']:.0f} ms", "—", "—"))
     if "tsne" in results:
         t = results["tsne"]
         faster = "openTSNE" if t["opentsne_s"] <= t["sklearn_s"] else "scikit-learn"

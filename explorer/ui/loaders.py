@@ -488,24 +488,45 @@ def reader_problem(dataset: str) -> str | None:
 
 @shared(max_entries=128)
 def _grid_reading(path: str, weights_sha256: str, plane_key: tuple, n: int, extent: float, spacing: str,
-                  reader_sha256: str, _entry: CatalogEntry, _reader):
+                  reader_sha256: str, _entry: CatalogEntry, _reader, _pause=None):
     from explorer import inference
     from explorer.classifier import Reading
 
     p = _plane(path, weights_sha256, plane_key, _entry=_entry)
     images = inference.decode(model(_entry), p.points(grid_coords(n, extent, spacing).reshape(-1, 2)))
-    return Reading.of(_reader.probabilities(images))  # all n² tiles in one call (in batches of 64: see there)
+    return Reading.of(_reader.probabilities(images, pause=_pause))  # all n² tiles in one call (batched there)
 
 
 def grid_reading(entry: CatalogEntry, mode: str, i: int, j: int, anchor_index: int | str | None, n: int,
-                 extent: float, spacing: str):
+                 extent: float, spacing: str, *, pause=None):
     """What the dataset's classifier reads in each tile of ``grid_tiles`` (``classifier.Reading``,
-    row-major), or ``None`` without a classifier; shared, so a toggle back and forth reads once."""
+    row-major), or ``None`` without a classifier; shared, so a toggle back and forth reads once.
+    ``pause`` is called between the classifier's batches (``prefetch`` passes its wait)."""
     r = reader(entry.meta.dataset.name)
     if r is None:
         return None
     return _grid_reading(*key(entry), (mode, int(i), int(j), anchor_index), int(n), float(extent), spacing,
-                         r.meta.weights_sha256, _entry=entry, _reader=r)
+                         r.meta.weights_sha256, _entry=entry, _reader=r, _pause=pause)
+
+
+def grid_reading_cached(entry: CatalogEntry, mode: str, i: int, j: int, anchor_index: int | str | None, n: int,
+                        extent: float, spacing: str) -> bool:
+    """Whether ``grid_reading`` of these arguments is computed (nothing is computed here)."""
+    r = reader(entry.meta.dataset.name)
+    return r is not None and _grid_reading.has(  # pyright: ignore[reportFunctionMemberAccess]
+        *key(entry), (mode, int(i), int(j), anchor_index), int(n), float(extent), spacing, r.meta.weights_sha256,
+        _entry=entry, _reader=r)
+
+
+def prefetch_grid_reading(entry: CatalogEntry, mode: str, i: int, j: int, anchor_index: int | str | None, n: int,
+                          extent: float, spacing: str) -> None:
+    """Read the grid just drawn grey in the background (``prefetch``), so that turning the
+    classifier's reading on only colours it: reading 900 tiles takes 150-250 ms on 2 cores, more
+    than the toggle's whole budget (issue 16: 300 ms in the browser)."""
+    if reader(entry.meta.dataset.name) is None or grid_reading_cached(entry, mode, i, j, anchor_index, n, extent,
+                                                                      spacing):
+        return
+    prefetch(grid_reading, entry, mode, i, j, anchor_index, n, extent, spacing, pause=_after_runs_in_progress)
 
 
 PRIOR_CENSUS = 1000  # prior samples the Generate page and the report read to see which classes a VAE draws
@@ -1108,6 +1129,55 @@ def _warm_up_anomalies(entries: list[CatalogEntry]) -> None:
                                         anomaly.GALLERY_SCALE)
             except (CheckpointError, DataError, OSError, ValueError) as err:
                 log.info("warm-up: anomaly scores of %s skipped (%s)", e.id, err)
+
+
+# --------------------------------------------------------------------------- prefetch
+
+_prefetch_ready = threading.Condition()
+_prefetch_next: tuple | None = None  # the one request waiting: a newer one replaces it
+_prefetch_thread: threading.Thread | None = None
+PREFETCH_ASKED_MAX = 16
+prefetch_asked: list[tuple] = []  # under AppTest, the requests (fn, args, kwargs), kept, not run: tests run them
+
+
+def prefetch(fn, *args, **kwargs) -> None:
+    """Compute ``fn(*args, **kwargs)`` (a loader whose value a ``shared`` cache keeps) in the
+    background, for the view a user is likely to ask for next. One worker thread per server; the
+    latest request replaces one that has not started (a user stepping a slider wants the last
+    view, not every one between), and each starts after the runs in progress
+    (``_after_runs_in_progress``). A page that asks for the value meanwhile waits for this
+    computation instead of repeating it (``shared``). A failure is logged and forgotten: the page
+    computes the value, and shows the problem, when it is asked for. Under ``AppTest`` nothing
+    runs (a test process runs many apps): the request is kept in ``prefetch_asked``."""
+    global _prefetch_next, _prefetch_thread
+    from streamlit import config  # AppTest patches config.get_option, not st.get_option
+
+    if config.get_option("global.appTest"):
+        prefetch_asked.append((fn, args, kwargs))
+        del prefetch_asked[:-PREFETCH_ASKED_MAX]
+        return
+    with _prefetch_ready:
+        _prefetch_next = (fn, args, kwargs)
+        if _prefetch_thread is None:
+            _prefetch_thread = threading.Thread(target=_prefetch_forever, name="latent-explorer-prefetch", daemon=True)
+            _prefetch_thread.start()
+        _prefetch_ready.notify()
+
+
+def _prefetch_forever() -> None:
+    global _prefetch_next
+    while True:
+        with _prefetch_ready:
+            while _prefetch_next is None:
+                _prefetch_ready.wait()
+            fn, args, kwargs = _prefetch_next
+            _prefetch_next = None
+        _after_runs_in_progress()
+        try:
+            fn(*args, **kwargs)
+        except Exception:  # noqa: BLE001 - a guess that failed costs nothing: the page computes it and says why
+            log.info("prefetch of %s failed; the page computes it when asked", getattr(fn, "__name__", fn),
+                     exc_info=True)
 
 
 def _warm_up_quietly(first: CatalogEntry | None) -> None:

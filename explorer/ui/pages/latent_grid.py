@@ -148,6 +148,8 @@ def grid_image(e, extent: float, click_key: str):
     elif overlay:
         common.class_legend(common.class_names(e), "Test codes, coloured by class:")
     common.download("Grid (PNG)", lambda: exports.png(tiles), f"{e.id}-grid-{n}x{n}.png", key=f"dl_{click_key}")
+    if not read_tiles:  # read in the background what the toggle would ask for, so that turning it on only colours
+        loaders.prefetch_grid_reading(e, mode, i, j, anchor_index, n, extent, spacing)
 
 
 # The user's own image (placed from the Denoising playground), on a 2-D model's grid: its code
