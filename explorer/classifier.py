@@ -163,7 +163,7 @@ def for_reading(net: nn.Module) -> nn.Module:
                         padding=conv.padding)  # pyright: ignore[reportArgumentType]
         with torch.no_grad():
             out.weight.copy_(conv.weight * scale[:, None, None, None])
-            out.bias.copy_((conv.bias - bn.running_mean) * scale + bn.bias)
+            out.bias.copy_((conv.bias - bn.running_mean) * scale + bn.bias)  # pyright: ignore[reportOptionalMemberAccess] - built with a bias
         return out
 
     conv1, bn1, _, pool1, conv2, bn2, _, pool2, _, _, fc1, _, _, fc2 = layers
