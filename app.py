@@ -7,8 +7,9 @@ Checkpoints are read from checkpoints/ beside this file, or $LATENT_EXPLORER_CHE
 
 import streamlit as st
 
-from explorer.ui import freeze_imported_objects, guard_url_numbers, loaders, page_icon, running, sidebar, state
+from explorer.ui import freeze_imported_objects, guard_url_numbers, limit_heap_growth, loaders, page_icon, running, sidebar, state
 
+limit_heap_growth()  # before the caches fill: see there
 guard_url_numbers()
 
 st.set_page_config(page_title="Latent Explorer", page_icon=page_icon(), layout="wide")

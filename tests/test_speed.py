@@ -149,6 +149,31 @@ def test_a_failing_warm_up_is_logged_not_raised(monkeypatch, caplog):
     assert "warm-up failed" in caplog.text
 
 
+def test_the_server_caps_mallocs_arenas_before_its_first_page_and_trims_after_the_warm_up(monkeypatch):
+    """Without the cap, the server's resident memory grew past figure 7's 800 MB over a class's
+    browsing (1,350 MB, ``python -m tools.browser_bench --only memory``): each run's thread kept
+    an arena of freed memory."""
+    import ctypes
+    import ctypes.util
+    import sys
+
+    from explorer import ui
+
+    tree = ast.parse((ROOT / "app.py").read_text())
+    calls = [ast.unparse(node.func) for node in sorted((n for n in ast.walk(tree) if isinstance(n, ast.Call)),
+                                                       key=lambda n: (n.lineno, n.col_offset))]
+    assert calls.index("limit_heap_growth") < calls.index("loaders.catalog") < calls.index("navigation.run")
+    if sys.platform.startswith("linux") and ctypes.util.find_library("c"):
+        assert ui.limit_heap_growth() is True  # glibc took the setting
+    trims = []
+    monkeypatch.setattr(loaders, "release_free_memory", lambda: trims.append(1))
+    monkeypatch.setattr(loaders, "_warm_up_anomalies", lambda entries: None)
+    monkeypatch.setattr(loaders, "catalog", lambda: loaders.Catalog(ROOT, ()))
+    loaders.warm_up()
+    assert trims, "the warm-up hands its transient memory back"
+    ui.release_free_memory()  # and the real call does not fail
+
+
 def test_app_py_starts_the_warm_up_after_the_page_ran_and_marks_the_run():
     tree = ast.parse((ROOT / "app.py").read_text())
     calls = [ast.unparse(node.func) for node in sorted((n for n in ast.walk(tree) if isinstance(n, ast.Call)),

@@ -8,6 +8,7 @@ Called by ``python -m tools.bench`` (figures 4, 5, 7, 9, 10 and 11 of the benchm
     python -m tools.browser_bench --only start [--starts 3]    # figure 4 alone, taken apart
     python -m tools.browser_bench --only walk [--interactions 30]    # the walk of each dimension (issue 16)
     python -m tools.browser_bench --only reading [--interactions 30]    # the reading overlays, arithmetic (issue 16)
+    python -m tools.browser_bench --only memory    # figure 7 alone: every page of every checkpoint, no timed clicks
 
 Everything goes through Debian's Chromium driven by Playwright, against ``streamlit run
 app.py`` started on a free local port (``tools.browser``):
@@ -1024,6 +1025,38 @@ def bench_app(checkpoints: Path, *, starts: int = 3, interactions: int = 30, log
     return out
 
 
+def bench_memory(checkpoints: Path, *, log=print) -> dict:
+    """Figure 7 alone (``--only memory``): one fresh server, its peak resident memory while every
+    checkpoint's Anomalies page is opened (its scores, the slowest of the warm-up's work) and then
+    every page for every checkpoint (``visit_everything``), without the timed clicks. Returns
+    {"peak_rss_mb", "rss_after_start_mb", "rss_after_scores_mb", "rss_end_mb", "page_views",
+    "load_average_before", "load_average_after"}."""
+    sync_playwright, entries = _browser_and_entries(checkpoints)
+    checkpoints = Path(checkpoints).resolve()
+    out: dict = {"load_average_before": os.getloadavg()[0]}
+    with sync_playwright() as pw:
+        b = browser.launch(pw)
+        proc, url, _ = browser.start_server(checkpoints)
+        try:
+            with browser.RssMonitor(proc.pid) as rss:
+                out["rss_after_start_mb"] = rss.sample()
+                page = b.new_page(viewport=browser.VIEWPORT)
+                page.set_default_timeout(TIMEOUT_MS)
+                every_model_scored(page, url, proc.pid, entries, log)
+                out["rss_after_scores_mb"] = rss.sample()
+                t0 = time.perf_counter()
+                out["page_views"] = visit_everything(page, url, entries, log)
+                log(f"    {out['page_views']} page views in {time.perf_counter() - t0:.0f} s")
+                page.close()
+                out["rss_end_mb"] = rss.sample()
+            out["peak_rss_mb"] = rss.peak_mb
+        finally:
+            browser.stop_server(proc)
+            b.close()
+    out["load_average_after"] = os.getloadavg()[0]
+    return out
+
+
 def print_anomalies(r: dict) -> None:
     for name, v in r["anomalies"].items():
         print(f"{name}: median {v['median_ms']:.0f} ms, p95 {v['p95_ms']:.0f} ms over {v['n']} "
@@ -1049,15 +1082,23 @@ def main(argv=None) -> int:
                    help="fresh servers with the first click 10 s after the first page, and as many with it at "
                         "once; the start is their median (default: 3)")
     p.add_argument("--interactions", type=int, default=30, help="interactions of each kind (default: 30)")
-    p.add_argument("--only", choices=["anomalies", "start", "walk", "reading"], default=None,
+    p.add_argument("--only", choices=["anomalies", "start", "walk", "reading", "memory"], default=None,
                    help="measure only this part: the Anomalies page on one fresh server, the start taken "
-                        "apart on --starts fresh servers, the Interpolate page's walk of each dimension, or the "
+                        "apart on --starts fresh servers, the server's peak memory over every page of every "
+                        "checkpoint (no timed clicks), the Interpolate page's walk of each dimension, or the "
                         "classifier's reading overlays and the latent arithmetic's slider (the last two not yet "
                         "part of the whole run) (default: everything)")
     args = p.parse_args(argv)
     if args.only == "start":
         r = bench_start(args.checkpoints, starts=args.starts)
         print(f"start: {r['start_s']:.2f} s (target ≤ 4 s), median of {len(r['runs'])}")
+        print_load(r)
+        return 0
+    if args.only == "memory":
+        r = bench_memory(args.checkpoints)
+        print(f"server memory: peak {r['peak_rss_mb']:.0f} MB (target ≤ 800 MB); after start "
+              f"{r['rss_after_start_mb']:.0f} MB, after every model's scores {r['rss_after_scores_mb']:.0f} MB, at the "
+              f"end {r['rss_end_mb']:.0f} MB; {r['page_views']} page views")
         print_load(r)
         return 0
     if args.only in ("walk", "reading"):

@@ -54,6 +54,46 @@ def page_icon():
     return img
 
 
+# glibc's malloc gives each thread that allocates an arena of its own, up to 8 per core, and
+# keeps what is freed there for reuse. Streamlit runs every script run on a new thread, and the
+# warm-up and the prefetch have their own: the server's resident memory grew with the runs, not
+# with what the caches hold (``python -m tools.browser_bench --only memory``). Two arenas share
+# the freed memory between threads; a trim hands what is free back to the system.
+M_ARENA_MAX = -8  # mallopt's parameter number, from glibc's malloc.h
+_heap_limited = False
+
+
+def _libc():
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if not name or not sys.platform.startswith("linux"):
+        return None
+    try:
+        lib = ctypes.CDLL(name)
+        return lib if hasattr(lib, "mallopt") and hasattr(lib, "malloc_trim") else None
+    except OSError:
+        return None
+
+
+def limit_heap_growth() -> bool:
+    """Cap glibc's malloc at two arenas for this process (once; elsewhere nothing): True if set."""
+    global _heap_limited
+    if not _heap_limited:
+        lib = _libc()
+        _heap_limited = lib is not None and bool(lib.mallopt(M_ARENA_MAX, 2))
+    return _heap_limited
+
+
+def release_free_memory() -> None:
+    """Hand the heap's free pages back to the system (glibc's ``malloc_trim``; elsewhere nothing):
+    after the warm-up's big transient arrays, which would otherwise stay resident."""
+    lib = _libc()
+    if lib is not None:
+        lib.malloc_trim(0)
+
+
 _modules_when_frozen = 0
 
 

@@ -109,13 +109,19 @@ def plane_picture(entry: CatalogEntry, n: int) -> tuple[np.ndarray, float]:
     return _plane_picture(*loaders.key(entry), int(n), float(extent), _entry=entry), extent
 
 
-@shared(max_entries=16)
-def _empty_share(path: str, weights_sha256: str, n: int, extent: float, _entry: CatalogEntry) -> float:
+def empty_points(codes: np.ndarray, n: int, extent: float) -> np.ndarray:
+    """Which of the n × n grid's points (row-major, as ``grid_coords``) have no code of ``codes``
+    (m, 2) within one grid spacing: (n², ) bool."""
     from scipy.spatial import KDTree
 
     uv = grid_coords(n, extent, "even").reshape(-1, 2)
-    distance, _ = KDTree(loaders.codes(_entry)["codes"]).query(uv)
-    return float((distance > 2 * extent / (n - 1)).mean())
+    distance, _ = KDTree(codes).query(uv)
+    return distance > 2 * extent / (n - 1)
+
+
+@shared(max_entries=16)
+def _empty_share(path: str, weights_sha256: str, n: int, extent: float, _entry: CatalogEntry) -> float:
+    return float(empty_points(loaders.codes(_entry)["codes"], n, extent).mean())
 
 
 def empty_share(entry: CatalogEntry, n: int) -> float:

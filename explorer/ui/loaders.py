@@ -40,7 +40,7 @@ from explorer.images import CLASS_COLORS, error_columns, hex_to_rgb, mosaic, to_
 from explorer.latent import MEAN_ANCHOR, Plane, grid_coords, make_plane, prior_block
 from explorer.vocab import DATASETS, KIND_LABELS, KINDS
 
-from . import checkpoint_folder, freeze_imported_objects, picks, runs_in_progress
+from . import checkpoint_folder, freeze_imported_objects, picks, release_free_memory, runs_in_progress
 
 log = logging.getLogger(__name__)
 
@@ -1107,8 +1107,10 @@ def warm_up(cat: Catalog | None = None, first: CatalogEntry | None = None) -> No
             if views:
                 _after_runs_in_progress()
                 map_figure(e, views[0], None, e.meta.dataset.class_names)
+    release_free_memory()
     _warm_up_anomalies([e for group in groups.values() for e in group])
     freeze_imported_objects()
+    release_free_memory()  # the scoring's transient arrays (a training split, corrupted copies)
 
 
 def _warm_up_anomalies(entries: list[CatalogEntry]) -> None:

@@ -55,8 +55,10 @@ def controls() -> None:
     read_tiles = c4.toggle("Classifier's reading", value=False, key="grid_read", bind="query-params",
                            disabled=reader_problem is not None,
                            help="Colour each tile by the class a small image classifier reads in it, strong where it is "
-                                "sure and grey where it is not: an AE's holes show as grey patches, a VAE's class "
-                                "borders as lines." if reader_problem is None else reader_problem) and reader_problem is None
+                                "sure and grey where it is not: a VAE's class borders show as lines. It reads an "
+                                "AE's holes as surely as the rest (it says which class is nearest, not whether "
+                                "an image looks real): the test codes show the holes."
+                           if reader_problem is None else reader_problem) and reader_problem is None
     partner_kind = "ae" if kind == "vae" else "vae"
     partner = cat.find(meta.dataset.name, partner_kind, z_dim, meta.architecture)
     pair = c4.toggle(f"{KIND_LABELS[partner_kind]} side by side", value=False, key="grid_pair",
