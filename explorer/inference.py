@@ -28,8 +28,19 @@ def _to_tensor(images: np.ndarray) -> torch.Tensor:
     return x.reshape(-1, 1, 28, 28)  # (n, 1, 28, 28)
 
 
+# Batches bound the activations a call holds at once: a conv decoder's 1,024 images at a time
+# held 390 MB for a moment (a whole test split through a conv encoder more), and a server's
+# resident memory keeps its peaks (``python -m tools.browser_bench --only memory``).
+BATCH = 256
+
+
+def _batched(fn, x: torch.Tensor, batch_size: int = BATCH) -> torch.Tensor:
+    return torch.cat([fn(x[i: i + batch_size]) for i in range(0, x.shape[0], batch_size)]) if x.shape[0] > batch_size \
+        else fn(x)
+
+
 @torch.inference_mode()
-def decode(model, codes: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+def decode(model, codes: np.ndarray, batch_size: int = BATCH) -> np.ndarray:
     """Codes (n, d) or (d,) -> decoded intensities (n, 28, 28) in [0, 1]."""
     z = torch.as_tensor(_as_float32(codes)).reshape(-1, model.cfg.latent_dim)
     out = [torch.sigmoid(model.decode(z[i: i + batch_size])) for i in range(0, z.shape[0], batch_size)]
@@ -40,11 +51,11 @@ def decode(model, codes: np.ndarray, batch_size: int = 1024) -> np.ndarray:
 def embed(model, images: np.ndarray) -> np.ndarray:
     """Images (n, 28, 28) in [0, 1] -> deterministic codes (n, d) (``model.embed``: the VAE's
     posterior mean, carried through its flow if it has one)."""
-    return model.embed(_to_tensor(images)).numpy()
+    return _batched(model.embed, _to_tensor(images)).numpy()
 
 
 @torch.inference_mode()
-def posterior(model, images: np.ndarray, batch_size: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+def posterior(model, images: np.ndarray, batch_size: int = BATCH) -> tuple[np.ndarray, np.ndarray]:
     """A VAE's images (n, 28, 28) in [0, 1] -> the Gaussian its posterior starts from: means and
     log-variances, each (n, d) (``VAE.encode``: before any flow)."""
     x = _to_tensor(images)
@@ -55,7 +66,7 @@ def posterior(model, images: np.ndarray, batch_size: int = 2048) -> tuple[np.nda
 @torch.inference_mode()
 def reconstruct(model, images: np.ndarray) -> np.ndarray:
     """Images (n, 28, 28) in [0, 1] -> reconstructions (n, 28, 28) through the deterministic code."""
-    return model.reconstruct(_to_tensor(images)).reshape(-1, 28, 28).numpy()
+    return _batched(model.reconstruct, _to_tensor(images)).reshape(-1, 28, 28).numpy()
 
 
 def psnr(recon: np.ndarray, clean: np.ndarray) -> np.ndarray:

@@ -328,3 +328,36 @@ def test_inference_takes_the_caches_read_only_arrays_without_a_warning(app_check
         assert inference.reconstruct(loaders.model(entry), images).shape == (2, 28, 28)
         assert inference.decode(loaders.model(entry), codes).shape == (3, 28, 28)
         assert inference.psnr(images, images).shape == (2,)
+
+
+def test_inference_goes_through_a_model_in_bounded_batches():
+    """A conv encoder given a whole test split at once held hundreds of MB of activations for a
+    moment, and a server keeps its peaks: every call goes in batches of at most ``BATCH``, and
+    the batches give what one call gives."""
+    import numpy as np
+    import torch
+
+    from explorer import inference
+    from explorer.models import ModelConfig, build_model
+
+    model = build_model(ModelConfig(kind="vae", latent_dim=2)).eval()
+    seen = []
+    for name in ("decode", "embed", "reconstruct", "encode"):
+        fn = getattr(model, name)
+
+        def spy(x, *a, _fn=fn, **k):
+            seen.append(x.shape[0])
+            return _fn(x, *a, **k)
+
+        setattr(model, name, spy)
+    n = 2 * inference.BATCH + 3
+    images = np.random.default_rng(0).random((n, 28, 28), dtype=np.float32)
+    codes = inference.embed(model, images)
+    recon = inference.reconstruct(model, images)
+    decoded = inference.decode(model, codes)
+    mu, _ = inference.posterior(model, images)
+    assert codes.shape == (n, 2) and recon.shape == decoded.shape == (n, 28, 28) and mu.shape == (n, 2)
+    assert max(seen) <= inference.BATCH and len(seen) >= 4 * 3
+    with torch.inference_mode():
+        whole = torch.sigmoid(type(model).decode(model, torch.as_tensor(codes))).numpy()  # one call, unspied
+    assert np.abs(decoded - whole.reshape(n, 28, 28)).max() < 1e-5
