@@ -8,7 +8,7 @@ from streamlit_image_coordinates import streamlit_image_coordinates
 from explorer import exports, inference
 from explorer.classifier import CONFIDENT
 from explorer.figures import OWN_COLOR
-from explorer.images import draw_marker, draw_points, hex_to_rgb, tint_by_class
+from explorer.images import draw_marker, draw_points, hex_to_rgb
 from explorer.latent import MEAN_ANCHOR, pixel_to_plane, plane_limit, plane_to_pixel
 from explorer.ui import common, fragment, loaders, state
 from explorer.vocab import KIND_LABELS, KIND_TITLES
@@ -125,8 +125,9 @@ def grid_image(e, extent: float, click_key: str):
     tiles = loaders.grid_tiles(e, mode, i, j, anchor_index, n, extent, spacing)
     scale = max(1, round(TARGET_PX / tiles.shape[0]))  # the browser scales the rest
     reading = loaders.grid_reading(e, mode, i, j, anchor_index, n, extent, spacing) if read_tiles else None
-    if reading is not None:
-        tiles = tint_by_class(tiles, n, n, reading.classes, reading.confidence)
+    tinted = loaders.grid_tinted(e, mode, i, j, anchor_index, n, extent, spacing) if reading is not None else None
+    if tinted is not None:  # coloured with the reading, and kept with it: a toggle back colours nothing
+        tiles = tinted
     img = Image.fromarray(tiles).resize((tiles.shape[1] * scale, tiles.shape[0] * scale), Image.Resampling.NEAREST)
     if overlay:
         p = loaders.plane(e, mode, i, j, anchor_index)
