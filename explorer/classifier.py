@@ -149,8 +149,8 @@ def for_reading(net: nn.Module) -> nn.Module:
     """``build_net``'s network in eval mode, rearranged for inference with the same outputs:
     each BatchNorm folded into the convolution before it, each max-pool moved ahead of its ReLU
     (ReLU is monotonic, so max and ReLU commute: a quarter of the elements to rectify), dropout
-    left out. A 30 × 30 grid reads in 140 ms instead of 250 ms on this machine's 2 cores
-    (``python -m tools.bench --only reading``)."""
+    left out. A 30 × 30 grid's 900 tiles read in 145 ms instead of 187 ms on 2 cores (``python -m
+    tools.bench --only decode``; docs/BENCHMARKS.md)."""
     import torch
     from torch import nn
 

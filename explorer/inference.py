@@ -43,8 +43,9 @@ def _batched(fn, x: torch.Tensor, batch_size: int = BATCH) -> torch.Tensor:
 def decode(model, codes: np.ndarray, batch_size: int = BATCH) -> np.ndarray:
     """Codes (n, d) or (d,) -> decoded intensities (n, 28, 28) in [0, 1]."""
     z = torch.as_tensor(_as_float32(codes)).reshape(-1, model.cfg.latent_dim)
-    out = [torch.sigmoid(model.decode(z[i: i + batch_size])) for i in range(0, z.shape[0], batch_size)]
-    return torch.cat(out).reshape(-1, 28, 28).numpy() if out else np.zeros((0, 28, 28), np.float32)
+    if z.shape[0] == 0:
+        return np.zeros((0, 28, 28), np.float32)
+    return torch.sigmoid(_batched(model.decode, z, batch_size)).reshape(-1, 28, 28).numpy()
 
 
 @torch.inference_mode()

@@ -209,7 +209,7 @@ def test_the_grid_drawn_grey_has_its_reading_read_in_the_background(open_app, mo
     loaders._grid_reading.clear()  # pyright: ignore[reportFunctionMemberAccess] - other tests read this grid
     loaders.prefetch_asked.clear()
     at = ok(open_app("latent_grid", query={"grid_n": "12"}))
-    asked = [(fn, args, kw) for fn, args, kw in loaders.prefetch_asked if fn is loaders.grid_reading]
+    asked = [(fn, args, kw) for fn, args, kw in loaders.prefetch_asked if fn is loaders.grid_reading_and_tinted]
     assert len(asked) == 1
     fn, args, kw = asked[0]
     assert args[1:] == ("dims", 0, 1, None, 12, args[6], "even") and kw.get("pause") is not None
@@ -229,7 +229,7 @@ def test_the_grid_drawn_grey_has_its_reading_read_in_the_background(open_app, mo
     assert [b for b in html_bodies(ok(at)) if "Tiles coloured by the class" in b]
     loaders.prefetch_asked.clear()
     at.toggle(key="grid_read").set_value(False).run()
-    assert not [a for a in loaders.prefetch_asked if a[0] is loaders.grid_reading], "already read: not asked again"
+    assert not [a for a in loaders.prefetch_asked if a[0] is loaders.grid_reading_and_tinted], "already read: not asked again"
 
 
 def test_prefetch_runs_the_latest_request_in_the_background(monkeypatch):

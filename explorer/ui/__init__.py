@@ -55,14 +55,15 @@ def page_icon():
 
 
 # glibc's malloc gives each thread that allocates an arena of its own, up to 8 per core, and
-# keeps what is freed there for reuse. Streamlit runs every script run on a new thread, and the
-# warm-up and the prefetch have their own: the server's resident memory grew with the runs, not
-# with what the caches hold (``python -m tools.browser_bench --only memory``). Two arenas share
-# the freed memory between threads; a trim hands what is free back to the system.
+# keeps what is freed there for reuse; Streamlit runs every script run on a new thread. Capping
+# the arenas at two did not lower the server's peak measurably (1,321 against 1,350 MB, ``python
+# -m tools.browser_bench --only memory``; docs/BENCHMARKS.md): it stays, as it costs nothing. A
+# trim hands what is free back to the system.
 M_ARENA_MAX = -8  # mallopt's parameter number, from glibc's malloc.h
 _heap_limited = False
 
 
+@functools.cache  # find_library runs ldconfig in a subprocess: once per process
 def _libc():
     import ctypes
     import ctypes.util

@@ -501,50 +501,50 @@ def _grid_reading(path: str, weights_sha256: str, plane_key: tuple, n: int, exte
     return reading, tinted
 
 
-def _grid_reading_of(entry: CatalogEntry, mode: str, i: int, j: int, anchor_index: int | str | None, n: int,
-                     extent: float, spacing: str, pause=None):
+def _grid_reading_call(entry: CatalogEntry, mode: str, i: int, j: int, anchor_index: int | str | None, n: int,
+                       extent: float, spacing: str) -> tuple[tuple, dict] | None:
+    """``_grid_reading``'s arguments for this grid, or None without a classifier."""
     r = reader(entry.meta.dataset.name)
     if r is None:
         return None
-    return _grid_reading(*key(entry), (mode, int(i), int(j), anchor_index), int(n), float(extent), spacing,
-                         r.meta.weights_sha256, _entry=entry, _reader=r, _pause=pause)
+    return ((*key(entry), (mode, int(i), int(j), anchor_index), int(n), float(extent), spacing, r.meta.weights_sha256),
+            {"_entry": entry, "_reader": r})
+
+
+def grid_reading_and_tinted(entry: CatalogEntry, mode: str, i: int, j: int, anchor_index: int | str | None,
+                            n: int, extent: float, spacing: str, *, pause=None):
+    """What the dataset's classifier reads in each tile of ``grid_tiles`` (``classifier.Reading``,
+    row-major) and the tiles coloured by it (``images.tint_by_class``: RGB uint8, read-only), or
+    ``None`` without a classifier; shared, so a toggle back and forth reads and colours once.
+    ``pause`` is called between the classifier's batches (``prefetch`` passes its wait)."""
+    call = _grid_reading_call(entry, mode, i, j, anchor_index, n, extent, spacing)
+    return None if call is None else _grid_reading(*call[0], **call[1], _pause=pause)
 
 
 def grid_reading(entry: CatalogEntry, mode: str, i: int, j: int, anchor_index: int | str | None, n: int,
-                 extent: float, spacing: str, *, pause=None):
-    """What the dataset's classifier reads in each tile of ``grid_tiles`` (``classifier.Reading``,
-    row-major), or ``None`` without a classifier; shared, so a toggle back and forth reads once.
-    ``pause`` is called between the classifier's batches (``prefetch`` passes its wait)."""
-    both = _grid_reading_of(entry, mode, i, j, anchor_index, n, extent, spacing, pause)
+                 extent: float, spacing: str):
+    """``grid_reading_and_tinted``'s reading alone, or ``None`` without a classifier."""
+    both = grid_reading_and_tinted(entry, mode, i, j, anchor_index, n, extent, spacing)
     return None if both is None else both[0]
-
-
-def grid_tinted(entry: CatalogEntry, mode: str, i: int, j: int, anchor_index: int | str | None, n: int,
-                extent: float, spacing: str) -> np.ndarray | None:
-    """``grid_tiles`` coloured by ``grid_reading`` (``images.tint_by_class``: RGB uint8, read-only),
-    or ``None`` without a classifier; computed with the reading and kept with it."""
-    both = _grid_reading_of(entry, mode, i, j, anchor_index, n, extent, spacing)
-    return None if both is None else both[1]
 
 
 def grid_reading_cached(entry: CatalogEntry, mode: str, i: int, j: int, anchor_index: int | str | None, n: int,
                         extent: float, spacing: str) -> bool:
-    """Whether ``grid_reading`` of these arguments is computed (nothing is computed here)."""
-    r = reader(entry.meta.dataset.name)
-    return r is not None and _grid_reading.has(  # pyright: ignore[reportFunctionMemberAccess]
-        *key(entry), (mode, int(i), int(j), anchor_index), int(n), float(extent), spacing, r.meta.weights_sha256,
-        _entry=entry, _reader=r)
+    """Whether ``grid_reading_and_tinted`` of these arguments is computed (nothing is computed here)."""
+    call = _grid_reading_call(entry, mode, i, j, anchor_index, n, extent, spacing)
+    return call is not None and _grid_reading.has(*call[0], **call[1])  # pyright: ignore[reportFunctionMemberAccess]
 
 
 def prefetch_grid_reading(entry: CatalogEntry, mode: str, i: int, j: int, anchor_index: int | str | None, n: int,
                           extent: float, spacing: str) -> None:
-    """Read the grid just drawn grey in the background (``prefetch``), so that turning the
-    classifier's reading on only colours it: reading 900 tiles takes 150-250 ms on 2 cores, more
+    """Read and colour the grid just drawn grey in the background (``prefetch``), so that turning
+    the classifier's reading on only shows it: reading 900 tiles takes 150-250 ms on 2 cores, more
     than the toggle's whole budget (issue 16: 300 ms in the browser)."""
-    if reader(entry.meta.dataset.name) is None or grid_reading_cached(entry, mode, i, j, anchor_index, n, extent,
-                                                                      spacing):
+    call = _grid_reading_call(entry, mode, i, j, anchor_index, n, extent, spacing)
+    if call is None or _grid_reading.has(*call[0], **call[1]):  # pyright: ignore[reportFunctionMemberAccess]
         return
-    prefetch(grid_reading, entry, mode, i, j, anchor_index, n, extent, spacing, pause=_after_runs_in_progress)
+    prefetch(grid_reading_and_tinted, entry, mode, i, j, anchor_index, n, extent, spacing,
+             pause=_after_runs_in_progress)
 
 
 PRIOR_CENSUS = 1000  # prior samples the Generate page and the report read to see which classes a VAE draws

@@ -124,10 +124,10 @@ def grid_image(e, extent: float, click_key: str):
     """Draw one model's clickable grid with the clicked point marked."""
     tiles = loaders.grid_tiles(e, mode, i, j, anchor_index, n, extent, spacing)
     scale = max(1, round(TARGET_PX / tiles.shape[0]))  # the browser scales the rest
-    reading = loaders.grid_reading(e, mode, i, j, anchor_index, n, extent, spacing) if read_tiles else None
-    tinted = loaders.grid_tinted(e, mode, i, j, anchor_index, n, extent, spacing) if reading is not None else None
-    if tinted is not None:  # coloured with the reading, and kept with it: a toggle back colours nothing
-        tiles = tinted
+    both = loaders.grid_reading_and_tinted(e, mode, i, j, anchor_index, n, extent, spacing) if read_tiles else None
+    reading = None
+    if both is not None:  # coloured with the reading, and kept with it: a toggle back colours nothing
+        reading, tiles = both
     img = Image.fromarray(tiles).resize((tiles.shape[1] * scale, tiles.shape[0] * scale), Image.Resampling.NEAREST)
     if overlay:
         p = loaders.plane(e, mode, i, j, anchor_index)
