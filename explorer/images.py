@@ -750,6 +750,15 @@ def mosaic(images: np.ndarray, ncols: int, pad: int = 0, pad_value: float = 0.25
     return out
 
 
+def cells_of(tiles: np.ndarray, n_rows: int, n_cols: int) -> np.ndarray:
+    """``mosaic``'s inverse for an unpadded one: a uint8 (or [0, 1]) mosaic of ``n_rows`` ×
+    ``n_cols`` equal cells -> the cells (n_rows·n_cols, h, w) in [0, 1], float32, row-major."""
+    a = np.asarray(tiles)
+    h, w = a.shape[0] // n_rows, a.shape[1] // n_cols
+    cells = a[: n_rows * h, : n_cols * w].reshape(n_rows, h, n_cols, w).swapaxes(1, 2).reshape(-1, h, w)
+    return cells.astype(np.float32) / 255.0 if a.dtype == np.uint8 else cells.astype(np.float32)
+
+
 def tint_by_class(tiles: np.ndarray, n_rows: int, n_cols: int, classes: np.ndarray, confidence: np.ndarray) -> np.ndarray:
     """A grey mosaic (uint8 (H, W), ``n_rows`` × ``n_cols`` cells of equal size, row-major like
     ``mosaic``) coloured cell by cell with the class a classifier reads in it (``CLASS_COLORS``):

@@ -155,6 +155,17 @@ def test_train_py_classifiers_writes_one_per_dataset(tmp_path):
     assert not list(list_checkpoints(out))  # no autoencoder was trained, and the classifiers are not one
 
 
+def test_cells_of_undoes_mosaic():
+    from explorer.images import cells_of
+
+    cells = np.random.default_rng(0).random((6, 28, 28)).astype(np.float32)
+    grid = to_uint8(mosaic(cells, 3))                        # 2 rows of 3
+    back = cells_of(grid, 2, 3)
+    assert back.shape == (6, 28, 28) and back.dtype == np.float32
+    assert np.abs(back - cells).max() <= 0.5 / 255 + 1e-6    # row-major, only the uint8 rounding lost
+    assert np.array_equal(cells_of(mosaic(cells, 3), 2, 3), cells)
+
+
 def test_grid_reading_is_of_the_tiles_shown(app_checkpoints, monkeypatch):
     """Tile k of the grid's reading is what the classifier reads in tile k of the picture drawn."""
     from explorer import inference
@@ -213,6 +224,9 @@ def test_the_grid_drawn_grey_has_its_reading_read_in_the_background(open_app, mo
     assert len(asked) == 1
     fn, args, kw = asked[0]
     assert args[1:] == ("dims", 0, 1, None, 12, args[6], "even") and kw.get("pause") is not None
+    shown = loaders.grid_tiles(*args)
+    assert kw["tiles"].shape == shown.shape == (28 * 12, 28 * 12)
+    assert np.array_equal(kw["tiles"], shown), "the background reads the picture drawn, not a new decode"
     assert not loaders.grid_reading_cached(*args)
     fn(*args, **kw)                                               # what the background worker does
     assert loaders.grid_reading_cached(*args)

@@ -488,37 +488,42 @@ def reader_problem(dataset: str) -> str | None:
 
 @shared(max_entries=32)  # with the coloured picture: 2.4 MB each at 30 × 30
 def _grid_reading(path: str, weights_sha256: str, plane_key: tuple, n: int, extent: float, spacing: str,
-                  reader_sha256: str, _entry: CatalogEntry, _reader, _pause=None):
-    from explorer import inference
+                  reader_sha256: str, _reader, _tiles: np.ndarray | None = None, _pause=None):
     from explorer.classifier import Reading
-    from explorer.images import tint_by_class
+    from explorer.images import cells_of, tint_by_class
 
-    p = _plane(path, weights_sha256, plane_key, _entry=_entry)
-    images = inference.decode(model(_entry), p.points(grid_coords(n, extent, spacing).reshape(-1, 2)))
-    reading = Reading.of(_reader.probabilities(images, pause=_pause))  # all n² tiles in one call (batched there)
-    tinted = tint_by_class(to_uint8(mosaic(images, n)), n, n, reading.classes, reading.confidence)  # 70 ms at 30²
+    # The tiles as drawn, not decoded a second time: the classifier reads the picture the user
+    # sees, and a toggle's background reading is 25-65 ms shorter (the decode of 900 codes).
+    assert _tiles is not None, "grid_reading_and_tinted passes the tiles"
+    reading = Reading.of(_reader.probabilities(cells_of(_tiles, n, n), pause=_pause))  # batched there
+    tinted = tint_by_class(_tiles, n, n, reading.classes, reading.confidence)
     _frozen(tinted)
     return reading, tinted
 
 
 def _grid_reading_call(entry: CatalogEntry, mode: str, i: int, j: int, anchor_index: int | str | None, n: int,
                        extent: float, spacing: str) -> tuple[tuple, dict] | None:
-    """``_grid_reading``'s arguments for this grid, or None without a classifier."""
+    """``_grid_reading``'s key arguments for this grid and its reader, or None without a classifier."""
     r = reader(entry.meta.dataset.name)
     if r is None:
         return None
     return ((*key(entry), (mode, int(i), int(j), anchor_index), int(n), float(extent), spacing, r.meta.weights_sha256),
-            {"_entry": entry, "_reader": r})
+            {"_reader": r})
 
 
 def grid_reading_and_tinted(entry: CatalogEntry, mode: str, i: int, j: int, anchor_index: int | str | None,
-                            n: int, extent: float, spacing: str, *, pause=None):
+                            n: int, extent: float, spacing: str, *, tiles: np.ndarray | None = None, pause=None):
     """What the dataset's classifier reads in each tile of ``grid_tiles`` (``classifier.Reading``,
     row-major) and the tiles coloured by it (``images.tint_by_class``: RGB uint8, read-only), or
     ``None`` without a classifier; shared, so a toggle back and forth reads and colours once.
+    ``tiles``: ``grid_tiles`` of the same arguments, when the caller has it (else fetched here);
     ``pause`` is called between the classifier's batches (``prefetch`` passes its wait)."""
     call = _grid_reading_call(entry, mode, i, j, anchor_index, n, extent, spacing)
-    return None if call is None else _grid_reading(*call[0], **call[1], _pause=pause)
+    if call is None:
+        return None
+    if tiles is None:  # a cache hit there costs a copy of the picture, ~1 ms
+        tiles = grid_tiles(entry, mode, i, j, anchor_index, n, extent, spacing)
+    return _grid_reading(*call[0], **call[1], _tiles=tiles, _pause=pause)
 
 
 def grid_reading(entry: CatalogEntry, mode: str, i: int, j: int, anchor_index: int | str | None, n: int,
@@ -536,14 +541,15 @@ def grid_reading_cached(entry: CatalogEntry, mode: str, i: int, j: int, anchor_i
 
 
 def prefetch_grid_reading(entry: CatalogEntry, mode: str, i: int, j: int, anchor_index: int | str | None, n: int,
-                          extent: float, spacing: str) -> None:
-    """Read and colour the grid just drawn grey in the background (``prefetch``), so that turning
-    the classifier's reading on only shows it: reading 900 tiles takes 150-250 ms on 2 cores, more
-    than the toggle's whole budget (issue 16: 300 ms in the browser)."""
+                          extent: float, spacing: str, tiles: np.ndarray) -> None:
+    """Read and colour the grid just drawn grey (``tiles``, ``grid_tiles`` of these arguments) in
+    the background (``prefetch``), so that turning the classifier's reading on only shows it:
+    reading 900 tiles takes 150-250 ms on 2 cores, more than the toggle's whole budget (issue 16:
+    300 ms in the browser)."""
     call = _grid_reading_call(entry, mode, i, j, anchor_index, n, extent, spacing)
     if call is None or _grid_reading.has(*call[0], **call[1]):  # pyright: ignore[reportFunctionMemberAccess]
         return
-    prefetch(grid_reading_and_tinted, entry, mode, i, j, anchor_index, n, extent, spacing,
+    prefetch(grid_reading_and_tinted, entry, mode, i, j, anchor_index, n, extent, spacing, tiles=tiles,
              pause=_after_runs_in_progress)
 
 

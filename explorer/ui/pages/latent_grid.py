@@ -124,7 +124,7 @@ def grid_image(e, extent: float, click_key: str):
     """Draw one model's clickable grid with the clicked point marked."""
     tiles = loaders.grid_tiles(e, mode, i, j, anchor_index, n, extent, spacing)
     scale = max(1, round(TARGET_PX / tiles.shape[0]))  # the browser scales the rest
-    both = loaders.grid_reading_and_tinted(e, mode, i, j, anchor_index, n, extent, spacing) if read_tiles else None
+    both = loaders.grid_reading_and_tinted(e, mode, i, j, anchor_index, n, extent, spacing, tiles=tiles) if read_tiles else None
     reading = None
     if both is not None:  # coloured with the reading, and kept with it: a toggle back colours nothing
         reading, tiles = both
@@ -152,7 +152,7 @@ def grid_image(e, extent: float, click_key: str):
         common.class_legend(common.class_names(e), "Test codes, coloured by class:")
     common.download("Grid (PNG)", lambda: exports.png(tiles), f"{e.id}-grid-{n}x{n}.png", key=f"dl_{click_key}")
     if not read_tiles:  # read in the background what the toggle would ask for, so that turning it on only colours
-        loaders.prefetch_grid_reading(e, mode, i, j, anchor_index, n, extent, spacing)
+        loaders.prefetch_grid_reading(e, mode, i, j, anchor_index, n, extent, spacing, tiles)
 
 
 # The user's own image (placed from the Denoising playground), on a 2-D model's grid: its code
