@@ -1141,10 +1141,9 @@ def warm_up(cat: Catalog | None = None, first: CatalogEntry | None = None) -> No
                 map_figure(e, views[0], None, e.meta.dataset.class_names)
     release_free_memory()
     _warm_up_anomalies([e for group in groups.values() for e in group])
-    # Only the scores' store keys need the corrupted pictures once every model is scored (7.8 MB
-    # each); a strength the warm-up did not score builds them again from the test split. The
-    # reference pictures stay: building them again reads the whole training split, a transient
-    # that raised the server's peak from 1,037 to 1,377 MB when they were let go too.
+    # Only the scores' store keys need these pictures once every model is scored (15 MB for each
+    # dataset's pair); a strength the warm-up did not score builds them again.
+    _reference_images.clear()  # pyright: ignore[reportFunctionMemberAccess]
     _corrupted_images.clear()  # pyright: ignore[reportFunctionMemberAccess]
     if first is not None and first in entries:
         with contextlib.suppress(CheckpointError, OSError):  # damaged since: its page says so
