@@ -103,26 +103,6 @@ def test_the_warm_up_finishes_the_first_pages_group_before_the_next(app_checkpoi
     assert len(group) < len(cat.good)
 
 
-def test_the_warm_up_keeps_the_recent_models_and_the_first_pages_one(app_checkpoints, monkeypatch):
-    """Beyond ``MODELS_KEPT`` models the oldest are let go (a page loads one again in ~16 ms);
-    the first page's model is among those kept, and the pictures only the scoring needed are not."""
-    monkeypatch.setenv("LATENT_EXPLORER_CHECKPOINTS", str(app_checkpoints))
-    cat = loaders.catalog()
-    assert len(cat.good) > 3
-    first = cat.good[0]
-    monkeypatch.setattr(loaders._checkpoint, "max_entries", 3)
-    loaders._checkpoint.clear()  # pyright: ignore[reportFunctionMemberAccess]
-    try:
-        loaders.warm_up(first=first)
-        kept = [e for e in cat.good if loaders._checkpoint.has(str(e.path), e.meta.weights_sha256)]  # pyright: ignore[reportFunctionMemberAccess]
-        assert len(kept) == 3 and first in kept
-        assert not loaders._reference_images.has("mnist")  # pyright: ignore[reportFunctionMemberAccess]
-        monkeypatch.setattr(loaders, "load_checkpoint", _refuse)
-        loaders.model(first)                                 # kept: nothing read from disk
-    finally:
-        loaders._checkpoint.clear()  # pyright: ignore[reportFunctionMemberAccess] - the next tests load all again
-
-
 def test_the_anomalies_page_opens_on_scores_the_warm_up_computed(warmed, open_app, monkeypatch):
     from explorer import anomaly
 

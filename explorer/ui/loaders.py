@@ -16,7 +16,6 @@ checkpoint is loaded afresh and never confused with the old one.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import inspect
 import io
@@ -96,7 +95,7 @@ def shared(max_entries: int):
                         loading.pop(key, None)
                 with lock:
                     values[key] = value
-                    while len(values) > call.max_entries:  # pyright: ignore[reportAttributeAccessIssue] - set below; a test may lower it
+                    while len(values) > max_entries:
                         values.popitem(last=False)
             finally:
                 key_lock.release()
@@ -197,14 +196,7 @@ def catalog() -> Catalog:
 
 # --------------------------------------------------------------------------- models, codes
 
-# The models most recently used, not all of them: 38 float32 models held 145 MB of the server's
-# memory, and one loads again in about 16 ms (read, SHA-256 checked, dequantized) when a page
-# asks for it. 16 covers the most any page shows at once (Compare latent sizes: 5; Compare
-# models: 4; Lessons: its seeds' models).
-MODELS_KEPT = 16
-
-
-@shared(max_entries=MODELS_KEPT)
+@shared(max_entries=64)
 def _checkpoint(path: str, weights_sha256: str) -> Checkpoint:
     return load_checkpoint(path)  # eval mode, requires_grad off: safe to share
 
@@ -1141,13 +1133,6 @@ def warm_up(cat: Catalog | None = None, first: CatalogEntry | None = None) -> No
                 map_figure(e, views[0], None, e.meta.dataset.class_names)
     release_free_memory()
     _warm_up_anomalies([e for group in groups.values() for e in group])
-    # Only the scores' store keys need these pictures once every model is scored (15 MB for each
-    # dataset's pair); a strength the warm-up did not score builds them again.
-    _reference_images.clear()  # pyright: ignore[reportFunctionMemberAccess]
-    _corrupted_images.clear()  # pyright: ignore[reportFunctionMemberAccess]
-    if first is not None and first in entries:
-        with contextlib.suppress(CheckpointError, OSError):  # damaged since: its page says so
-            checkpoint(first)  # the first page's model stays among the models kept: its next click is instant
     freeze_imported_objects()
     release_free_memory()  # the scoring's transient arrays (a training split, corrupted copies)
 
