@@ -106,8 +106,13 @@ def shared(max_entries: int):
                 values.clear()
 
         def has(*args, **kwargs) -> bool:
-            """Whether the value for these arguments is computed (nothing is computed here)."""
-            bound = signature.bind(*args, **kwargs)
+            """Whether the value for these arguments is computed (nothing is computed here). Only
+            the key's arguments are needed: those starting with ``_`` may be left out."""
+            bound = signature.bind_partial(*args, **kwargs)
+            missing = [k for k, p in signature.parameters.items() if not k.startswith("_") and k not in bound.arguments
+                       and p.default is inspect.Parameter.empty]
+            if missing:
+                raise TypeError(f"{fn.__name__}.has: missing {', '.join(missing)}")
             key = tuple((k, v) for k, v in bound.arguments.items() if not k.startswith("_"))
             with lock:
                 return key in values
@@ -488,13 +493,12 @@ def reader_problem(dataset: str) -> str | None:
 
 @shared(max_entries=32)  # with the coloured picture: 2.4 MB each at 30 × 30
 def _grid_reading(path: str, weights_sha256: str, plane_key: tuple, n: int, extent: float, spacing: str,
-                  reader_sha256: str, _reader, _tiles: np.ndarray | None = None, _pause=None):
+                  reader_sha256: str, _reader, _tiles: np.ndarray, _pause=None):
     from explorer.classifier import Reading
     from explorer.images import cells_of, tint_by_class
 
     # The tiles as drawn, not decoded a second time: the classifier reads the picture the user
     # sees, and a toggle's background reading is 25-65 ms shorter (the decode of 900 codes).
-    assert _tiles is not None, "grid_reading_and_tinted passes the tiles"
     reading = Reading.of(_reader.probabilities(cells_of(_tiles, n, n), pause=_pause))  # batched there
     tinted = tint_by_class(_tiles, n, n, reading.classes, reading.confidence)
     _frozen(tinted)
