@@ -53,14 +53,17 @@ class Recipe:
 
     epochs: int
     shift: int = 0           # random shifts of up to this many pixels: MNIST's digits sit less exactly centred
-    width: int = 32          # channels of the first convolution; the second has twice as many
+    width: int = 16          # channels of the first convolution; the second has twice as many
     batch_size: int = 128
     lr: float = 3e-3         # the one-cycle schedule's peak (AdamW)
     weight_decay: float = 1e-4
     seed: int = 0
 
 
-RECIPES = {"mnist": Recipe(epochs=3, shift=2), "fashion": Recipe(epochs=6)}
+# Width 16, not 32: a quarter of the second convolution's work, so a 30 × 30 grid reads in 66 ms
+# instead of 145 ms on 2 cores (issue 16's toggle budget is 300 ms in the browser), for 99.15 %
+# instead of 99.19 % on MNIST and 92.0 % instead of 92.2 % on Fashion-MNIST with two more epochs.
+RECIPES = {"mnist": Recipe(epochs=4, shift=2), "fashion": Recipe(epochs=8)}
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,7 @@ class ClassifierMeta:
         return out
 
 
-def build_net(width: int = 32, n_classes: int = 10) -> nn.Module:
+def build_net(width: int = 16, n_classes: int = 10) -> nn.Module:
     """Two conv blocks and a small dense head: (N, 1, 28, 28) in [0, 1] -> logits (N, n_classes)."""
     from torch import nn
 
