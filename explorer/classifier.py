@@ -60,9 +60,9 @@ class Recipe:
     seed: int = 0
 
 
-# Width 16, not 32: a quarter of the second convolution's work, so a 30 × 30 grid reads in 66 ms
+# Width 16, not 32: a quarter of the second convolution's work, so a 30 × 30 grid reads in 61 ms
 # instead of 145 ms on 2 cores (issue 16's toggle budget is 300 ms in the browser), for 99.15 %
-# instead of 99.19 % on MNIST and 92.0 % instead of 92.2 % on Fashion-MNIST with two more epochs.
+# instead of 99.19 % on MNIST and 92.0 % instead of 92.2 % on Fashion-MNIST, with 1 and 2 more epochs.
 RECIPES = {"mnist": Recipe(epochs=4, shift=2), "fashion": Recipe(epochs=8)}
 
 
@@ -152,8 +152,8 @@ def for_reading(net: nn.Module) -> nn.Module:
     """``build_net``'s network in eval mode, rearranged for inference with the same outputs:
     each BatchNorm folded into the convolution before it, each max-pool moved ahead of its ReLU
     (ReLU is monotonic, so max and ReLU commute: a quarter of the elements to rectify), dropout
-    left out. A 30 × 30 grid's 900 tiles read in 145 ms instead of 187 ms on 2 cores (``python -m
-    tools.bench --only decode``; docs/BENCHMARKS.md)."""
+    left out. A 30 × 30 grid's 900 tiles read in 61 ms instead of 156 ms on 2 cores at width 16
+    (145 against 187 ms at width 32; ``python -m tools.bench --only decode``; docs/BENCHMARKS.md)."""
     import torch
     from torch import nn
 
@@ -178,8 +178,9 @@ def for_reading(net: nn.Module) -> nn.Module:
     return fast
 
 
-# Batches of 128 in channels-last layout read a 30 × 30 grid faster on this CPU than one batch of
-# 900 (median 140 ms against 175 ms with ``for_reading``'s network): the activations stay in cache.
+# Batches of 128 in channels-last layout: at width 16 a 30 × 30 grid reads in 61 ms so, 54 ms as one
+# batch of 900 (medians, 2 cores), and the gaps between batches let a page's run go before a
+# background reading (``pause``). At width 32 the batches were the faster too (140 against 175 ms).
 def probabilities(net: nn.Module, images: np.ndarray, batch_size: int = 128,
                   pause: Callable[[], None] | None = None) -> np.ndarray:
     import torch

@@ -548,8 +548,8 @@ def prefetch_grid_reading(entry: CatalogEntry, mode: str, i: int, j: int, anchor
                           extent: float, spacing: str, tiles: np.ndarray) -> None:
     """Read and colour the grid just drawn grey (``tiles``, ``grid_tiles`` of these arguments) in
     the background (``prefetch``), so that turning the classifier's reading on only shows it:
-    reading 900 tiles takes 150-250 ms on 2 cores, more than the toggle's whole budget (issue 16:
-    300 ms in the browser)."""
+    reading 900 tiles takes 60 ms on 2 cores alone and 2-3 times that while the browser draws
+    beside it, a large part of the toggle's budget (issue 16: 300 ms in the browser)."""
     call = _grid_reading_call(entry, mode, i, j, anchor_index, n, extent, spacing)
     if call is None or _grid_reading.has(*call[0], **call[1]):  # pyright: ignore[reportFunctionMemberAccess]
         return
