@@ -145,7 +145,8 @@ def test_train_py_classifiers_writes_one_per_dataset(tmp_path):
     data = make_idx_folder(tmp_path / "data", n_train=200, n_test=50)
     out = tmp_path / "out"
     dry = run_train_py("--classifiers", "--dataset", "fashion", "--data-dir", data, "--out", out, "--dry-run")
-    assert "classifier fashion: 6 epochs, batch 128" in dry.stdout and not out.exists()
+    assert f"classifier fashion: {classifier.RECIPES['fashion'].epochs} epochs, batch 128, lr 0.003, shift ±0 px, width 16" \
+        in dry.stdout and not out.exists(), "the dry run prints the shipped recipe"
     proc = run_train_py("--classifiers", "--dataset", "fashion", "--data-dir", data, "--out", out, "--epochs", 1,
                         "--batch-size", 50)
     loaded = classifier.load(out / "classifiers" / "fashion")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import io
+import os
 import sys
 from pathlib import Path
 
@@ -213,6 +214,44 @@ def test_the_warm_up_waits_for_the_runs_in_progress(monkeypatch):
         t0 = time.monotonic()
         loaders._after_runs_in_progress()
         assert time.monotonic() - t0 < 1, "a bounded wait: a busy server is warmed up all the same"
+
+
+def test_the_warm_up_also_leaves_the_browser_time_to_draw_what_a_run_sent(monkeypatch):
+    import threading
+    import time
+
+    from explorer import ui
+
+    with ui.running():
+        assert ui.quiet_for() == 0.0, "a run in progress: no quiet"
+    assert 0 <= ui.quiet_for() < 0.1
+    t0 = time.monotonic()
+    loaders._after_runs_in_progress()
+    assert time.monotonic() - t0 < 0.1, "the prefetch's wait: only the runs in progress"
+    monkeypatch.setattr(loaders, "WARM_UP_AFTER_RUN_S", 0.3)
+    t0 = time.monotonic()
+    loaders._warm_up_step()
+    assert 0.25 <= time.monotonic() - t0 < 1.5, "a warm-up step waits that long after the last run's end"
+    t0 = time.monotonic()
+    loaders._warm_up_step()
+    assert time.monotonic() - t0 < 0.1, "and not again once the server has been quiet that long"
+
+    seen = {}
+
+    def fake_warm_up(first=None):
+        seen["nice"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        seen["pause"] = loaders._pause()
+
+    monkeypatch.setattr(loaders, "warm_up", fake_warm_up)
+    monkeypatch.setattr(loaders, "_warm_up_thread", None)
+    before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    t = threading.Thread(target=loaders._warm_up_quietly, args=(None,))
+    monkeypatch.setattr(loaders, "_warm_up_thread", t)
+    t.start()
+    t.join(5)
+    assert seen["nice"] >= min(19, before + loaders.WARM_UP_NICE), "the warm-up's thread runs at a lower priority"
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before, "and only that thread"
+    assert seen["pause"] is loaders._warm_up_step, "its scoring pauses as its steps do"
 
 
 def test_a_fragments_run_is_marked_as_running():

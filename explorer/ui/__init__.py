@@ -14,6 +14,7 @@ import gc
 import os
 import sys
 import threading
+import time
 from pathlib import Path
 
 ENV_CHECKPOINTS = "LATENT_EXPLORER_CHECKPOINTS"
@@ -146,6 +147,7 @@ def guard_url_numbers() -> None:
 
 _runs_lock = threading.Lock()
 _runs = 0  # script runs (pages and fragments) in progress in this process
+_last_run_ended = float("-inf")  # time.monotonic() when the last of them ended
 
 
 @contextlib.contextmanager
@@ -153,7 +155,7 @@ def running():
     """Marks a page's or a fragment's run as in progress, for as long as it lasts: the server's
     background warm-up (``loaders.warm_up``) waits between its steps while one is, so that a
     click does not share the interpreter with it."""
-    global _runs
+    global _runs, _last_run_ended
     with _runs_lock:
         _runs += 1
     try:
@@ -161,10 +163,16 @@ def running():
     finally:
         with _runs_lock:
             _runs -= 1
+            _last_run_ended = time.monotonic()
 
 
 def runs_in_progress() -> int:
     return _runs
+
+
+def quiet_for() -> float:
+    """Seconds since the last page's or fragment's run ended; 0 while one is running."""
+    return 0.0 if _runs else time.monotonic() - _last_run_ended
 
 
 def fragment(fn, run_every: float | None = None):

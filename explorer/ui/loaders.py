@@ -20,6 +20,7 @@ import functools
 import inspect
 import io
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -40,7 +41,7 @@ from explorer.images import CLASS_COLORS, error_columns, hex_to_rgb, mosaic, to_
 from explorer.latent import MEAN_ANCHOR, Plane, grid_coords, make_plane, prior_block
 from explorer.vocab import DATASETS, KIND_LABELS, KINDS
 
-from . import checkpoint_folder, freeze_imported_objects, picks, release_free_memory, runs_in_progress
+from . import checkpoint_folder, freeze_imported_objects, picks, quiet_for, release_free_memory, runs_in_progress
 
 log = logging.getLogger(__name__)
 
@@ -809,7 +810,7 @@ class AnomalyScores:
 def _pause():
     """In the warm-up's thread, the wait for the runs in progress between two batches of
     scoring (a model's scores take seconds); elsewhere nothing."""
-    return _after_runs_in_progress if threading.current_thread() is _warm_up_thread else None
+    return _warm_up_step if threading.current_thread() is _warm_up_thread else None
 
 
 def _frozen(*arrays: np.ndarray) -> None:
@@ -1069,16 +1070,29 @@ _warm_up_thread: threading.Thread | None = None
 
 
 WARM_UP_YIELD_S = 2.0  # the longest a warm-up step waits for the runs in progress to end
+# A run's end is not its click's end: the browser then draws what it sent, 0.1-0.3 s of its main
+# thread on these 2 cores. A warm-up step started meanwhile slowed a grid's toggle from 204 to 316 ms
+# (median, ``python -m tools.browser_bench --only reading``), so the steps also wait that long.
+WARM_UP_AFTER_RUN_S = 0.4
+# and run at a lower priority (Linux: per thread, inherited by the torch workers it starts), so that
+# a browser on the same machine draws first
+WARM_UP_NICE = 10
 
 
-def _after_runs_in_progress() -> None:
+def _after_runs_in_progress(after_s: float = 0.0) -> None:
     """Wait (a bounded time: a busy server is warmed up all the same) until no page or fragment
-    is running: a click, even one during the warm-up, gets the interpreter to itself."""
+    is running, and none has for ``after_s`` seconds: a click, even one during the warm-up, gets
+    the interpreter to itself."""
     deadline = time.monotonic() + WARM_UP_YIELD_S
     # a run waiting for a value (most likely the one the warm-up is computing) is best served by
     # the warm-up going on: yielding to it would only make it wait longer
-    while runs_in_progress() and not _waiters and time.monotonic() < deadline:
+    while (runs_in_progress() or quiet_for() < after_s) and not _waiters and time.monotonic() < deadline:
         time.sleep(0.005)
+
+
+def _warm_up_step() -> None:
+    """The wait before each step of the warm-up: the runs in progress and the browser's drawing after them."""
+    _after_runs_in_progress(WARM_UP_AFTER_RUN_S)
 
 
 def warm_up(cat: Catalog | None = None, first: CatalogEntry | None = None) -> None:
@@ -1108,7 +1122,7 @@ def warm_up(cat: Catalog | None = None, first: CatalogEntry | None = None) -> No
     datasets_done: set[str] = set()
     for name, group in wanted.items():
         for e in group:
-            _after_runs_in_progress()
+            _warm_up_step()
             try:
                 images, labels = test_split(e)
                 checkpoint(e)
@@ -1121,19 +1135,19 @@ def warm_up(cat: Catalog | None = None, first: CatalogEntry | None = None) -> No
             reconstructions(*key(e), tuple(chosen), _entry=e)
             if e.meta.dataset.name not in datasets_done:  # Compare's PCA rows and curve (about a second)
                 datasets_done.add(e.meta.dataset.name)
-                _after_runs_in_progress()
+                _warm_up_step()
                 pca_curve(e)
         done = sorted(groups.get(name, []), key=lambda e: e.meta.latent_dim)
         for view in ("tsne", "pca"):
             if done and all(f"map_{view}" in codes(e) for e in done):
-                _after_runs_in_progress()
+                _warm_up_step()
                 small_maps(done, view, done[0].meta.dataset.class_names)
     freeze_imported_objects()  # torch's objects out of the collector's sight (see there)
     for group in groups.values():  # last: the slowest part, and each saves a page only a little
         for e in sorted(group, key=lambda e: e.meta.latent_dim):
             views = map_views(codes(e))  # the latent map as it opens: its first view, nothing clicked
             if views:
-                _after_runs_in_progress()
+                _warm_up_step()
                 map_figure(e, views[0], None, e.meta.dataset.class_names)
     release_free_memory()
     _warm_up_anomalies([e for group in groups.values() for e in group])
@@ -1150,7 +1164,7 @@ def _warm_up_anomalies(entries: list[CatalogEntry]) -> None:
 
     for noise in anomaly.NOISE_LEVELS:  # the page's opening view of every model first, then its other noises
         for e in entries:
-            _after_runs_in_progress()
+            _warm_up_step()
             try:
                 rule_view(e, anomaly.DEFAULT_RULE, noise, anomaly.NOISE_LEVELS[noise])
                 if noise == next(iter(anomaly.NOISE_LEVELS)):  # and its galleries, as the page opens
@@ -1202,7 +1216,7 @@ def _prefetch_forever() -> None:
                 _prefetch_ready.wait()
             fn, args, kwargs = _prefetch_next
             _prefetch_next = None
-        _after_runs_in_progress()
+        _after_runs_in_progress()  # at once: what it computes is what the next click most likely asks for
         try:
             fn(*args, **kwargs)
         except Exception:  # noqa: BLE001 - a guess that failed costs nothing: the page computes it and says why
@@ -1211,6 +1225,11 @@ def _prefetch_forever() -> None:
 
 
 def _warm_up_quietly(first: CatalogEntry | None) -> None:
+    try:
+        tid = threading.get_native_id()  # on Linux a priority is a thread's: this one alone
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + WARM_UP_NICE))
+    except (AttributeError, OSError):  # elsewhere: at the usual priority
+        pass
     try:
         warm_up(first=first)
     except Exception:  # noqa: BLE001 - a warm-up must never take the server down; pages load on demand
