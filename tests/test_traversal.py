@@ -78,6 +78,24 @@ def test_a_click_on_a_tile_takes_its_code_to_the_editor(open_app, app_checkpoint
     assert at.session_state[f"edit_z{d}"] == pytest.approx(3.0), "the walked dimension at +3"
     assert "edit_z" in at.query_params, "the link holds the edited code"
     assert any(c.value.startswith("1 of 4 numbers changed") for c in ok(at).caption)
+    framed = walk_pixels(at)
+    cell_w, cell_h = (px_w - 100) / 9, px_h / 4  # 100 px of labels, then 9 columns; 4 rows
+    yellow = (np.abs(framed.astype(int) - [255, 212, 0]).max(axis=2) < 10)
+    ys, xs = np.nonzero(yellow)
+    assert ys.size > 0 and ys.max() < cell_h and xs.min() >= px_w - cell_w - 1, "the clicked tile alone is framed"
+
+
+def walk_pixels(at) -> np.ndarray:
+    """The walk's picture as the page sends it (the clickable image's data URL), RGB."""
+    import base64
+    import io
+    import json
+
+    from PIL import Image
+
+    src, = [json.loads(e.proto.json_args)["src"] for e in at.get("component_instance")
+            if e.proto.id.endswith("-walk_click")]
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).convert("RGB"))
 
 
 def test_the_dimensions_tool_prints_every_checkpoint(app_checkpoints, capsys):
