@@ -20,7 +20,6 @@ import functools
 import inspect
 import io
 import logging
-import os
 import threading
 import time
 from collections import OrderedDict
@@ -1071,12 +1070,13 @@ _warm_up_thread: threading.Thread | None = None
 
 WARM_UP_YIELD_S = 2.0  # the longest a warm-up step waits for the runs in progress to end
 # A run's end is not its click's end: the browser then draws what it sent, 0.1-0.3 s of its main
-# thread on these 2 cores. A warm-up step started meanwhile slowed a grid's toggle from 204 to 316 ms
-# (median, ``python -m tools.browser_bench --only reading``), so the steps also wait that long.
+# thread on these 2 cores, and a warm-up step started meanwhile slows it: the grid's reading toggle,
+# timed during the warm-up, took 316 ms median without this wait and 212 ms with it (``python -m
+# tools.browser_bench --only reading``, whose first view overlaps the warm-up's 30 s).
 WARM_UP_AFTER_RUN_S = 0.4
-# and run at a lower priority (Linux: per thread, inherited by the torch workers it starts), so that
-# a browser on the same machine draws first
-WARM_UP_NICE = 10
+# Not at a lower priority as well (os.setpriority on its thread, tried): a page that waits for a
+# value the warm-up is computing then waited longer, Compare's first visit right after the start
+# 3.1-3.8 s instead of 2.0-2.7 s (a one-off probe of fresh servers, ``fresh_server_run``).
 
 
 def _after_runs_in_progress(after_s: float = 0.0) -> None:
@@ -1225,11 +1225,6 @@ def _prefetch_forever() -> None:
 
 
 def _warm_up_quietly(first: CatalogEntry | None) -> None:
-    try:
-        tid = threading.get_native_id()  # on Linux a priority is a thread's: this one alone
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + WARM_UP_NICE))
-    except (AttributeError, OSError):  # elsewhere: at the usual priority
-        pass
     try:
         warm_up(first=first)
     except Exception:  # noqa: BLE001 - a warm-up must never take the server down; pages load on demand
