@@ -69,6 +69,28 @@ def test_the_proxy_limits_uploads_and_hides_metrics(deployment):
 def test_the_site_renders_for_several_hosts():
     site = deploy.site_conf(["10.0.0.2:8601", "10.0.0.3:8601"], "80", "/var/log/nginx/le.log",
                             server_name="class.example.org")
-    assert "server 10.0.0.2:8601;" in site and "server 10.0.0.3:8601;" in site
+    assert f"server 10.0.0.2:8601 {deploy.SERVER_FAILS};" in site and f"server 10.0.0.3:8601 {deploy.SERVER_FAILS};" in site
     assert "hash $le_route consistent;" in site and "server_name class.example.org;" in site
     assert f"client_max_body_size {deploy.upload_limit_mb()}m;" in site   # the app's limit, plus the framing
+
+
+def test_nginx_drops_an_idle_replica_connection_before_the_replica_does():
+    """The CI failure of 2026-12-03: 44 images 404 in 40 sessions. nginx kept idle connections
+    to a replica for its default 60 s, uvicorn closes them after 5 s; a request sent on one as it
+    closed was reset ("recv() failed (104)"), nginx counted the replica failed (max_fails=1) and for
+    10 s sent its sessions to the other replica, which knows none of their images."""
+    import inspect
+    import re
+
+    import uvicorn
+    from streamlit.web.server.starlette import starlette_server
+
+    replica_s = inspect.signature(uvicorn.Config).parameters["timeout_keep_alive"].default
+    assert "timeout_keep_alive" not in starlette_server._get_uvicorn_config_kwargs()   # Streamlit keeps uvicorn's
+    site = deploy.site_conf(["127.0.0.1:8601"], "80", "/tmp/le.log")
+    upstream = site[site.index("upstream latent_explorer {"):]
+    upstream = upstream[:upstream.index("}")]
+    found = re.search(r"keepalive_timeout (\d+)s;", upstream)
+    assert found and int(found.group(1)) < replica_s, (upstream, replica_s)
+    fails = re.search(r"max_fails=(\d+)", upstream)
+    assert fails and int(fails.group(1)) > 1, upstream   # one stray failure does not move a class

@@ -46,6 +46,10 @@ DEPLOY = ROOT / "deploy"
 NGINX = "/usr/sbin/nginx"
 ROUTE_COOKIE = "le_route"                       # the routing cookie the site's nginx sets
 ENV_SECRET = "STREAMLIT_SERVER_COOKIE_SECRET"   # Streamlit reads server.cookieSecret from it
+# nginx's default (max_fails=1) takes a replica out for 10 s after one failed request, and
+# for those 10 s every session hashed to it lands on the other replica, where its images are
+# 404: one stray reset then breaks half a class. Three failures in 10 s mean a replica is down.
+SERVER_FAILS = "max_fails=3 fail_timeout=10s"
 XSRF_COOKIE = "_streamlit_xsrf"
 
 
@@ -81,7 +85,7 @@ def render(template: Path, **values: str) -> str:
 def site_conf(servers: list[str], listen: str, access_log: str, limits: Limits = DEFAULT_LIMITS,
               server_name: str = "_") -> str:
     """The nginx site (an http-block snippet) in front of ``servers`` (``host:port`` each)."""
-    return render(DEPLOY / "latent-explorer.conf.template", servers="\n".join(f"    server {s};" for s in servers),
+    return render(DEPLOY / "latent-explorer.conf.template", servers="\n".join(f"    server {s} {SERVER_FAILS};" for s in servers),
                   listen=listen, server_name=server_name, access_log=access_log, upload_rate=limits.upload_rate,
                   upload_burst=str(limits.upload_burst), body_limit=limits.body, upload_limit=f"{upload_limit_mb()}m")
 
