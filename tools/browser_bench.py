@@ -6,6 +6,7 @@ Called by ``python -m tools.bench`` (figures 4, 5, 7, 9, 10 and 11 of the benchm
     python -m tools.browser_bench [--checkpoints checkpoints] [--interactions 30] [--starts 3]
     python -m tools.browser_bench --only anomalies [--interactions 30]    # figure 11 alone, one server
     python -m tools.browser_bench --only start [--starts 3]    # figure 4 alone, taken apart
+    python -m tools.browser_bench --only first [--starts 3]    # the start, first map click and first Compare (issue 19)
     python -m tools.browser_bench --only walk [--interactions 30]    # the walk of each dimension (issue 16)
     python -m tools.browser_bench --only reading [--interactions 30]    # the reading overlays, arithmetic (issue 16)
     python -m tools.browser_bench --only memory    # figure 7 alone: every page of every checkpoint, no timed clicks
@@ -913,6 +914,38 @@ def first_figures(runs: list[dict]) -> dict[str, dict]:
     return out
 
 
+def fresh_servers(b, checkpoints: Path, qs: str, indices: np.ndarray, starts: int, log=print) -> dict:
+    """``fresh_server_run`` on 2 × ``starts`` fresh servers, the first click 10 s after the first
+    page on half of them and at once on the others. Returns {"start_s", "start_runs", "first"}."""
+    runs = []
+    for k in range(2 * starts):  # alternate, so drift in the machine's load hits both alike
+        wait = FIRST_CLICK_WAIT_S if k % 2 == 0 else 0.0
+        runs.append(fresh_server_run(b, checkpoints, qs, indices, wait))
+        r = runs[-1]
+        log(f"    fresh server {k + 1}/{2 * starts}: healthy {r['healthy_s']:.2f} s, first page rendered "
+            f"{r['rendered_s']:.2f} s, idle {r['idle_s']:.2f} s; first map click {wait:.0f} s later "
+            f"{r['first_click_ms']:.0f} ms, first Compare {r['compare_first_ms']:.0f} ms, its controls "
+            + ", ".join(f"{v:.0f}" for v in r["compare_controls_ms"].values()) + " ms")
+    return {"start_s": statistics.median(r["rendered_s"] for r in runs), "start_runs": runs,
+            "first": first_figures(runs)}
+
+
+def bench_first(checkpoints: Path, *, starts: int = 3, log=print) -> dict:
+    """Issue 19's cold figures alone (``--only first``): ``fresh_servers``, without the warm clicks,
+    the changes and the memory of the whole run. Returns its dict and the load averages."""
+    sync_playwright, entries = _browser_and_entries(checkpoints)
+    click_entry, indices = _click_checkpoint(entries)
+    out: dict = {"load_average_before": os.getloadavg()[0]}
+    with sync_playwright() as pw:
+        b = browser.launch(pw)
+        try:
+            out.update(fresh_servers(b, Path(checkpoints).resolve(), query(click_entry.meta), indices, starts, log))
+        finally:
+            b.close()
+    out["load_average_after"] = os.getloadavg()[0]
+    return out
+
+
 # --------------------------------------------------------------------------- the whole run
 
 def _click_checkpoint(entries: list):
@@ -965,18 +998,7 @@ def bench_app(checkpoints: Path, *, starts: int = 3, interactions: int = 30, log
     with sync_playwright() as pw:
         b = browser.launch(pw)
         try:
-            runs = []
-            for k in range(2 * starts):  # alternate, so drift in the machine's load hits both alike
-                wait = FIRST_CLICK_WAIT_S if k % 2 == 0 else 0.0
-                runs.append(fresh_server_run(b, checkpoints, qs, indices, wait))
-                r = runs[-1]
-                log(f"    fresh server {k + 1}/{2 * starts}: healthy {r['healthy_s']:.2f} s, first page rendered "
-                    f"{r['rendered_s']:.2f} s, idle {r['idle_s']:.2f} s; first map click {wait:.0f} s later "
-                    f"{r['first_click_ms']:.0f} ms, first Compare {r['compare_first_ms']:.0f} ms, its controls "
-                    + ", ".join(f"{v:.0f}" for v in r["compare_controls_ms"].values()) + " ms")
-            out["start_s"] = statistics.median(r["rendered_s"] for r in runs)
-            out["start_runs"] = runs
-            out["first"] = first_figures(runs)
+            out.update(fresh_servers(b, checkpoints, qs, indices, starts, log))
 
             proc, url, _ = browser.start_server(checkpoints)
             try:
@@ -1070,6 +1092,12 @@ def print_anomalies(r: dict) -> None:
              f"the server still busy {s['quiet_after_s']:.0f} s later (not quiet: figures include its work)"))
 
 
+def print_first(first: dict) -> None:
+    for name, v in first.items():
+        print(f"{name}: median {v['median_ms']:.0f} ms, p95 {v['p95_ms']:.0f} ms over {v['n']} "
+              f"(target {FIRST_TARGETS[name][2]})")
+
+
 def print_load(r: dict) -> None:
     print(f"machine load (1-minute average, {os.cpu_count()} cores): {r['load_average_before']:.1f} before the run, "
           f"{r['load_average_after']:.1f} after it (the run's own browser and server included); "
@@ -1082,9 +1110,10 @@ def main(argv=None) -> int:
                    help="fresh servers with the first click 10 s after the first page, and as many with it at "
                         "once; the start is their median (default: 3)")
     p.add_argument("--interactions", type=int, default=30, help="interactions of each kind (default: 30)")
-    p.add_argument("--only", choices=["anomalies", "start", "walk", "reading", "memory"], default=None,
+    p.add_argument("--only", choices=["anomalies", "start", "first", "walk", "reading", "memory"], default=None,
                    help="measure only this part: the Anomalies page on one fresh server, the start taken "
-                        "apart on --starts fresh servers, the server's peak memory over every page of every "
+                        "apart on --starts fresh servers, the first map click and Compare's first visit on "
+                        "2 × --starts fresh servers, the server's peak memory over every page of every "
                         "checkpoint (no timed clicks), the Interpolate page's walk of each dimension, or the "
                         "classifier's reading overlays and the latent arithmetic's slider (the last two not yet "
                         "part of the whole run) (default: everything)")
@@ -1092,6 +1121,12 @@ def main(argv=None) -> int:
     if args.only == "start":
         r = bench_start(args.checkpoints, starts=args.starts)
         print(f"start: {r['start_s']:.2f} s (target ≤ 4 s), median of {len(r['runs'])}")
+        print_load(r)
+        return 0
+    if args.only == "first":
+        r = bench_first(args.checkpoints, starts=args.starts)
+        print(f"start: {r['start_s']:.2f} s (target ≤ 4 s)")
+        print_first(r["first"])
         print_load(r)
         return 0
     if args.only == "memory":
@@ -1117,9 +1152,7 @@ def main(argv=None) -> int:
     for name, v in r["clicks"].items():
         print(f"{name}: median {v['median_ms']:.0f} ms, p95 {v['p95_ms']:.0f} ms over {v['n']} "
               "(target ≤ 300 / ≤ 600 ms)")
-    for name, v in r["first"].items():
-        print(f"{name}: median {v['median_ms']:.0f} ms, p95 {v['p95_ms']:.0f} ms over {v['n']} "
-              f"(target {FIRST_TARGETS[name][2]})")
+    print_first(r["first"])
     for name, v in r["changes"].items():
         print(f"sidebar change of {name} → page redrawn, every page: median {v['median_ms']:.0f} ms, "
               f"p95 {v['p95_ms']:.0f} ms over {v['n']} (target ≤ 500 / ≤ 1000 ms)")
