@@ -436,12 +436,30 @@ class TestProblems:
 @pytest.mark.parametrize("page, query, labels", [
     ("latent_grid", {}, ["Grid (PNG)", "Image (PNG)"]),
     ("latent_grid", {"grid_pair": "true"}, ["Grid (PNG)", "Image (PNG)", "Grid (PNG)", "Image (PNG)"]),
-    ("interpolate", {}, ["Strip (PNG)", "Animation (GIF)", "Image (PNG)", "Walk (PNG, rows in this order)"]),
+    ("interpolate", {}, ["Strip (PNG)", "Animation (GIF)", "Image (PNG)", "Image (PNG)", "Walk (PNG, rows in this order)"]),
     ("generate", {"gen_pick": "3"}, ["Samples (PNG)", "Image (PNG)"]),
     ("latent_map", {}, ["Codes and map (CSV)"]),
     ("arithmetic", {}, ["Strip (PNG)", "Image (PNG)", "Image (PNG)"]),
     ("denoise", {}, ["PNG"] * 4),
+    ("compare", {}, ["Rows (PNG: original, then each size, smallest first)"]),
+    ("compare", {"cmp_pca": "true"}, ["Rows (PNG: original, then each size and its PCA, smallest first)"]),
+    ("compare_models", {}, ["Rows (PNG: original, then each model in this order)"]),
 ])
 def test_every_decoded_picture_has_its_download(open_app, page, query, labels):
     at = ok(open_app(page, query=query))
     assert [b.proto.label for b in at.get("download_button")] == labels
+
+
+def test_the_pictures_a_click_decodes_have_their_download_too(open_app, app_checkpoints):
+    """What a click on the map, the grid or the walk puts on a page is a decoded picture as well."""
+    idx = str(int(stored_indices(app_checkpoints)[0]))
+    at = ok(open_app("latent_map", query={"map_img": idx}))
+    assert [b.proto.label for b in at.get("download_button")] == ["Codes and map (CSV)", "Image (PNG)"]
+    at = ok(open_app("interpolate", query={"kind": "VAE", "z": "2"},
+                     state={"grid_z": ("mnist-vae-mlp-z2", (0.5, -0.5)), "interp_a_src": "grid",
+                            "_walk_pick": ("mnist-vae-mlp-z2", "image", 0, 8)}))
+    assert [b.proto.label for b in at.get("download_button")] == [
+        "Strip (PNG)", "Animation (GIF)", "Image (PNG)", "Image (PNG)",  # the strip, t, A from the grid
+        "Image (PNG)", "Walk (PNG, rows in this order)", "Image (PNG)"]  # the edited code, the walk, its tile
+    at = ok(open_app("anomalies", query={"an_img": idx}))
+    assert [b.proto.label for b in at.get("download_button")] == ["Gallery (PNG)", "Gallery (PNG)", "Image (PNG)"]

@@ -741,6 +741,13 @@ def test_downloads_are_valid_files_of_the_expected_size(server, page):
     name, data = _download(page, "Codes and map (CSV)")
     lines = data.decode("utf-8").splitlines()
     assert name.endswith(".csv") and lines[0].startswith("test_index,label,class,") and len(lines) == 1 + 5000
+    # Compare's rows as drawn: the originals, then each latent size and its PCA row (the tests'
+    # VAEs have latent sizes 2 and 4), one test image of each of the 10 classes, 28 px + 1 px of padding each side
+    open_ready(page, f"{server}/compare?kind=VAE&cmp_pca=true", '[data-testid="stImage"] img')
+    name, data = _download(page, "Rows (PNG: original, then each size and its PCA, smallest first)")
+    img = Image.open(io.BytesIO(data))
+    k = exports.export_scale(5 * 30, 10 * 30)
+    assert name == "vae-by-latent-size-with-pca.png" and img.size == (10 * 30 * k, 5 * 30 * k)
     no_exception(page)
 
 

@@ -200,3 +200,22 @@ def test_anomaly_section_says_so_when_a_dataset_is_missing(monkeypatch, tmp_path
     rep = report.evaluate_anomalies([row], tmp_path, log=lambda m: None)
     assert rep.rows == [] and rep.problem is not None
     assert "Not measured: fashion is not installed" in "\n".join(report.anomaly_markdown(rep))
+
+
+def test_the_other_architectures_samples_have_their_own_table():
+    """The seeds' networks are not in the sweep's tables by latent size; their samples' reading
+    is listed one model a row."""
+    from pathlib import Path
+
+    from explorer.checkpoints import usable_checkpoints
+
+    shipped = {e.id: e for e in usable_checkpoints(Path(__file__).resolve().parents[1] / "checkpoints")}
+    mlp, conv = shipped["mnist-vae-mlp-z2"], shipped["mnist-vae-conv4-z2"]
+    rows = [report.Row(e.id, "mnist", "vae", 2, e.meta, {"samples": {"confident": c, "tv": 0.25, "top": ("3", 0.2)}})
+            for e, c in ((mlp, 0.5), (conv, 0.625))]
+    extra = {"readers": {"mnist": {}}}  # a reader for MNIST; with no datasets listed, its accuracy table is left out
+    text = "\n".join(report.reader_markdown(rows[:1], {"readers": {}}, ["mnist"], rows[1:]))
+    assert text == "", "no reader, no section"
+    lines = report.reader_markdown(rows[:1], extra, [], rows[1:])  # no dataset table: only the others'
+    assert "| mnist-vae-conv4-z2 | VAE | 2 | 62.5 % | 0.250 | 3 (20.0 %) |" in lines
+    assert not any(x.startswith("| mnist-vae-mlp-z2 |") for x in lines), "the sweep's models stay in their table"

@@ -550,9 +550,10 @@ def recipe_row(kind: str, group: list[Row]) -> str:
             f"{values(lambda r: tc(r).get('shift_pixels', 0))} px | {values(lambda r: tc(r).get('kl_warmup_epochs', 0))} |")
 
 
-def reader_markdown(rows: list[Row], extra: dict, datasets: list[str]) -> list[str]:
+def reader_markdown(rows: list[Row], extra: dict, datasets: list[str], others: list[Row] | None = None) -> list[str]:
     """The reading classifiers' section of RESULTS.md: their accuracy, and what they read in each
-    model's samples (a sample-quality figure)."""
+    model's samples (a sample-quality figure): the sweep's ``rows`` by latent size, then the
+    ``others`` (the seeds' networks) one row each."""
     readers = extra.get("readers", {})
     if not readers:
         return []
@@ -596,6 +597,15 @@ def reader_markdown(rows: list[Row], extra: dict, datasets: list[str]) -> list[s
             top = v.metrics["samples"]["top"] if v and "samples" in v.metrics else None
             if any(c != "—" for c in cells):
                 L.append(f"| {z} | " + " | ".join(cells) + f" | {f'{top[0]} ({top[1] * 100:.1f} %)' if top else '—'} |")
+        L.append("")
+    others = [r for r in others or [] if "samples" in r.metrics and r.dataset in readers]
+    if others:  # the seeds' networks, sampled and read the same way
+        L += ["The other architectures (the seeds' networks, below), sampled and read the same way:", "",
+              f"| model | kind | latent | ≥ {pct} | distance | most read class |", "|---|---|---:|---:|---:|---|"]
+        for r in sorted(others, key=lambda r: r.id):
+            smp = r.metrics["samples"]
+            L.append(f"| {r.id} | {r.kind.upper()} | {r.z} | {smp['confident'] * 100:.1f} % | {smp['tv']:.3f} | "
+                     f"{smp['top'][0]} ({smp['top'][1] * 100:.1f} %) |")
         L.append("")
     return L
 
@@ -782,7 +792,7 @@ def write_markdown(rows, extra, problems, folder: Path, out: Path, plots: list[s
             cells = [fmt(by[(ds, k, z)].metrics["feature_acc"], ".3f") if (ds, k, z) in by else "—" for k in KINDS]
             L.append(f"| {z} | " + " | ".join(cells) + " |")
         L.append("")
-    L += reader_markdown(rows, extra, datasets)
+    L += reader_markdown(rows, extra, datasets, [r for r in everything if r not in rows])
     L += seed_markdown(everything, extra, folder)
     if anomalies is not None:
         L += anomaly_markdown(anomalies)

@@ -4,7 +4,7 @@ and see which images it flags (seed 002), including the famous failure of likeli
 import numpy as np
 import streamlit as st
 
-from explorer import anomaly, figures
+from explorer import anomaly, exports, figures
 from explorer.data import DataError
 from explorer.images import heat_map
 from explorer.ui import common, fragment, loaders, state
@@ -169,6 +169,8 @@ def gallery(title: str, most: bool, key: str) -> None:
     indices, picture = loaders.anomaly_gallery(entry, rule_name, most, anomaly.GALLERY, anomaly.HEAT_MAX,
                                                common.image_scale(anomaly.GALLERY_SCALE))
     st.image(picture, width="stretch", output_format="PNG")  # bytes kept as they are (auto would be JPEG)
+    common.download("Gallery (PNG)", lambda: picture, f"{entry.id}-{'most' if most else 'least'}-anomalous.png",
+                    key=f"dl_{key}")
     where = np.flatnonzero(indices == pick)
     st.session_state[key] = int(where[0]) if len(where) else None  # the image looked at, lit in its gallery
 
@@ -198,6 +200,8 @@ def pictures(x: np.ndarray, caption: str, scale: int):
         common.show(x, caption, scale=scale)
     with b:
         common.show(recon[0], "what the model rebuilds", scale=scale)
+        common.download("Image (PNG)", lambda: exports.png(recon[0]), f"{entry.id}-rebuilt.png",
+                        key=f"dl_rebuilt_{caption}")
     with c:
         st.image(heat_map(err[0], anomaly.HEAT_MAX, common.image_scale(scale)), caption="where they differ",
                  output_format="PNG")

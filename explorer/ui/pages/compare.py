@@ -3,7 +3,8 @@
 import numpy as np
 import streamlit as st
 
-from explorer import features, figures
+from explorer import exports, features, figures
+from explorer.images import mosaic
 from explorer.ui import common, fragment, loaders, picks
 from explorer.vocab import KIND_LABELS, KIND_TITLES
 
@@ -63,6 +64,7 @@ def reconstructions_panel() -> None:
     label_col.markdown("original")
     with image_col:
         common.show_strip(originals, "test images " + ", ".join(str(i) for i in chosen))
+    rows = [originals]  # the download: every row as drawn, one picture
     for z, e in by_size.items():
         recon = loaders.reconstructions(*loaders.key(e), tuple(chosen), _entry=e)
         label_col, image_col = st.columns([1, 7])
@@ -71,12 +73,17 @@ def reconstructions_panel() -> None:
                            + (f"  \nMSE {float(((recon - originals) ** 2).mean()):.4f} here" if with_pca else ""))
         with image_col:
             common.show_strip(recon)
+        rows.append(recon)
         if with_pca:
             rec = loaders.pca_reconstructions(e, z, chosen)
             label_col, image_col = st.columns([1, 7])
             label_col.markdown(f"PCA, {z} components  \nMSE {float(((rec - originals) ** 2).mean()):.4f} here")
             with image_col:
                 common.show_strip(rec)
+            rows.append(rec)
+    order = "original, then " + ("each size and its PCA" if with_pca else "each size") + ", smallest first"
+    common.download(f"Rows (PNG: {order})", lambda: exports.png(mosaic(np.concatenate(rows), len(chosen), pad=1)),
+                    f"{kind}-by-latent-size{'-with-pca' if with_pca else ''}.png", key="dl_cmp_rows")
 
 
 @fragment

@@ -133,9 +133,15 @@ def t_panel():
         words = common.reading(meta.dataset.name, decoded_t)
         if words:
             st.caption(f"The classifier {words}.")
-    for col, x, z_end, desc in ((left, xa, za, da), (right, xb, zb, db)):
+    for col, x, z_end, desc, end in ((left, xa, za, da, "a"), (right, xb, zb, db, "b")):
         with col:
-            common.show(x if x is not None else inference.decode(model, z_end)[0], desc, scale=5)
+            if x is not None:
+                common.show(x, desc, scale=5)
+            else:  # decoded from a map's or grid's click: a decoded picture, so it has its download
+                decoded_end = inference.decode(model, z_end)[0]
+                common.show(decoded_end, desc, scale=5)
+                common.download("Image (PNG)", lambda d=decoded_end: exports.png(d), f"{entry.id}-end-{end}.png",
+                                key=f"dl_end_{end}")
 
 
 # While playing, the panel reruns itself every step (and only the panel: the strip stays).
@@ -272,7 +278,9 @@ def code_section() -> None:
         st.session_state["_edit_applied"] = edited
         state.put("edit_z", edited, state.fmt_floats)  # the link holds the edited code
         with view:
-            common.show(inference.decode(model, z)[0], "decoded from the edited code", scale=6)
+            decoded = inference.decode(model, z)[0]
+            common.show(decoded, "decoded from the edited code", scale=6)
+            common.download("Image (PNG)", lambda: exports.png(decoded), f"{entry.id}-edited.png", key="dl_edit")
             common.show(base_x, f"test image {base}", scale=3)
             changed = int((np.abs(z - base_z) > step / 2).sum())
             st.caption(f"{changed} of {z_dim} numbers changed from the image's code.")
@@ -313,7 +321,10 @@ def code_section() -> None:
             else:
                 r, c = pick
                 d = int(usage.order[r])
-                common.show(inference.decode(model, tile_code(r, c))[0], f"z{d} = {walk_values[d, c]:+.2f}", scale=4)
+                tile = inference.decode(model, tile_code(r, c))[0]
+                common.show(tile, f"z{d} = {walk_values[d, c]:+.2f}", scale=4)
+                common.download("Image (PNG)", lambda: exports.png(tile), f"{entry.id}-walk-z{d}{walk_values[d, c]:+.2f}.png",
+                                key="dl_walk_tile")
                 st.caption("This code is now in the editor above, to go on from.")
         lo, hi = walk_values.min(), walk_values.max()
         if usage.measure == "KL":
