@@ -50,6 +50,31 @@ def test_the_vector_from_a_class_to_itself_is_zero(open_app):
     assert any("the vector is zero" in c.value for c in at.caption)
 
 
+def test_the_vector_can_start_at_another_class_than_the_images(open_app, app_checkpoints, monkeypatch):
+    """A 4 moved by the 1s-to-7s vector: the large image is the 4's code plus that difference."""
+    from explorer import inference
+    from explorer.ui import common, loaders
+
+    shown: dict[str, np.ndarray] = {}  # what the page draws, by caption
+    monkeypatch.setattr(common, "show", lambda x, caption=None, **kw: shown.__setitem__(caption, np.asarray(x)))
+    at = ok(open_app(PAGE, query={"ar_cls": "4", "ar_from": "1", "ar_to": "7", "ar_t": "1"}))
+    assert at.selectbox(key="ar_from").value == 1
+    assert any("from the mean code of 1 to the mean code of 7" in c.value for c in at.caption)
+    entry = next(e for e in loaders.catalog().good if e.id == "mnist-vae-mlp-z2")
+    model, stored = loaders.model(entry), loaders.codes(entry)
+    means = arithmetic.class_means(stored["codes"], stored["labels"], 10)
+    images, labels = loaders.test_split(entry)
+    index = int(np.flatnonzero(labels == 4)[0])  # the picker's first 4
+    code = inference.embed(model, (images[index].astype(np.float32) / 255.0)[None])[0]
+    want = inference.decode(model, code + (means[7] - means[1]))[0]
+    own = inference.decode(model, code + (means[7] - means[4]))[0]
+    (large,) = [x for caption, x in shown.items() if caption and caption.startswith("at 1: ")]
+    assert np.allclose(large, want, atol=1e-5) and not np.allclose(large, own, atol=1e-3)
+    at = ok(open_app(PAGE, query={"ar_cls": "4", "ar_to": "7", "ar_t": "1"}))
+    assert at.selectbox(key="ar_from").value == -1, "by default, the image's own class"
+    assert any("from the mean code of its class to the mean code of 7" in c.value for c in at.caption)
+
+
 def test_the_analogy_decodes_a_minus_b_plus_c(open_app, app_checkpoints):
     from explorer import inference
     from explorer.ui import loaders

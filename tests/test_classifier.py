@@ -329,6 +329,9 @@ def test_the_users_own_image_is_read(open_app):
 
     at = ok(open_app("anomalies", query={"own_img": PLACED["own_img"], "an_src": "draw"}))
     assert "The MNIST classifier reads it as " in captions(at)
+    at = ok(open_app("denoise", query={"own_img": PLACED["own_img"], "noise_src": "draw"}))
+    assert at.radio(key="noise_src").value == "draw"
+    assert captions(at).count("The classifier reads it as ") == 5, "the drawing, noisy, then each model's output"
 
 
 def test_without_a_classifier_the_pages_say_how_to_get_one(open_app, app_checkpoints, tmp_path):

@@ -24,7 +24,7 @@ PARAMS = {
     "interpolate": ("interp_a_src", "interp_b_src", "interp_a_cls", "interp_a_n", "interp_b_cls", "interp_b_n",
                     "interp_method", "interp_steps", "interp_t", "edit_cls", "edit_n", "map_img", "grid_at", "grid_z",
                     "edit_z", "walk_through"),
-    "arithmetic": ("ar_cls", "ar_n", "ar_to", "ar_t", "ara_cls", "ara_n", "arb_cls", "arb_n", "arc_cls", "arc_n"),
+    "arithmetic": ("ar_cls", "ar_n", "ar_from", "ar_to", "ar_t", "ara_cls", "ara_n", "arb_cls", "arb_n", "arc_cls", "arc_n"),
     "compare": ("cmp_pick", "cmp_n", "cmp_cls", "cmp_seed", "cmp_idx", "cmp_view", "cmp_pca"),
     "compare_models": ("cm_models", "cm_pick", "cm_n", "cm_seed", "cm_view"),
     "denoise": ("noise_src", "noise_kind", "noise_sigma", "noise_p", "noise_block", "noise_seed", "noise_img_cls",

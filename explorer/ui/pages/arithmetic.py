@@ -11,6 +11,7 @@ from explorer.ui import common, fragment, loaders
 STRIP = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5)  # the strip's amounts of the attribute vector
 # the first view's direction, per dataset: (the image's class, the class it moves towards)
 OPENING = {"mnist": (4, 9), "fashion": (5, 7)}
+OWN_CLASS = -1  # "from the class" option: the image's own
 
 entry = common.chosen()
 common.intro("Latent arithmetic", (
@@ -52,11 +53,17 @@ def strip_readings(steps: np.ndarray, strip: np.ndarray) -> list[str]:
 def direction_panel() -> None:
     st.subheader("Along a class direction")
     start_cls, towards_default = OPENING.get(entry.meta.dataset.name, (0, 1))
-    c1, c2 = st.columns([3, 2])
+    c1, c2, c3 = st.columns([3, 2, 2])
     with c1:
         index = common.pick_test_image("ar", entry, labels, label="Image", default_class=start_cls)
-    own_cls = int(labels[index])
-    towards = c2.selectbox("towards the class", range(len(names)), index=towards_default % len(names),
+    image_cls = int(labels[index])
+    # The vector starts at the image's own class unless another is chosen: a 4 turned into a 9 by
+    # the 4s-to-9s vector, or any image moved by another pair's difference (boots minus sneakers).
+    common.clamp("ar_from", OWN_CLASS, len(names) - 1)
+    from_cls = c2.selectbox("from the class", [OWN_CLASS, *range(len(names))], key="ar_from", bind="query-params",
+                            format_func=lambda c: f"the image's own ({names[image_cls]})" if c == OWN_CLASS else names[c])
+    own_cls = image_cls if from_cls == OWN_CLASS else int(from_cls)
+    towards = c3.selectbox("towards the class", range(len(names)), index=towards_default % len(names),
                            format_func=lambda c: names[c], key="ar_to", bind="query-params")
     amount = st.slider("How far along the vector from its class's mean to the other's", -1.0, 2.0, 1.0, step=0.05,
                        key="ar_t", bind="query-params",
@@ -75,16 +82,18 @@ def direction_panel() -> None:
         st.image(enlarge(mosaic(strip, len(STRIP), pad=1), common.image_scale(3)), width="content",
                  caption="at " + ", ".join(f"{a:g}" for a in STRIP) + " of the vector, read as: "
                  + ", ".join(strip_readings(steps, strip)))
-        st.caption(f"Test image {index} ({names[own_cls]}) moved from the mean code of its class towards the mean "
-                   f"code of {names[towards]}: the vector is {np.linalg.norm(direction):.2f} long in a code of "
+        whose = "its class" if own_cls == image_cls else names[own_cls]
+        st.caption(f"Test image {index} ({names[image_cls]}) moved by the vector from the mean code of {whose} to the "
+                   f"mean code of {names[towards]}: it is {np.linalg.norm(direction):.2f} long in a code of "
                    f"{len(base)} numbers." if towards != own_cls else
                    "The two classes are the same: the vector is zero. Pick another class.")
         common.download("Strip (PNG)", lambda: exports.png(mosaic(strip, len(STRIP), pad=1)),
-                        f"{entry.id}-{index}-towards-{names[towards]}.png", key="dl_ar_strip")
+                        f"{entry.id}-{index}-from-{names[own_cls]}-towards-{names[towards]}.png", key="dl_ar_strip")
     with right:
         image = inference.decode(model, picked)[0]
         common.show(image, f"at {amount:g}: {reading(picked, image)}", scale=5)
-        common.download("Image (PNG)", lambda: exports.png(image), f"{entry.id}-{index}-towards-{names[towards]}-{amount:g}.png",
+        common.download("Image (PNG)", lambda: exports.png(image),
+                        f"{entry.id}-{index}-from-{names[own_cls]}-towards-{names[towards]}-{amount:g}.png",
                         key="dl_ar_image")
 
 
