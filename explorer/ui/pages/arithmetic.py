@@ -65,10 +65,10 @@ def direction_panel() -> None:
     own_cls = image_cls if from_cls == OWN_CLASS else int(from_cls)
     towards = c3.selectbox("towards the class", range(len(names)), index=towards_default % len(names),
                            format_func=lambda c: names[c], key="ar_to", bind="query-params")
-    amount = st.slider("How far along the vector from its class's mean to the other's", -1.0, 2.0, 1.0, step=0.05,
-                       key="ar_t", bind="query-params",
+    amount = st.slider("How far along the vector from the first class's mean to the second's", -1.0, 2.0, 1.0,
+                       step=0.05, key="ar_t", bind="query-params",
                        help="0 is the image's own code; 1 adds the whole difference between the two classes' mean "
-                            "codes; beyond 1 goes further than the mean of the other class is from its own.")
+                            "codes; beyond 1 goes further than the second class's mean is from the first's.")
     if not (np.isfinite(means[own_cls]).all() and np.isfinite(means[towards]).all()):
         st.warning("One of the two classes has no stored test codes for this model; pick another.")
         return
