@@ -1,7 +1,7 @@
 """The app's speed in a real browser: start time, first clicks, click-to-image latency, page
 redraws after a change of model, and server memory.
 
-Called by ``python -m tools.bench`` (figures 4, 5, 7, 9, 10 and 11 of the benchmark); runs alone as
+Called by ``python -m tools.bench`` (figures 4, 5, 7, 9, 10, 11 and 12 of the benchmark); runs alone as
 
     python -m tools.browser_bench [--checkpoints checkpoints] [--interactions 30] [--starts 3]
     python -m tools.browser_bench --only anomalies [--interactions 30]    # figure 11 alone, one server
@@ -46,6 +46,11 @@ app.py`` started on a free local port (``tools.browser``):
                which scores every model last) has finished and nothing else runs. Those first
                visits are timed too, but are not a figure with a target: how long each takes
                depends on how far the warm-up had got.
+  reading      issue 16's interactions, on the same server once the Anomalies figures are taken:
+               the classifier's reading toggled on and off on two grids and Generate's samples,
+               the latent arithmetic's slider stepped (``reading_figures``), and the walk of
+               each dimension clicked and its "Through" changed at latent sizes 8 and 32
+               (``walk_figures``), each timed to the page redrawn.
   memory       peak resident memory of the server process and its children (psutil, sampled
                every 50 ms in a thread) over the clicks and then every page for every
                checkpoint (each checkpoint opened from its link, its pages through the sidebar).
@@ -978,12 +983,13 @@ def _browser_and_entries(checkpoints: Path):
 
 
 def bench_app(checkpoints: Path, *, starts: int = 3, interactions: int = 30, log=print) -> dict:
-    """Figures 4, 5, 7, 9, 10 and 11 of the benchmark, measured in Chromium; see the module docstring.
+    """Figures 4, 5, 7, 9, 10, 11 and 12 of the benchmark, measured in Chromium; see the module docstring.
 
     ``starts`` fresh servers with the first click 10 s after the first page, and as many with
     it at once. Returns {"start_s", "start_runs", "first": {name: summary}, "clicks": {name:
     {n, median_ms, p95_ms, max_ms, all_ms}}, "changes": {kind of change: summary}, "changes_by_page",
-    "anomalies": {name: summary}, "anomaly_figures", "anomalies_scored", "click_checkpoint",
+    "anomalies": {name: summary}, "anomaly_figures", "anomalies_scored", "reading": {name: summary} (issue 16's
+    interactions: ``reading_figures`` and ``walk_figures``), "click_checkpoint",
     "peak_rss_mb", "rss_after_start_mb", "rss_after_clicks_mb", "rss_end_mb", "page_views",
     "load_average_before", "load_average_after"}.
     """
@@ -1029,6 +1035,10 @@ def bench_app(checkpoints: Path, *, starts: int = 3, interactions: int = 30, log
                     log(f"    sidebar changes in {time.perf_counter() - t0:.0f} s")
                     out["anomaly_figures"] = anomaly_figures(page, url, interactions, log)
                     out["anomalies"] = anomaly_summaries(out["anomaly_figures"])
+                    t0 = time.perf_counter()
+                    reading = {**reading_figures(page, url, interactions, log), **walk_figures(page, url, interactions, log)}
+                    out["reading"] = {name: summary(ms) for name, ms in reading.items()}
+                    log(f"    issue 16's interactions in {time.perf_counter() - t0:.0f} s")
                     t0 = time.perf_counter()
                     out["page_views"] = visit_everything(page, url, entries, log)
                     log(f"    {out['page_views']} page views in {time.perf_counter() - t0:.0f} s")
@@ -1115,8 +1125,7 @@ def main(argv=None) -> int:
                         "apart on --starts fresh servers, the first map click and Compare's first visit on "
                         "2 × --starts fresh servers, the server's peak memory over every page of every "
                         "checkpoint (no timed clicks), the Interpolate page's walk of each dimension, or the "
-                        "classifier's reading overlays and the latent arithmetic's slider (the last two not yet "
-                        "part of the whole run) (default: everything)")
+                        "classifier's reading overlays and the latent arithmetic's slider (default: everything)")
     args = p.parse_args(argv)
     if args.only == "start":
         r = bench_start(args.checkpoints, starts=args.starts)
@@ -1160,6 +1169,8 @@ def main(argv=None) -> int:
         print(f"    {name}: " + "; ".join(f"{title} " + ", ".join(f"{ms:.0f}" for ms in values)
                                          for title, values in pages.items()) + " ms")
     print_anomalies({**r["anomaly_figures"], "anomalies": r["anomalies"], "scored": r["anomalies_scored"]})
+    for name, v in r["reading"].items():
+        print(f"{name}: median {v['median_ms']:.0f} ms, p95 {v['p95_ms']:.0f} ms over {v['n']} (target {WALK_TARGET})")
     print(f"server memory: peak {r['peak_rss_mb']:.0f} MB (target ≤ 800 MB); after start "
           f"{r['rss_after_start_mb']:.0f} MB, at the end {r['rss_end_mb']:.0f} MB; {r['page_views']} page views")
     print_load(r)
