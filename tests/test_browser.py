@@ -686,6 +686,24 @@ def test_the_arithmetic_slider_changes_the_decoded_image(server, page):
     no_exception(page)
 
 
+def test_the_arithmetic_page_through_the_sidebars_changes_of_model(page):
+    """On the shipped checkpoints (two datasets): the benchmark's six sidebar changes on the
+    arithmetic page, Fashion-MNIST to MNIST and back among them, each redrawn without an exception
+    (``sidebar_changes`` raises on one). A label of "from the class" that named the image's class
+    changed with the dataset, and the next full run failed on the value Streamlit had kept."""
+    from tools.browser_bench import PAGES, sidebar_changes
+
+    shipped = Path(__file__).resolve().parents[1] / "checkpoints"
+    proc, url, _ = browser.start_server(shipped)
+    try:
+        arithmetic = next(p for p in PAGES if p[0] == "arithmetic")
+        changes = sidebar_changes(page, url, log=lambda m: None, pages=(arithmetic,))
+        assert sum(len(v["Latent arithmetic"]) for v in changes.values()) == 6
+        no_exception(page)
+    finally:
+        browser.stop_server(proc)
+
+
 # --------------------------------------------------------------------------- the reading classifier, issue 16
 
 def test_the_reading_overlay_redraws_the_grid(server, page):

@@ -91,7 +91,9 @@ PAGES = (
     ("", "Latent map", PLOT),
     ("latent_grid", "Latent grid", GRID_IFRAME),
     ("interpolate", "Interpolate", '[data-testid="stImage"]'),
+    ("arithmetic", "Latent arithmetic", '[data-testid="stImage"]'),
     ("compare", "Compare latent sizes", PLOT),
+    ("compare_models", "Compare models", '[data-testid="stImage"]'),  # the sidebar's dataset is its choice
     ("denoise", "Denoising playground", '[data-testid="stMetric"]'),
     # or its message where no VAE of the model's latent size exists (seed 004's AEs of latent size 64)
     ("generate", "Generate", f'{GRID_IFRAME}, [data-testid="stAlertContentError"]'),
