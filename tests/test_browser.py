@@ -765,7 +765,7 @@ def test_downloads_are_valid_files_of_the_expected_size(server, page):
     name, data = _download(page, "Rows (PNG: original, then each size and its PCA, smallest first)")
     img = Image.open(io.BytesIO(data))
     k = exports.export_scale(5 * 30, 10 * 30)
-    assert name == "vae-by-latent-size-with-pca.png" and img.size == (10 * 30 * k, 5 * 30 * k)
+    assert name == "mnist-vae-mlp-by-latent-size-with-pca.png" and img.size == (10 * 30 * k, 5 * 30 * k)
     no_exception(page)
 
 

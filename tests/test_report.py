@@ -204,8 +204,9 @@ def test_anomaly_section_says_so_when_a_dataset_is_missing(monkeypatch, tmp_path
 
 def test_the_other_architectures_samples_have_their_own_table():
     """The seeds' networks are not in the sweep's tables by latent size; their samples' reading
-    is listed one model a row."""
+    is listed one model a row, and the sweep's models stay in their table."""
     from pathlib import Path
+    from types import SimpleNamespace
 
     from explorer.checkpoints import usable_checkpoints
 
@@ -213,9 +214,11 @@ def test_the_other_architectures_samples_have_their_own_table():
     mlp, conv = shipped["mnist-vae-mlp-z2"], shipped["mnist-vae-conv4-z2"]
     rows = [report.Row(e.id, "mnist", "vae", 2, e.meta, {"samples": {"confident": c, "tv": 0.25, "top": ("3", 0.2)}})
             for e, c in ((mlp, 0.5), (conv, 0.625))]
-    extra = {"readers": {"mnist": {}}}  # a reader for MNIST; with no datasets listed, its accuracy table is left out
-    text = "\n".join(report.reader_markdown(rows[:1], {"readers": {}}, ["mnist"], rows[1:]))
-    assert text == "", "no reader, no section"
-    lines = report.reader_markdown(rows[:1], extra, [], rows[1:])  # no dataset table: only the others'
-    assert "| mnist-vae-conv4-z2 | VAE | 2 | 62.5 % | 0.250 | 3 (20.0 %) |" in lines
-    assert not any(x.startswith("| mnist-vae-mlp-z2 |") for x in lines), "the sweep's models stay in their table"
+    assert report.reader_markdown(rows, {"readers": {}}, ["mnist"]) == [], "no reader, no section"
+    reader = SimpleNamespace(test_accuracy=0.99, parameter_count=1000, seconds=60.0, recipe={"epochs": 4})
+    lines = report.reader_markdown(rows, {"readers": {"mnist": {"accuracy": 0.99, "meta": reader}}}, ["mnist"])
+    others = lines.index(next(x for x in lines if x.startswith("The other architectures")))
+    assert "| mnist-vae-conv4-z2 | VAE | 2 | 62.5 % | 0.250 | 3 (20.0 %) |" in lines[others:]
+    assert not any(x.startswith("| mnist-vae-mlp-z2 |") for x in lines), "the sweep's model is not listed by name"
+    by_size = next(x for x in lines[:others] if x.startswith("| 2 | "))
+    assert "50.0 % | 0.250" in by_size and "62.5 %" not in by_size, "the sweep's model in its table by latent size"

@@ -550,13 +550,15 @@ def recipe_row(kind: str, group: list[Row]) -> str:
             f"{values(lambda r: tc(r).get('shift_pixels', 0))} px | {values(lambda r: tc(r).get('kl_warmup_epochs', 0))} |")
 
 
-def reader_markdown(rows: list[Row], extra: dict, datasets: list[str], others: list[Row] | None = None) -> list[str]:
+def reader_markdown(everything: list[Row], extra: dict, datasets: list[str]) -> list[str]:
     """The reading classifiers' section of RESULTS.md: their accuracy, and what they read in each
-    model's samples (a sample-quality figure): the sweep's ``rows`` by latent size, then the
-    ``others`` (the seeds' networks) one row each."""
+    model's samples (a sample-quality figure): the sweep's models (``sweep_rows``) by latent size,
+    then the others (the seeds' networks) one row each."""
     readers = extra.get("readers", {})
     if not readers:
         return []
+    rows = sweep_rows(everything)
+    others = [r for r in everything if r not in rows]
     pct = f"{classifier.CONFIDENT * 100:.0f} %"
     L = ["## The reading classifiers", "",
          "A small CNN per dataset (`explorer/classifier.py`, trained by `python train.py --classifiers` on the "
@@ -598,7 +600,7 @@ def reader_markdown(rows: list[Row], extra: dict, datasets: list[str], others: l
             if any(c != "—" for c in cells):
                 L.append(f"| {z} | " + " | ".join(cells) + f" | {f'{top[0]} ({top[1] * 100:.1f} %)' if top else '—'} |")
         L.append("")
-    others = [r for r in others or [] if "samples" in r.metrics and r.dataset in readers]
+    others = [r for r in others if "samples" in r.metrics and r.dataset in readers]
     if others:  # the seeds' networks, sampled and read the same way
         L += ["The other architectures (the seeds' networks, below), sampled and read the same way:", "",
               f"| model | kind | latent | ≥ {pct} | distance | most read class |", "|---|---|---:|---:|---:|---|"]
@@ -792,7 +794,7 @@ def write_markdown(rows, extra, problems, folder: Path, out: Path, plots: list[s
             cells = [fmt(by[(ds, k, z)].metrics["feature_acc"], ".3f") if (ds, k, z) in by else "—" for k in KINDS]
             L.append(f"| {z} | " + " | ".join(cells) + " |")
         L.append("")
-    L += reader_markdown(rows, extra, datasets, [r for r in everything if r not in rows])
+    L += reader_markdown(everything, extra, datasets)
     L += seed_markdown(everything, extra, folder)
     if anomalies is not None:
         L += anomaly_markdown(anomalies)

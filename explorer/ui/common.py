@@ -147,6 +147,7 @@ def download(label: str, make: Callable[[], bytes], file_name: str, key: str) ->
     """A download button whose file (PNG, GIF or CSV, by ``file_name``'s extension) is made by
     ``make`` only when it is pressed, and pressing it does not rerun the page."""
     mime = {"png": "image/png", "gif": "image/gif", "csv": "text/csv"}[file_name.rsplit(".", 1)[-1]]
+    file_name = file_name.replace("/", "-")  # a class name's slash (Fashion-MNIST's "T-shirt/top")
     st.download_button(label, data=make, file_name=file_name, mime=mime, key=key, on_click="ignore",
                        icon=":material/download:", type="tertiary")
 

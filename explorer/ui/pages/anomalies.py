@@ -169,7 +169,7 @@ def gallery(title: str, most: bool, key: str) -> None:
     indices, picture = loaders.anomaly_gallery(entry, rule_name, most, anomaly.GALLERY, anomaly.HEAT_MAX,
                                                common.image_scale(anomaly.GALLERY_SCALE))
     st.image(picture, width="stretch", output_format="PNG")  # bytes kept as they are (auto would be JPEG)
-    common.download("Gallery (PNG)", lambda: picture, f"{entry.id}-{'most' if most else 'least'}-anomalous.png",
+    common.download("Gallery (PNG)", lambda: picture, f"{entry.id}-{rule_name}-{'most' if most else 'least'}-anomalous.png",
                     key=f"dl_{key}")
     where = np.flatnonzero(indices == pick)
     st.session_state[key] = int(where[0]) if len(where) else None  # the image looked at, lit in its gallery
@@ -191,17 +191,16 @@ def galleries() -> None:
     gallery("Least anomalous", False, "an_least")
 
 
-def pictures(x: np.ndarray, caption: str, scale: int):
+def pictures(x: np.ndarray, caption: str, scale: int, name: str):
     """An image, what the model rebuilds from its code and where the two differ, side by side;
-    returns the column beside them, for its figures."""
+    returns the column beside them, for its figures. ``name``: the reconstruction's file name."""
     recon, err = anomaly.pixel_errors(model, x[None])
     a, b, c, d = st.columns([1, 1, 1, 2])
     with a:
         common.show(x, caption, scale=scale)
     with b:
         common.show(recon[0], "what the model rebuilds", scale=scale)
-        common.download("Image (PNG)", lambda: exports.png(recon[0]), f"{entry.id}-rebuilt.png",
-                        key=f"dl_rebuilt_{caption}")
+        common.download("Image (PNG)", lambda: exports.png(recon[0]), name, key=f"dl_rebuilt_{caption}")
     with c:
         st.image(heat_map(err[0], anomaly.HEAT_MAX, common.image_scale(scale)), caption="where they differ",
                  output_format="PNG")
@@ -214,7 +213,7 @@ def closer_look() -> None:
         return
     state.publish(PICK, str)
     st.subheader(f"Test image {pick}: {names[labels[pick]]}")
-    with pictures(images_u8[pick].astype(np.float32) / 255.0, "the test image", 7):
+    with pictures(images_u8[pick].astype(np.float32) / 255.0, "the test image", 7, f"{entry.id}-{pick}-rebuilt.png"):
         value = float(test_stat[pick])
         st.metric(f"{SCORE} (score)", f"{sc.test.raw[pick]:.1f} nats", help="the score the report computes too")
         st.metric("PNG length", f"{sc.test.bits[pick]:.0f} bits")
@@ -238,7 +237,7 @@ def own_image() -> float | None:
         raw = anomaly.scores(model, mine[None])
         bits = anomaly.complexity_bits(mine[None])
         own_value = float(rule.statistic(raw, bits, ref)[0])
-        with pictures(mine, "your image (28×28)", 5):
+        with pictures(mine, "your image (28×28)", 5, f"{entry.id}-your-image-rebuilt.png"):
             st.metric(f"{SCORE} (score)", f"{raw[0]:.1f} nats")
             st.metric(rule.label, f"{own_value:.4g}", help=rule.unit)
             words = common.reading(meta.dataset.name, mine)

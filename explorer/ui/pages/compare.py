@@ -83,7 +83,7 @@ def reconstructions_panel() -> None:
             rows.append(rec)
     order = "original, then " + ("each size and its PCA" if with_pca else "each size") + ", smallest first"
     common.download(f"Rows (PNG: {order})", lambda: exports.png(mosaic(np.concatenate(rows), len(chosen), pad=1)),
-                    f"{kind}-by-latent-size{'-with-pca' if with_pca else ''}.png", key="dl_cmp_rows")
+                    f"{dataset}-{kind}-{arch}-by-latent-size{'-with-pca' if with_pca else ''}.png", key="dl_cmp_rows")
 
 
 @fragment

@@ -137,7 +137,7 @@ def t_panel():
         with col:
             if x is not None:
                 common.show(x, desc, scale=5)
-            else:  # decoded from a map's or grid's click: a decoded picture, so it has its download
+            else:  # decoded from a grid's click (a map's click is a test image): it has its download
                 decoded_end = inference.decode(model, z_end)[0]
                 common.show(decoded_end, desc, scale=5)
                 common.download("Image (PNG)", lambda d=decoded_end: exports.png(d), f"{entry.id}-end-{end}.png",
