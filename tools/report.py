@@ -558,7 +558,7 @@ def reader_markdown(everything: list[Row], extra: dict, datasets: list[str]) -> 
     if not readers:
         return []
     rows = sweep_rows(everything)
-    others = [r for r in everything if r not in rows]
+    others = [r for r in everything if r not in rows and "samples" in r.metrics and r.dataset in readers]
     pct = f"{classifier.CONFIDENT * 100:.0f} %"
     L = ["## The reading classifiers", "",
          "A small CNN per dataset (`explorer/classifier.py`, trained by `python train.py --classifiers` on the "
@@ -600,7 +600,6 @@ def reader_markdown(everything: list[Row], extra: dict, datasets: list[str]) -> 
             if any(c != "—" for c in cells):
                 L.append(f"| {z} | " + " | ".join(cells) + f" | {f'{top[0]} ({top[1] * 100:.1f} %)' if top else '—'} |")
         L.append("")
-    others = [r for r in others if "samples" in r.metrics and r.dataset in readers]
     if others:  # the seeds' networks, sampled and read the same way
         L += ["The other architectures (the seeds' networks, below), sampled and read the same way:", "",
               f"| model | kind | latent | ≥ {pct} | distance | most read class |", "|---|---|---:|---:|---:|---|"]

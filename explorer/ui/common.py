@@ -10,6 +10,7 @@ from typing import Literal
 import numpy as np
 import streamlit as st
 
+from explorer import exports
 from explorer.checkpoints import CatalogEntry, CheckpointError
 from explorer.data import DataError
 from explorer.images import CLASS_COLORS, enlarge, mosaic, to_uint8
@@ -141,6 +142,18 @@ def show_strip(images: np.ndarray, caption: str | None = None, scale: int = 3) -
     """Images (n, 28, 28) in [0, 1] side by side in one picture, enlarged with sharp pixels (the
     compare pages' rows: one row of test images, then one per model)."""
     st.image(enlarge(mosaic(images, len(images), pad=1), image_scale(scale)), width="content", caption=caption)
+
+
+def show_with_download(x: np.ndarray, caption: str, file_name: str, key: str, scale: int = 6) -> None:
+    """``show`` one decoded image, and under it its download ("Image (PNG)", ``exports.png``)."""
+    show(x, caption, scale=scale)
+    download("Image (PNG)", lambda: exports.png(x), file_name, key)
+
+
+def download_rows(label: str, rows: list[np.ndarray], file_name: str, key: str) -> None:
+    """The download of rows drawn with ``show_strip`` (each (n, 28, 28), the same n), one picture
+    of them in their order, as the compare pages show them."""
+    download(label, lambda: exports.png(mosaic(np.concatenate(rows), len(rows[0]), pad=1)), file_name, key)
 
 
 def download(label: str, make: Callable[[], bytes], file_name: str, key: str) -> None:

@@ -4,7 +4,7 @@ and see which images it flags (seed 002), including the famous failure of likeli
 import numpy as np
 import streamlit as st
 
-from explorer import anomaly, exports, figures
+from explorer import anomaly, figures
 from explorer.data import DataError
 from explorer.images import heat_map
 from explorer.ui import common, fragment, loaders, state
@@ -199,8 +199,7 @@ def pictures(x: np.ndarray, caption: str, scale: int, name: str):
     with a:
         common.show(x, caption, scale=scale)
     with b:
-        common.show(recon[0], "what the model rebuilds", scale=scale)
-        common.download("Image (PNG)", lambda: exports.png(recon[0]), name, key=f"dl_rebuilt_{caption}")
+        common.show_with_download(recon[0], "what the model rebuilds", name, f"dl_rebuilt_{caption}", scale=scale)
     with c:
         st.image(heat_map(err[0], anomaly.HEAT_MAX, common.image_scale(scale)), caption="where they differ",
                  output_format="PNG")

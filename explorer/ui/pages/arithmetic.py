@@ -92,10 +92,9 @@ def direction_panel() -> None:
                         f"{entry.id}-{index}-from-{names[own_cls]}-towards-{names[towards]}.png", key="dl_ar_strip")
     with right:
         image = inference.decode(model, picked)[0]
-        common.show(image, f"at {amount:g}: {reading(picked, image)}", scale=5)
-        common.download("Image (PNG)", lambda: exports.png(image),
-                        f"{entry.id}-{index}-from-{names[own_cls]}-towards-{names[towards]}-{amount:g}.png",
-                        key="dl_ar_image")
+        common.show_with_download(image, f"at {amount:g}: {reading(picked, image)}",
+                                  f"{entry.id}-{index}-from-{names[own_cls]}-towards-{names[towards]}-{amount:g}.png",
+                                  "dl_ar_image", scale=5)
 
 
 @fragment
@@ -118,9 +117,8 @@ def analogy_panel() -> None:
             common.show(images[i].astype(np.float32) / 255.0, f"{title}: test image {i}", scale=4)
     with shown[3]:
         image = inference.decode(model, result)[0]
-        common.show(image, f"a − b + c: {reading(result, image)}", scale=4)
-        common.download("Image (PNG)", lambda: exports.png(image), f"{entry.id}-{picked[0]}-{picked[1]}+{picked[2]}.png",
-                        key="dl_ar_analogy")
+        common.show_with_download(image, f"a − b + c: {reading(result, image)}",
+                                  f"{entry.id}-{picked[0]}-{picked[1]}+{picked[2]}.png", "dl_ar_analogy", scale=4)
 
 
 direction_panel()

@@ -3,8 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from explorer import exports, features, figures
-from explorer.images import mosaic
+from explorer import features, figures
 from explorer.ui import common, fragment, loaders, picks
 from explorer.vocab import KIND_LABELS, KIND_TITLES
 
@@ -82,8 +81,8 @@ def reconstructions_panel() -> None:
                 common.show_strip(rec)
             rows.append(rec)
     order = "original, then " + ("each size and its PCA" if with_pca else "each size") + ", smallest first"
-    common.download(f"Rows (PNG: {order})", lambda: exports.png(mosaic(np.concatenate(rows), len(chosen), pad=1)),
-                    f"{dataset}-{kind}-{arch}-by-latent-size{'-with-pca' if with_pca else ''}.png", key="dl_cmp_rows")
+    common.download_rows(f"Rows (PNG: {order})", rows,
+                         f"{dataset}-{kind}-{arch}-by-latent-size{'-with-pca' if with_pca else ''}.png", "dl_cmp_rows")
 
 
 @fragment

@@ -4,8 +4,6 @@ architecture and latent size, side by side on the same test images (issue 17, pa
 import numpy as np
 import streamlit as st
 
-from explorer import exports
-from explorer.images import mosaic
 from explorer.ui import common, fragment, loaders, picks
 from explorer.vocab import KINDS
 
@@ -65,10 +63,10 @@ def reconstructions_panel() -> None:
             chosen = picks.random_indices(len(labels), COUNT, int(seed))
     label_col, image_col = st.columns([1, 5])
     label_col.markdown("**original**")
+    originals = images[chosen].astype(np.float32) / 255.0
     with image_col:
-        common.show_strip(images[chosen].astype(np.float32) / 255.0,
-                          "test images " + ", ".join(str(i) for i in chosen))
-    rows = [images[chosen].astype(np.float32) / 255.0]  # the download: every row as drawn, one picture
+        common.show_strip(originals, "test images " + ", ".join(str(i) for i in chosen))
+    rows = [originals]  # the download: every row as drawn, one picture
     for e in entries:
         label_col, image_col = st.columns([1, 5])
         label_col.markdown(f"**{loaders.model_label(e)}**  \ntest loss {e.meta.test_metrics.loss:.1f}")
@@ -76,9 +74,8 @@ def reconstructions_panel() -> None:
             recon = loaders.reconstructions(*loaders.key(e), tuple(chosen), _entry=e)
             common.show_strip(recon)
         rows.append(recon)
-    common.download("Rows (PNG: original, then each model in this order)",
-                    lambda: exports.png(mosaic(np.concatenate(rows), len(chosen), pad=1)),
-                    "compare-models-" + "-".join(e.id for e in entries) + ".png", key="dl_cm_rows")
+    common.download_rows("Rows (PNG: original, then each model in this order)", rows,
+                         "compare-models-" + "-".join(e.id for e in entries) + ".png", "dl_cm_rows")
 
 
 def number(value: float | None, fmt: str) -> str:

@@ -108,9 +108,8 @@ def sample_panel():
         r, c = divmod(pick, SIDE_MAX)
         z = prior_block(SIDE_MAX, SIDE_MAX, z_dim, temperature, int(seed))[pick]
         image = inference.decode(model, z)[0]
-        common.show(image, f"the sample in row {r + 1}, column {c + 1}", scale=8)
-        common.download("Image (PNG)", lambda: exports.png(image), f"{vae.id}-sample-seed{seed}-r{r + 1}c{c + 1}.png",
-                        key="dl_sample")
+        common.show_with_download(image, f"the sample in row {r + 1}, column {c + 1}",
+                                  f"{vae.id}-sample-seed{seed}-r{r + 1}c{c + 1}.png", "dl_sample", scale=8)
         st.text(f"sample at row {r + 1}, column {c + 1}")
         words = common.reading(vae.meta.dataset.name, image)
         if words:

@@ -127,8 +127,7 @@ def t_panel():
             st.rerun()  # the whole page: the fragment is redefined to rerun every step, or not
         z = interpolate(za, zb, float(t), method)
         decoded_t = inference.decode(model, z)[0]
-        common.show(decoded_t, f"decoded at t = {t:.2f}", scale=8)
-        common.download("Image (PNG)", lambda: exports.png(decoded_t), f"{entry.id}-t{t:.2f}.png", key="dl_t")
+        common.show_with_download(decoded_t, f"decoded at t = {t:.2f}", f"{entry.id}-t{t:.2f}.png", "dl_t", scale=8)
         st.text(f"t = {t:.2f}")
         words = common.reading(meta.dataset.name, decoded_t)
         if words:
@@ -138,10 +137,8 @@ def t_panel():
             if x is not None:
                 common.show(x, desc, scale=5)
             else:  # decoded from a grid's click (a map's click is a test image): it has its download
-                decoded_end = inference.decode(model, z_end)[0]
-                common.show(decoded_end, desc, scale=5)
-                common.download("Image (PNG)", lambda d=decoded_end: exports.png(d), f"{entry.id}-end-{end}.png",
-                                key=f"dl_end_{end}")
+                common.show_with_download(inference.decode(model, z_end)[0], desc, f"{entry.id}-end-{end}.png",
+                                          f"dl_end_{end}", scale=5)
 
 
 # While playing, the panel reruns itself every step (and only the panel: the strip stays).
@@ -278,9 +275,8 @@ def code_section() -> None:
         st.session_state["_edit_applied"] = edited
         state.put("edit_z", edited, state.fmt_floats)  # the link holds the edited code
         with view:
-            decoded = inference.decode(model, z)[0]
-            common.show(decoded, "decoded from the edited code", scale=6)
-            common.download("Image (PNG)", lambda: exports.png(decoded), f"{entry.id}-edited.png", key="dl_edit")
+            common.show_with_download(inference.decode(model, z)[0], "decoded from the edited code",
+                                      f"{entry.id}-edited.png", "dl_edit", scale=6)
             common.show(base_x, f"test image {base}", scale=3)
             changed = int((np.abs(z - base_z) > step / 2).sum())
             st.caption(f"{changed} of {z_dim} numbers changed from the image's code.")
@@ -321,10 +317,8 @@ def code_section() -> None:
             else:
                 r, c = pick
                 d = int(usage.order[r])
-                tile = inference.decode(model, tile_code(r, c))[0]
-                common.show(tile, f"z{d} = {walk_values[d, c]:+.2f}", scale=4)
-                common.download("Image (PNG)", lambda: exports.png(tile), f"{entry.id}-walk-z{d}{walk_values[d, c]:+.2f}.png",
-                                key="dl_walk_tile")
+                common.show_with_download(inference.decode(model, tile_code(r, c))[0], f"z{d} = {walk_values[d, c]:+.2f}",
+                                          f"{entry.id}-walk-z{d}{walk_values[d, c]:+.2f}.png", "dl_walk_tile", scale=4)
                 st.caption("This code is now in the editor above, to go on from.")
         lo, hi = walk_values.min(), walk_values.max()
         if usage.measure == "KL":

@@ -203,9 +203,9 @@ def decoded(e, extent: float) -> None:
     if e.id == entry.id:  # the Interpolate page can start from this point
         st.session_state["grid_z"] = (e.id, tuple(float(t) for t in z.ravel()))
     on_grid = max(abs(u), abs(v)) <= plane_limit(extent, spacing)
-    common.show(image, f"{KIND_LABELS[e.meta.kind]} decodes the clicked point"
-                + ("" if on_grid else " (outside its grid, so not marked on it)"), scale=8)
-    common.download("Image (PNG)", lambda: exports.png(image), f"{e.id}-point-{u:+.3f}-{v:+.3f}.png", key=f"dl_point_{e.id}")
+    common.show_with_download(image, f"{KIND_LABELS[e.meta.kind]} decodes the clicked point"
+                              + ("" if on_grid else " (outside its grid, so not marked on it)"),
+                              f"{e.id}-point-{u:+.3f}-{v:+.3f}.png", f"dl_point_{e.id}", scale=8)
     reading = loaders.read(e.meta.dataset.name, image)
     if reading is not None:
         st.markdown(f"The classifier {reading.words(0, common.class_names(e))}.")

@@ -86,10 +86,8 @@ def own_panel(own: Own, names: list[str]) -> None:
     with b:
         from explorer import inference
 
-        rebuilt = inference.decode(common.model_or_stop(entry), own.code)[0]
-        common.show(rebuilt, "rebuilt from its code", scale=5)
-        common.download("Image (PNG)", lambda: exports.png(rebuilt), f"{entry.id}-your-image-rebuilt.png",
-                        key="dl_own_rebuilt")
+        common.show_with_download(inference.decode(common.model_or_stop(entry), own.code)[0], "rebuilt from its code",
+                                  f"{entry.id}-your-image-rebuilt.png", "dl_own_rebuilt", scale=5)
     where = {"raw": "at its code", "pca": "projected like the test codes",
              "tsne": "at the mean place of its nearest test codes (t-SNE has no formula for a new point)"}[view]
     st.caption(f"The magenta star on the map, {where}; the magenta rings are its {len(own.neighbours)} nearest "
@@ -141,9 +139,8 @@ def map_panel():
                 common.show(loaders.test_images(entry, [test_index])[0], "the test image", scale=6)
             with b:
                 recon = loaders.reconstructions(*loaders.key(entry), (test_index,), _entry=entry)[0]
-                common.show(recon, "rebuilt from its code", scale=6)
-                common.download("Image (PNG)", lambda: exports.png(recon), f"{entry.id}-{test_index}-rebuilt.png",
-                                key="dl_map_rebuilt")
+                common.show_with_download(recon, "rebuilt from its code", f"{entry.id}-{test_index}-rebuilt.png",
+                                          "dl_map_rebuilt", scale=6)
         st.text(f"code of image {test_index}:")
         st.code(common.fmt_code(code), language=None, wrap_lines=True)
         if len(nb) and split is not None:
