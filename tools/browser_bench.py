@@ -48,7 +48,8 @@ app.py`` started on a free local port (``tools.browser``):
                depends on how far the warm-up had got.
   reading      issue 16's interactions, on the same server once the Anomalies figures are taken:
                the classifier's reading toggled on and off on two grids and Generate's samples,
-               the latent arithmetic's slider stepped (``reading_figures``), and the walk of
+               the latent arithmetic's slider stepped and its "from the class" changed
+               (``reading_figures``), and the walk of
                each dimension clicked and its "Through" changed at latent sizes 8 and 32
                (``walk_figures``), each timed to the page redrawn.
   memory       peak resident memory of the server process and its children (psutil, sampled
@@ -690,8 +691,9 @@ READING_VIEWS = (
 def reading_figures(page, url: str, n: int, log=print) -> dict[str, list[float]]:
     """Issue 16's interactions, each timed with ``watched`` to the page redrawn: the reading overlay
     turned on (``n`` // 2 times, each on a grid or a set of samples not read before: the control
-    named in ``READING_VIEWS`` is stepped first, untimed) and off again, on each view; and ``n``
-    steps of the latent arithmetic's slider (each decodes and reads a new code)."""
+    named in ``READING_VIEWS`` is stepped first, untimed) and off again, on each view; ``n``
+    steps of the latent arithmetic's slider (each decodes and reads a new code); and ``n`` // 2
+    changes of its "from the class" (each a new vector: a new strip and image, read)."""
     out: dict[str, list[float]] = {}
     for what, path, key, stepped in READING_VIEWS:
         open_page(page, f"{url}/{path}", GRID_FRAME)
@@ -716,6 +718,16 @@ def reading_figures(page, url: str, n: int, log=print) -> dict[str, list[float]]
         steps.append(watched(page, lambda: page.keyboard.press(key), f"arithmetic slider step {k}"))
     out["latent arithmetic, MNIST VAE z8: slider step → decoded, read and redrawn"] = steps
     log("    arithmetic slider: " + ", ".join(f"{v:.0f}" for v in steps) + " ms")
+    starts = []
+    for k in range(max(2, n // 2)):  # classes 0-8 in turn (towards 9): each start differs from the one before
+        option = str(k % 9)
+
+        def choose(option=option):
+            page.locator(".st-key-ar_from [data-testid='stSelectbox']").click()
+            page.get_by_role("option", name=option, exact=True).first.click()
+        starts.append(watched(page, choose, f"arithmetic 'from the class' {option}"))
+    out["latent arithmetic, MNIST VAE z8: 'from the class' changed → strip and image redrawn"] = starts
+    log("    arithmetic 'from the class': " + ", ".join(f"{v:.0f}" for v in starts) + " ms")
     return out
 
 
