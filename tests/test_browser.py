@@ -70,6 +70,16 @@ def test_first_page_renders_within_seconds(server, page):
     assert page.locator("h1", has_text="Latent map").count() == 1
     no_exception(page)
     assert elapsed < 20, f"first page took {elapsed:.1f} s"
+    # the chart code was fetched by the page's own preload tag (explorer/ui/server.py), before
+    # the script's first widget had arrived (its code is fetched when it does), and only once:
+    # Streamlit's later import of it found the module the tag had loaded
+    fetched = page.evaluate("""() => performance.getEntriesByType('resource')
+        .filter(r => /\\/static\\/js\\/(PlotlyChart|Selectbox)\\./.test(r.name))
+        .map(r => [r.name.split('/').pop().split('.')[0], r.startTime])""")
+    plotly = [t for name, t in fetched if name == "PlotlyChart"]
+    widget = [t for name, t in fetched if name == "Selectbox"]
+    assert len(plotly) == 1 and widget, fetched
+    assert plotly[0] < min(widget), fetched
 
 
 def test_clicking_a_map_point_shows_its_image(server, page):

@@ -43,7 +43,7 @@ def shipped_lessons():
 
 
 def test_it_is_first_in_the_navigation():
-    text = (Path(__file__).resolve().parents[1] / "app.py").read_text()
+    text = (Path(__file__).resolve().parents[1] / "explorer" / "ui" / "frame.py").read_text()
     assert text.index('"lessons.py"') < text.index('"latent_map.py"')
 
 

@@ -186,3 +186,12 @@ def test_pixel_pca_reads_uint8_as_pixels_in_0_1():
     assert np.allclose(a.variances, b.variances)
     rec = a.reconstruct(x[:3], 4)
     assert rec.shape == (3, 28, 28) and rec.dtype == np.float32 and 0 <= rec.min() and rec.max() <= 1
+
+
+def test_the_pca_curve_in_one_pass_is_each_points_mse_clipping_included():
+    rng = np.random.default_rng(2)
+    x = rng.integers(0, 256, size=(300, 28, 28), dtype=np.uint8)  # noise: reconstructions leave [0, 1], clipped
+    pca = projections.fit_pixel_pca(x, 16)
+    ks = (16, 1, 2, 4, 4, 9)  # any order, repeats
+    assert pca.mse_curve(x, ks) == pytest.approx([pca.mse(x, k) for k in ks], rel=1e-6)
+    assert np.any(pca.reconstruct(x, 16) == 0.0), "the case covers clipping"

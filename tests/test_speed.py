@@ -127,7 +127,7 @@ def test_the_warm_up_starts_once_per_server_and_never_under_apptest(monkeypatch,
     calls = []
     monkeypatch.setattr(loaders, "warm_up", lambda first=None: calls.append(first))
     monkeypatch.setattr(loaders, "_warm_up_thread", None)
-    ok(open_app())  # app.py asks for it after the page, but AppTest runs are no server
+    ok(open_app())  # the frame asks for it after the page, but AppTest runs are no server
     assert loaders._warm_up_thread is None and calls == []
     real_get_option = config.get_option
     monkeypatch.setattr(config, "get_option", lambda name: False if name == "global.appTest" else
@@ -159,7 +159,7 @@ def test_the_server_caps_mallocs_arenas_before_its_first_page_and_trims_after_th
 
     from explorer import ui
 
-    tree = ast.parse((ROOT / "app.py").read_text())
+    tree = ast.parse((ROOT / "explorer" / "ui" / "frame.py").read_text())
     calls = [ast.unparse(node.func) for node in sorted((n for n in ast.walk(tree) if isinstance(n, ast.Call)),
                                                        key=lambda n: (n.lineno, n.col_offset))]
     assert calls.index("limit_heap_growth") < calls.index("loaders.catalog") < calls.index("navigation.run")
@@ -174,13 +174,13 @@ def test_the_server_caps_mallocs_arenas_before_its_first_page_and_trims_after_th
     ui.release_free_memory()  # and the real call does not fail
 
 
-def test_app_py_starts_the_warm_up_after_the_page_ran_and_marks_the_run():
-    tree = ast.parse((ROOT / "app.py").read_text())
+def test_the_frame_starts_the_warm_up_after_the_page_ran_and_marks_the_run():
+    tree = ast.parse((ROOT / "explorer" / "ui" / "frame.py").read_text())
     calls = [ast.unparse(node.func) for node in sorted((n for n in ast.walk(tree) if isinstance(n, ast.Call)),
                                                        key=lambda n: (n.lineno, n.col_offset))]
     assert "loaders.start_warm_up" in calls
     assert calls.index("navigation.run") < calls.index("loaders.start_warm_up")
-    marked = [node for node in tree.body if isinstance(node, ast.With)
+    marked = [node for node in ast.walk(tree) if isinstance(node, ast.With)
               and ast.unparse(node.items[0].context_expr) == "running()"]
     assert any("navigation.run()" in ast.unparse(node) for node in marked), "the page runs inside running()"
 

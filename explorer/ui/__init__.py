@@ -4,7 +4,9 @@
   loaders.py  cached loading: the checkpoint catalog, models, codes, the test split
   common.py   what every page shares: the chosen model, intros, image pickers, image display
   sidebar.py  the shared sidebar: dataset, kind, latent size, the model's facts
-  pages/      one script per page, run by ``st.navigation`` from ``app.py``
+  pages/      one script per page, run by ``st.navigation`` from ``frame.py``
+  frame.py    the app's frame: what each session's run of ``app.py`` draws
+  server.py   what the server adds to Streamlit's: the first page's chart code asked for with the page
 (What drives the real app in Chromium, for the tests and the screenshots, is in ``tools/``.)
 """
 
@@ -179,7 +181,7 @@ def fragment(fn, run_every: float | None = None):
     """``st.fragment``, freezing what the fragment's run imported (``freeze_imported_objects``),
     its runs marked as ``running``; ``run_every`` as in ``st.fragment`` (seconds).
 
-    A fragment's rerun never reaches the end of app.py, where full runs freeze; a latent map
+    A fragment's rerun never reaches the end of the frame (frame.py), where full runs freeze; a latent map
     click that comes before the server's warm-up (``loaders.start_warm_up``) has imported torch
     imports it inside its fragment (the first page itself needs none), and unfrozen, torch's
     objects made every later click pay Streamlit's full collection (``python -m

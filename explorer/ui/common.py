@@ -25,7 +25,7 @@ _MAP_PICK_DATASET = "_map_img.dataset"  # ... and the dataset whose map it was c
 
 
 def chosen() -> CatalogEntry:
-    """The checkpoint chosen in the sidebar (app.py only runs a page when there is one)."""
+    """The checkpoint chosen in the sidebar (the frame only runs a page when there is one)."""
     entry = loaders.catalog().by_id(st.session_state.get(CHOSEN, ""))
     if entry is None:
         st.error("No checkpoint is chosen. Pick a dataset, kind and latent size in the sidebar.")

@@ -312,7 +312,7 @@ def pca_reconstructions(entry: CatalogEntry, k: int, indices) -> np.ndarray:
 def _pca_curve(name: str, expected: int) -> tuple[tuple[int, float, float], ...]:
     images, _ = _test_split(name, expected)
     pca = _pixel_pca(name, expected)
-    return tuple((k, pca.mse(images, k), pca.explained(k)) for k in PCA_CURVE)
+    return tuple((k, mse, pca.explained(k)) for k, mse in zip(PCA_CURVE, pca.mse_curve(images, PCA_CURVE)))
 
 
 def pca_curve(entry: CatalogEntry) -> tuple[tuple[int, float, float], ...]:
@@ -1074,16 +1074,24 @@ WARM_UP_YIELD_S = 2.0  # the longest a warm-up step waits for the runs in progre
 # timed during the warm-up, took 316 ms median without this wait and 212 ms with it (``python -m
 # tools.browser_bench --only reading``, whose first view overlaps the warm-up's 30 s).
 WARM_UP_AFTER_RUN_S = 0.4
+# The first step, torch's import (about a second of both cores' time, much of it holding the
+# GIL), waits longer: the browser is still evaluating the chart code and drawing the first page
+# then, and the server still sends the code of its widgets. The latent map drawn after a fresh
+# server's launch, in three alternated rounds of three starts (``python -m tools.browser_bench
+# --only start --starts 3``, this machine's speed drifting between rounds): 4.6, 5.2, 4.6 s with
+# the import at once, 5.0, 3.9, 3.8 s with it a second later. Longer waits made a click at once
+# pay for the import itself (1.4 s at 3 s) and left Compare's first visit unprepared (2.3-2.8 s).
+WARM_UP_START_QUIET_S = 1.0
 # Not at a lower priority as well (os.setpriority on its thread, tried): a page that waits for a
 # value the warm-up is computing then waited longer, Compare's first visit right after the start
 # 3.1-3.8 s instead of 2.0-2.7 s (a one-off probe of fresh servers, ``fresh_server_run``).
 
 
-def _after_runs_in_progress(after_s: float = 0.0) -> None:
-    """Wait (a bounded time: a busy server is warmed up all the same) until no page or fragment
-    is running, and none has for ``after_s`` seconds: a click, even one during the warm-up, gets
-    the interpreter to itself."""
-    deadline = time.monotonic() + WARM_UP_YIELD_S
+def _after_runs_in_progress(after_s: float = 0.0, at_most_s: float | None = None) -> None:
+    """Wait (``at_most_s`` at most, ``WARM_UP_YIELD_S`` unless given: a busy server is warmed up
+    all the same) until no page or fragment is running, and none has for ``after_s`` seconds: a
+    click, even one during the warm-up, gets the interpreter to itself."""
+    deadline = time.monotonic() + (WARM_UP_YIELD_S if at_most_s is None else at_most_s)
     # a run waiting for a value (most likely the one the warm-up is computing) is best served by
     # the warm-up going on: yielding to it would only make it wait longer
     while (runs_in_progress() or quiet_for() < after_s) and not _waiters and time.monotonic() < deadline:
@@ -1108,6 +1116,7 @@ def warm_up(cat: Catalog | None = None, first: CatalogEntry | None = None) -> No
     that cannot be loaded is skipped: its page shows the problem when it is opened."""
     import importlib
 
+    _after_runs_in_progress(WARM_UP_START_QUIET_S, WARM_UP_START_QUIET_S + WARM_UP_YIELD_S)
     importlib.import_module("explorer.inference")  # torch: the import that costs most
     cat = cat or catalog()
     entries = cat.good
@@ -1233,7 +1242,7 @@ def _warm_up_quietly(first: CatalogEntry | None) -> None:
 
 def start_warm_up(first: CatalogEntry | None = None) -> threading.Thread | None:
     """Run ``warm_up`` once per server process, in a background thread; returns the thread when
-    this call started it. Called by app.py after a page has rendered, so the first page never
+    this call started it. Called by the frame (frame.py) after a page has rendered, so the first page never
     waits for it. Not under ``AppTest`` (a test process runs many apps, and the test of the
     first page checks that it opens without torch): tests call ``warm_up`` themselves."""
     global _warm_up_thread

@@ -12,7 +12,7 @@ other pages are visited. Tests set these keys directly (``at.session_state["map_
 
 History: Streamlit's page pushes a browser history entry for every URL change the server
 makes and for every page visit, and none for a widget's change. ``HISTORY_SCRIPT`` (run in
-the page by app.py) makes the steps the ones a user expects: a page visit, a change of model
+the page by the frame, frame.py) makes the steps the ones a user expects: a page visit, a change of model
 (``STEPS``' sidebar keys) and a click (its app-owned keys) each add one entry; anything else
 replaces the current one.
 
@@ -83,12 +83,12 @@ def publish(key: str, fmt: Callable[[Any], str] = str, default: Any = None) -> N
 
 
 def begin_run() -> None:
-    """Called by app.py before the page runs: nothing is published yet in this run."""
+    """Called by the frame (frame.py) before the page runs: nothing is published yet in this run."""
     st.session_state[_PUBLISHED] = set()
 
 
 def end_run() -> None:
-    """Called by app.py after the page ran: owned keys this page did not publish leave the URL
+    """Called by the frame (frame.py) after the page ran: owned keys this page did not publish leave the URL
     (the grid's point is not part of the map page's address); they stay in the session."""
     published = st.session_state.get(_PUBLISHED, set())
     for key in OWNED:
