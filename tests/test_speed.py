@@ -244,6 +244,32 @@ def test_the_warm_up_also_leaves_the_browser_time_to_draw_what_a_run_sent(monkey
     assert seen["pause"] is loaders._warm_up_step, "the warm-up's scoring pauses as its steps do"
 
 
+def test_the_warm_ups_torch_import_waits_until_the_first_page_has_been_quiet_a_while(monkeypatch):
+    """The browser is still evaluating the chart code and drawing the first page when its run
+    ends (issue 19's start, docs/BENCHMARKS.md "2026-12-06")."""
+    import importlib
+    import time
+
+    from explorer import ui
+
+    imported = {}
+    real_import = importlib.import_module
+    monkeypatch.setattr(importlib, "import_module", lambda name, *a: imported.setdefault(name, time.monotonic())
+                        if name == "explorer.inference" else real_import(name, *a))
+    monkeypatch.setattr(loaders, "WARM_UP_START_QUIET_S", 0.4)
+    monkeypatch.setattr(loaders, "catalog", lambda: loaders.Catalog(ROOT, ()))
+    monkeypatch.setattr(loaders, "_warm_up_anomalies", lambda entries: None)
+    with ui.running():
+        pass
+    ended = time.monotonic()
+    loaders.warm_up()
+    assert 0.35 <= imported["explorer.inference"] - ended < 2.0
+    imported.clear()
+    again = time.monotonic()
+    loaders.warm_up()
+    assert imported["explorer.inference"] - again < 0.1, "no wait once the server has been quiet that long"
+
+
 def test_a_fragments_run_is_marked_as_running():
     import streamlit as st
 
