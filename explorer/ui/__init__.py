@@ -181,11 +181,11 @@ def fragment(fn, run_every: float | None = None):
     """``st.fragment``, freezing what the fragment's run imported (``freeze_imported_objects``),
     its runs marked as ``running``; ``run_every`` as in ``st.fragment`` (seconds).
 
-    A fragment's rerun never reaches the end of the frame (frame.py), where full runs freeze; a latent map
-    click that comes before the server's warm-up (``loaders.start_warm_up``) has imported torch
-    imports it inside its fragment (the first page itself needs none), and unfrozen, torch's
-    objects made every later click pay Streamlit's full collection (``python -m
-    tools.browser_bench`` prints the map click's latency).
+    A fragment's rerun never reaches the end of the frame (frame.py), where full runs freeze; a
+    latent map click that comes before the server's warm-up (``loaders.start_warm_up``) has
+    imported torch imports it inside its fragment (the first page itself needs none), and
+    unfrozen, torch's objects made every later click pay Streamlit's full collection (``python
+    -m tools.browser_bench`` prints the map click's latency).
     """
     import streamlit as st
 

@@ -1242,8 +1242,8 @@ def _warm_up_quietly(first: CatalogEntry | None) -> None:
 
 def start_warm_up(first: CatalogEntry | None = None) -> threading.Thread | None:
     """Run ``warm_up`` once per server process, in a background thread; returns the thread when
-    this call started it. Called by the frame (frame.py) after a page has rendered, so the first page never
-    waits for it. Not under ``AppTest`` (a test process runs many apps, and the test of the
+    this call started it. Called by the frame (frame.py) after a page has rendered, so the first
+    page never waits for it. Not under ``AppTest`` (a test process runs many apps, and the test of the
     first page checks that it opens without torch): tests call ``warm_up`` themselves."""
     global _warm_up_thread
     from streamlit import config  # AppTest patches config.get_option, not st.get_option

@@ -43,13 +43,13 @@ class PreloadCharts:
     other response passes untouched. A page asked for with gzip is asked for uncompressed from
     Streamlit (its 3 kB; the tags must go into the text), so this sits outside Streamlit's gzip."""
 
-    def __init__(self, app, chunk: str | None = None) -> None:
+    def __init__(self, app, chunk: str) -> None:
         self.app = app
-        self.tags = preload_tags(chunk) if chunk else None
+        self.tags = preload_tags(chunk)
 
     async def __call__(self, scope, receive, send) -> None:
         tags = self.tags
-        if tags is None or scope["type"] != "http" or scope["method"] != "GET" \
+        if scope["type"] != "http" or scope["method"] != "GET" \
                 or b"text/html" not in dict(scope["headers"]).get(b"accept", b""):
             await self.app(scope, receive, send)
             return

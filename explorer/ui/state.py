@@ -12,9 +12,9 @@ other pages are visited. Tests set these keys directly (``at.session_state["map_
 
 History: Streamlit's page pushes a browser history entry for every URL change the server
 makes and for every page visit, and none for a widget's change. ``HISTORY_SCRIPT`` (run in
-the page by the frame, frame.py) makes the steps the ones a user expects: a page visit, a change of model
-(``STEPS``' sidebar keys) and a click (its app-owned keys) each add one entry; anything else
-replaces the current one.
+the page by the frame, frame.py) makes the steps the ones a user expects: a page visit, a
+change of model (``STEPS``' sidebar keys) and a click (its app-owned keys) each add one entry;
+anything else replaces the current one.
 
 Components report their last event on every rerun; ``new_event`` tells a fresh click from
 the same one reported again.
@@ -88,8 +88,9 @@ def begin_run() -> None:
 
 
 def end_run() -> None:
-    """Called by the frame (frame.py) after the page ran: owned keys this page did not publish leave the URL
-    (the grid's point is not part of the map page's address); they stay in the session."""
+    """Called by the frame (frame.py) after the page ran: owned keys this page did not publish
+    leave the URL (the grid's point is not part of the map page's address); they stay in the
+    session."""
     published = st.session_state.get(_PUBLISHED, set())
     for key in OWNED:
         if key not in published and key in st.query_params:
